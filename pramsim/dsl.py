@@ -1,0 +1,172 @@
+"""The user-facing DSL: `@kernel`, `@program`, and the intrinsics kernels call.
+
+A kernel is the body every virtual processor runs (SPMD, like CUDA). It is parsed from its source
+when it is defined (pramsim.frontend) and never run as Python. A program is host-level Python that
+allocates arrays and launches kernels in sequence: `k[n](args)` starts n processors in blocks of
+DEFAULT_BLOCK; `k[blocks, threads](args)` gives the blocks explicitly. A launch boundary is a
+global barrier. Which backend a launch runs on (executor, CUDA) is chosen by whoever runs the
+program (pramsim.runtime), never by the program.
+
+The intrinsic functions below are placeholders the frontend recognises by identity; calling one
+from host code is an error.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import frontend
+from .errors import Loc, PramsimError, ProgramError
+
+DEFAULT_BLOCK = 256  # processors per block when a launch gives only the processor count
+
+float32 = np.float32
+float64 = np.float64
+int32 = np.int32
+int64 = np.int64
+
+
+def _outside(name: str):
+    def intrinsic(*args: Any) -> Any:
+        raise PramsimError(f"{name}() can only be called inside a @kernel function",
+                           hint="kernels are parsed, not run as Python: move this call into the kernel body")
+    intrinsic.__name__ = name
+    intrinsic.__qualname__ = name
+    return intrinsic
+
+
+gid = _outside("gid")            # global processor id: block_id() * block_dim() + lane()
+lane = _outside("lane")          # index of the processor in its block (threadIdx.x)
+block_id = _outside("block_id")  # index of the block (blockIdx.x)
+block_dim = _outside("block_dim")  # processors per block (blockDim.x)
+num_blocks = _outside("num_blocks")  # blocks in the launch (gridDim.x)
+num_procs = _outside("num_procs")  # processors in the launch
+barrier = _outside("barrier")    # wait for every processor of the block (cuda.syncthreads)
+shared = _outside("shared")      # shared((shape), dtype): per-block array in SRAM
+local = _outside("local")        # local((shape), dtype): per-processor array (registers)
+
+
+class Kernel:
+    """A parsed kernel. Launch it from a program with `k[n](args)` or `k[blocks, threads](args)`."""
+
+    __pramsim_kernel__ = True
+
+    def __init__(self, fn: Callable[..., Any], readonly: tuple[str, ...] = ()):
+        self.fn = fn
+        self.name = fn.__name__
+        self.ir = frontend.parse_kernel(fn, readonly)
+        self.__doc__ = fn.__doc__
+
+    def __getitem__(self, config: Any) -> "Launch":
+        loc = _caller_loc()
+        if isinstance(config, tuple):
+            if len(config) != 2:
+                raise PramsimError(f"launch {self.name}[...] takes [n] or [blocks, threads], got {len(config)} values",
+                                   loc=loc)
+            blocks, threads = (_positive_int(v, what, self.name, loc) for v, what in
+                               zip(config, ("block count", "threads per block")))
+            return Launch(self, blocks * threads, threads, loc)
+        n = _positive_int(config, "processor count", self.name, loc)
+        return Launch(self, n, min(n, DEFAULT_BLOCK), loc)
+
+    def __call__(self, *args: Any) -> None:
+        raise PramsimError(f"kernel {self.name!r} must be launched with a processor count",
+                           loc=_caller_loc(), hint=f"write {self.name}[n](...) to start n processors")
+
+    def __repr__(self) -> str:
+        return f"<pramsim kernel {self.name}>"
+
+
+@dataclass
+class Launch:
+    kernel: Kernel
+    nprocs: int
+    block: int
+    loc: Loc
+
+    def __call__(self, *args: Any) -> None:
+        from . import runtime
+        params = self.kernel.ir.param_names
+        if len(args) != len(params):
+            raise PramsimError(f"kernel {self.kernel.name!r} takes {len(params)} arguments "
+                               f"({', '.join(params)}), the launch gave {len(args)}", loc=self.loc)
+        runtime.current_backend(self.loc).launch(self.kernel.ir, self.nprocs, self.block, args, self.loc)
+
+
+def kernel(fn: Callable[..., Any] | None = None, *, readonly: tuple[str, ...] = ()) -> Any:
+    """Decorator: parse `fn` as a kernel. `readonly` names array parameters it must not store to."""
+    if fn is None:
+        return lambda f: Kernel(f, tuple(readonly))
+    return Kernel(fn, tuple(readonly))
+
+
+def zeros(shape: int | tuple[int, ...], dtype: Any = np.float32) -> Any:
+    """Allocate a zero-filled array in global memory (HBM) on the running backend."""
+    from . import runtime
+    return runtime.current_backend(_caller_loc()).zeros(shape, np.dtype(dtype))
+
+
+def require(condition: bool, message: str) -> None:
+    """In a program's host code or inputs: reject invalid parameters with a clear message."""
+    if not condition:
+        raise ProgramError(message)
+
+
+@dataclass
+class Program:
+    """A host program with its declared parameters, inputs, NumPy reference and bounds."""
+
+    name: str
+    host: Callable[..., Any]
+    params: dict[str, int]
+    inputs: Callable[..., dict[str, np.ndarray]]
+    reference: Callable[..., Any]
+    work: str | None = None
+    depth: str | None = None
+    counts: dict[str, str] = field(default_factory=dict)     # exact counts, e.g. {"flop": "n - 1"}
+    at_most: dict[str, str] = field(default_factory=dict)    # upper bounds, e.g. {"flop": "2*(n-1)"}
+    sweep: dict[str, list[int]] = field(default_factory=dict)
+    rtol: float = 1e-4
+    description: str = ""
+    file: str = ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.host(*args, **kwargs)
+
+
+def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarray]],
+            reference: Callable[..., Any], work: str | None = None, depth: str | None = None,
+            counts: dict[str, str] | None = None, at_most: dict[str, str] | None = None,
+            sweep: dict[str, list[int]] | None = None, rtol: float = 1e-4) -> Callable[[Callable[..., Any]], Program]:
+    """Decorator declaring a host program.
+
+    params: parameter names and defaults. inputs(rng, **params) -> {name: ndarray}, passed to the
+    host as device arrays. reference(**inputs, **params) -> the expected result (NumPy, float64).
+    work/depth: Θ forms such as "n log n" (see pramsim.bounds). counts/at_most: exact or upper
+    bounds on counters ("flop", "flop.+", "load.hbm", "depth", "depth.flop"...). sweep: sizes
+    `pramsim check` uses.
+    """
+    def wrap(host: Callable[..., Any]) -> Program:
+        module = sys.modules.get(host.__module__)
+        doc = (host.__doc__ or getattr(module, "__doc__", None) or "").strip()
+        return Program(name=host.__name__, host=host, params=dict(params), inputs=inputs, reference=reference,
+                       work=work, depth=depth, counts=dict(counts or {}), at_most=dict(at_most or {}),
+                       sweep=dict(sweep or {}), rtol=rtol, description=doc.splitlines()[0] if doc else "",
+                       file=getattr(module, "__file__", "") or "")
+    return wrap
+
+
+def _caller_loc() -> Loc:
+    f = sys._getframe(2)
+    return Loc(f.f_code.co_filename, f.f_lineno, 0)
+
+
+def _positive_int(v: Any, what: str, name: str, loc: Loc) -> int:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise PramsimError(f"{name}[...]: the {what} must be an integer, got {v!r}", loc=loc)
+    if v < 1:
+        raise PramsimError(f"{name}[...]: the {what} must be at least 1, got {v}", loc=loc)
+    return int(v)

@@ -1,0 +1,85 @@
+"""Errors a user can act on: each says what is wrong, where (file:line:col), and what to do.
+
+The CLI prints these without a traceback (unless --debug) and exits with `exit_code`.
+Anything else that escapes is a bug in pramsim and is reported as one.
+"""
+from __future__ import annotations
+
+import linecache
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A position in the user's source: 1-based line, 0-based column (as Python's ast)."""
+
+    file: str
+    line: int
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col + 1}"
+
+    def source_line(self) -> str:
+        return linecache.getline(self.file, self.line).rstrip("\n")
+
+
+class PramsimError(Exception):
+    """Base class: a message, an optional location and an optional hint (what to do)."""
+
+    exit_code = 1
+    kind = "error"
+
+    def __init__(self, message: str, *, loc: Loc | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+
+    def __str__(self) -> str:
+        head = f"{self.loc}: {self.kind}: {self.message}" if self.loc else f"{self.kind}: {self.message}"
+        lines = [head]
+        if self.loc:
+            src = self.loc.source_line()
+            if src.strip():
+                lines.append(f"    {src}")
+                lines.append("    " + " " * self.loc.col + "^")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class DSLError(PramsimError):
+    """The kernel source uses something the DSL does not support (found before anything runs)."""
+
+    kind = "DSL error"
+
+
+class ExecutionError(PramsimError):
+    """A kernel did something invalid while running (out of bounds, divergent barrier, ...)."""
+
+    kind = "execution error"
+
+
+class ProgramError(PramsimError):
+    """A program module is malformed, or its parameters are invalid."""
+
+    kind = "program error"
+
+
+class MachineError(PramsimError):
+    """A machine profile is malformed, or a program does not fit on the machine."""
+
+    kind = "machine error"
+
+
+class BrentViolation(PramsimError):
+    """The simulated T_p left Brent's bounds: a bug in pramsim's accounting, never silence."""
+
+    kind = "Brent violation"
+
+
+class LoweringError(PramsimError):
+    """A construct the CUDA backend cannot lower."""
+
+    kind = "lowering error"

@@ -1,0 +1,535 @@
+"""The executor: runs a launch's processors together as NumPy vectors; defines the semantics.
+
+Every processor of a launch executes each statement in lockstep (synchronous PRAM): within one
+statement all active processors read before any writes. Divergent branches take turns under an
+active mask. Values that are the same for every processor (constants, scalar parameters and
+what is computed from them) stay Python scalars, so uniform code costs no vector work.
+
+Cost accounting follows pramsim.cost. Every other backend is tested for agreement with this one.
+Limits: one-dimensional launches; a race between processors within one statement resolves as
+"the highest processor wins" (arbitrary CRCW); loops are capped at MAX_ITERATIONS per execution.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .cost import DEPTH_CLASSES, CostTrace, LaunchTrace
+from .errors import ExecutionError, Loc, PramsimError
+from .runtime import DeviceArray
+
+MAX_ITERATIONS = 10_000_000
+
+_BINARY = {
+    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "//": np.floor_divide,
+    "%": np.mod, "**": np.power, "<<": np.left_shift, ">>": np.right_shift,
+    "&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor,
+}
+_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+            "==": np.equal, "!=": np.not_equal}
+_MATH = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "min": np.minimum, "max": np.maximum,
+         "abs": np.abs, "tanh": np.tanh, "floor": np.floor, "ceil": np.ceil}
+
+
+class Executor:
+    """The reference backend: executes kernels on NumPy arrays and records a CostTrace."""
+
+    name = "executor"
+
+    def __init__(self) -> None:
+        self.trace = CostTrace()
+
+    def array(self, host: np.ndarray, name: str) -> DeviceArray:
+        a = DeviceArray(np.array(host, copy=True), name)
+        self.trace.allocate(a.nbytes)
+        return a
+
+    def zeros(self, shape: int | tuple[int, ...], dtype: np.dtype) -> DeviceArray:
+        a = DeviceArray(np.zeros(shape, dtype=dtype), "")
+        self.trace.allocate(a.nbytes)
+        return a
+
+    def to_host(self, a: DeviceArray) -> np.ndarray:
+        return np.array(a.data, copy=True)
+
+    def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
+        with np.errstate(all="ignore"):
+            _Launch(kernel, nprocs, block, args, loc, self.trace).run()
+
+
+class _Mask:
+    """The active processors: `arr` is a bool vector, or None when all are active; `n` counts them."""
+
+    __slots__ = ("arr", "n")
+
+    def __init__(self, arr: np.ndarray | None, n: int):
+        self.arr = arr
+        self.n = n
+
+    def select(self, cond: Any, nprocs: int) -> "_Mask":
+        """The processors of this mask for which `cond` (scalar or vector) holds."""
+        if not isinstance(cond, np.ndarray):
+            return self if cond else _Mask(np.zeros(nprocs, bool), 0)
+        arr = cond if self.arr is None else (self.arr & cond)
+        n = int(np.count_nonzero(arr))
+        return _Mask(None, n) if n == nprocs else _Mask(arr, n)
+
+    def minus(self, other: np.ndarray, nprocs: int) -> "_Mask":
+        arr = ~other if self.arr is None else (self.arr & ~other)
+        n = int(np.count_nonzero(arr))
+        return _Mask(None, n) if n == nprocs else _Mask(arr, n)
+
+
+class _LaneCounter:
+    """A per-processor counter that stays one scalar while every processor has the same value."""
+
+    __slots__ = ("v",)
+
+    def __init__(self) -> None:
+        self.v: int | np.ndarray = 0
+
+    def add(self, mask: _Mask, nprocs: int, amount: int = 1) -> None:
+        if mask.arr is None:
+            self.v = self.v + amount
+            return
+        if not isinstance(self.v, np.ndarray):
+            self.v = np.full(nprocs, self.v, dtype=np.int64)
+        self.v[mask.arr] += amount
+
+    def lift_blocks(self, starts: np.ndarray, sizes: np.ndarray) -> None:
+        if isinstance(self.v, np.ndarray):
+            block_max = np.maximum.reduceat(self.v, starts)
+            self.v = int(block_max[0]) if block_max.min() == block_max.max() else np.repeat(block_max, sizes)
+
+    def max(self) -> int:
+        return int(self.v.max()) if isinstance(self.v, np.ndarray) else int(self.v)
+
+    def per_block(self, starts: np.ndarray, sizes: np.ndarray, reduce: Any) -> np.ndarray:
+        if isinstance(self.v, np.ndarray):
+            return reduce.reduceat(self.v, starts)
+        return np.full(len(starts), self.v, dtype=np.int64) * (sizes if reduce is np.add else 1)
+
+
+class _Launch:
+    """The state of one launch while it runs: variables, arrays, masks and cost counters."""
+
+    def __init__(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc,
+                 trace: CostTrace):
+        self.kernel = kernel
+        self.P = nprocs
+        self.B = block
+        self.loc = loc
+        self.trace = trace
+        self.starts = np.arange(0, nprocs, block)
+        self.sizes = np.minimum(block, nprocs - self.starts)
+        self.nblocks = len(self.starts)
+        self._gid: np.ndarray | None = None
+        self.env: dict[str, Any] = {}
+        self.arrays: dict[str, tuple[np.ndarray, str]] = {}  # name -> (buffer, space)
+        self.exited: np.ndarray | None = None
+        self.step = _LaneCounter()
+        self.ops = _LaneCounter()
+        self.flops = _LaneCounter()
+        self.hbm_bytes = _LaneCounter()
+        self.class_depth = {c: _LaneCounter() for c in DEPTH_CLASSES}
+        self.hist = np.zeros(64, dtype=np.int64)
+        self.counts: Counter = Counter()
+        self.bytes: Counter = Counter()
+        self.sram_bytes = 0
+        self.barriers = 0
+        self.bind(args)
+
+    # ---- set-up ------------------------------------------------------------------------------
+
+    def bind(self, args: tuple[Any, ...]) -> None:
+        k = self.kernel
+        for param, value in zip(k.params, args):
+            if param.name in k.arrays:
+                if not isinstance(value, DeviceArray):
+                    raise ExecutionError(
+                        f"kernel {k.name!r} indexes parameter {param.name!r} as an array, "
+                        f"but the launch passed {value!r} ({type(value).__name__})", loc=self.loc,
+                        hint="pass an array created by the program's inputs or by zeros(...)")
+                self.arrays[param.name] = (value.data, "hbm")
+            else:
+                if isinstance(value, DeviceArray):
+                    raise ExecutionError(
+                        f"kernel {k.name!r} uses parameter {param.name!r} as a number, but the launch passed an array",
+                        loc=self.loc, hint=f"index it inside the kernel ({param.name}[i]) or pass a number")
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                    raise ExecutionError(
+                        f"kernel {k.name!r}: argument {param.name!r} must be a number, got {type(value).__name__}",
+                        loc=self.loc)
+                self.env[param.name] = value.item() if isinstance(value, np.generic) else value
+
+    @property
+    def gid(self) -> np.ndarray:
+        if self._gid is None:
+            self._gid = np.arange(self.P, dtype=np.int64)
+        return self._gid
+
+    # ---- running -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.exec_block(self.kernel.body, _Mask(None, self.P))
+        depth = self.step.max()
+        profile = self.hist[1:depth + 1].copy()
+        work = sum(self.counts.values())
+        if int(profile.sum()) != work:  # the two ledgers are kept apart on purpose: they must agree
+            raise PramsimError(f"internal accounting error in launch of {self.kernel.name}: "
+                               f"profile sums to {int(profile.sum())}, work is {work}")
+        self.trace.launches.append(LaunchTrace(
+            kernel=self.kernel.name, loc=self.loc, nprocs=self.P, block=self.B, work=work, depth=depth,
+            profile=profile,
+            block_work=self.ops.per_block(self.starts, self.sizes, np.add),
+            block_depth=self.step.per_block(self.starts, self.sizes, np.maximum),
+            block_hbm_bytes=self.hbm_bytes.per_block(self.starts, self.sizes, np.add),
+            block_flops=self.flops.per_block(self.starts, self.sizes, np.add),
+            sram_per_block=self.sram_bytes, barriers=self.barriers))
+        self.trace.counts.update(self.counts)
+        self.trace.bytes.update(self.bytes)
+        for c, counter in self.class_depth.items():
+            self.trace.depth_by_class[c] += counter.max()
+
+    def tick(self, mask: _Mask, cat: str, op: str, depth_class: str | None = None) -> None:
+        """Charge one operation to every active processor."""
+        if mask.n == 0:
+            return
+        self.counts[(cat, op)] += mask.n
+        self.step.add(mask, self.P)
+        self.ops.add(mask, self.P)
+        if depth_class is not None:
+            self.class_depth[depth_class].add(mask, self.P)
+        if depth_class == "flop":
+            self.flops.add(mask, self.P)
+        v = self.step.v
+        if not isinstance(v, np.ndarray):
+            self.grow_hist(v)
+            self.hist[v] += mask.n
+        else:
+            levels = v if mask.arr is None else v[mask.arr]
+            counts = np.bincount(levels)
+            self.grow_hist(len(counts) - 1)
+            self.hist[:len(counts)] += counts
+
+    def grow_hist(self, top: int) -> None:
+        if top >= len(self.hist):
+            self.hist = np.concatenate([self.hist, np.zeros(max(top + 1, 2 * len(self.hist)), np.int64)])
+
+    def exec_block(self, body: tuple[ir.Stmt, ...], mask: _Mask) -> None:
+        for stmt in body:
+            if self.exited is not None:
+                mask = mask.minus(self.exited, self.P)
+            if mask.n == 0:
+                return
+            getattr(self, "exec_" + type(stmt).__name__)(stmt, mask)
+
+    def exec_Assign(self, s: ir.Assign, mask: _Mask) -> None:
+        value = self.eval(s.value, mask)
+        if mask.arr is None or s.target not in self.env:
+            self.env[s.target] = value if mask.arr is None else np.where(mask.arr, value, _zero_like(value))
+        else:
+            self.env[s.target] = np.where(mask.arr, value, self.env[s.target])
+
+    def exec_Store(self, s: ir.Store, mask: _Mask) -> None:
+        value = self.eval(s.value, mask)
+        buf, space = self.array(s.array, s.loc)
+        index = self.index(s.array, s.index, buf, space, mask, s.loc)
+        sel = slice(None) if mask.arr is None else mask.arr
+        full = tuple(np.broadcast_to(i, (self.P,))[sel] for i in index)
+        buf[full] = np.broadcast_to(value, (self.P,))[sel]
+        self.charge_memory("store", space, buf.itemsize, mask, "write")
+
+    def exec_If(self, s: ir.If, mask: _Mask) -> None:
+        cond = self.eval(s.cond, mask)
+        taken = mask.select(cond, self.P)
+        if taken.n:
+            self.exec_block(s.body, taken)
+        if s.orelse and taken.n < mask.n:
+            self.exec_block(s.orelse, mask.select(_logical_not(cond), self.P))
+
+    def exec_While(self, s: ir.While, mask: _Mask) -> None:
+        for _ in range(MAX_ITERATIONS):
+            mask = mask.select(self.eval(s.cond, mask), self.P)
+            if mask.n == 0:
+                return
+            self.exec_block(s.body, mask)
+            if self.exited is not None:
+                mask = mask.minus(self.exited, self.P)
+        raise ExecutionError(f"while loop ran {MAX_ITERATIONS:,} iterations without ending", loc=s.loc,
+                             hint="check that the loop condition eventually becomes false for every processor")
+
+    def exec_For(self, s: ir.For, mask: _Mask) -> None:
+        self.exec_Assign(ir.Assign(s.loc, s.var, s.start), mask)
+        stop = self.eval(s.stop, mask)
+        compare = np.less if s.step > 0 else np.greater
+        for _ in range(MAX_ITERATIONS):
+            self.tick(mask, "int", "<" if s.step > 0 else ">")
+            mask = mask.select(compare(self.env[s.var], stop), self.P)
+            if mask.n == 0:
+                return
+            self.exec_block(s.body, mask)
+            if self.exited is not None:
+                mask = mask.minus(self.exited, self.P)
+            self.tick(mask, "int", "+")
+            cur = self.env[s.var]
+            self.env[s.var] = cur + s.step if mask.arr is None else np.where(mask.arr, cur + s.step, cur)
+        raise ExecutionError(f"for loop ran {MAX_ITERATIONS:,} iterations", loc=s.loc)
+
+    def exec_Return(self, s: ir.Return, mask: _Mask) -> None:
+        arr = np.ones(self.P, bool) if mask.arr is None else mask.arr.copy()
+        self.exited = arr if self.exited is None else (self.exited | arr)
+
+    def exec_Barrier(self, s: ir.Barrier, mask: _Mask) -> None:
+        if mask.arr is not None:
+            waiting = mask.arr.copy()
+            if self.exited is not None:
+                waiting |= self.exited  # processors that returned do not hold a barrier up
+            arrived = np.add.reduceat(waiting.astype(np.int64), self.starts)
+            partial = np.nonzero((arrived > 0) & (arrived < self.sizes))[0]
+            if len(partial):
+                b = int(partial[0])
+                lanes = np.nonzero(~waiting[self.starts[b]:self.starts[b] + self.sizes[b]])[0]
+                raise ExecutionError(
+                    f"barrier reached by only part of block {b}: {int(arrived[b])} of {int(self.sizes[b])} "
+                    f"processors arrived; lanes {_ranges(lanes)} took another branch and never reach it",
+                    loc=s.loc, hint="every processor of a block must execute the same barrier() calls: "
+                                    "move the barrier out of the branch or loop whose condition differs")
+        self.barriers += 1
+        for counter in (self.step, *self.class_depth.values()):
+            counter.lift_blocks(self.starts, self.sizes)
+
+    def exec_AllocArray(self, s: ir.AllocArray, mask: _Mask) -> None:
+        if s.name in self.arrays:
+            return  # allocated once per launch, as cuda.shared.array / cuda.local.array are
+        shape = tuple(self.eval(d, _Mask(None, self.P)) for d in s.shape)
+        for d in shape:
+            if not isinstance(d, (int, np.integer)) or d < 1:
+                raise ExecutionError(f"{s.space} array {s.name!r} has dimension {d!r}; dimensions must be positive integers",
+                                     loc=s.loc)
+        lead = self.nblocks if s.space == "shared" else self.P
+        buf = np.zeros((lead, *shape), dtype=s.dtype)
+        self.arrays[s.name] = (buf, "sram" if s.space == "shared" else "local")
+        if s.space == "shared":
+            self.sram_bytes += int(np.prod(shape)) * buf.itemsize
+
+    # ---- memory ------------------------------------------------------------------------------
+
+    def array(self, name: str, loc: Loc) -> tuple[np.ndarray, str]:
+        try:
+            return self.arrays[name]
+        except KeyError:
+            raise ExecutionError(f"array {name!r} is used before it is allocated", loc=loc) from None
+
+    def index(self, name: str, exprs: tuple[ir.Expr, ...], buf: np.ndarray, space: str, mask: _Mask,
+              loc: Loc) -> tuple[Any, ...]:
+        """Evaluate and bounds-check an index; returns the full index into the backing buffer."""
+        idx = [self.eval(e, mask) for e in exprs]
+        shape = buf.shape[1:] if space in ("sram", "local") else buf.shape
+        if len(idx) != len(shape):
+            raise ExecutionError(f"{name!r} has {len(shape)} dimension{'s' * (len(shape) != 1)} {tuple(shape)}, "
+                                 f"indexed with {len(idx)}", loc=loc)
+        safe = []
+        for d, (i, size) in enumerate(zip(idx, shape)):
+            if not _is_integer(i):
+                raise ExecutionError(f"index {d} of {name!r} is not an integer ({_dtype_name(i)})", loc=loc,
+                                     hint="convert it with int(...) or compute it with // instead of /")
+            bad = (i < 0) | (i >= size)
+            if isinstance(bad, np.ndarray):
+                if mask.arr is not None:
+                    bad &= mask.arr
+                if bad.any():
+                    p = int(np.argmax(bad))
+                    self.out_of_bounds(name, idx, shape, p, loc)
+                i = i if mask.arr is None else np.where(mask.arr, i, 0)
+            elif bad:
+                self.out_of_bounds(name, idx, shape, int(np.argmax(mask.arr)) if mask.arr is not None else 0, loc)
+            safe.append(i)
+        if space == "sram":
+            return (self.gid // self.B, *safe)
+        if space == "local":
+            return (self.gid, *safe)
+        return tuple(safe)
+
+    def out_of_bounds(self, name: str, idx: list[Any], shape: tuple[int, ...], p: int, loc: Loc) -> None:
+        at = tuple(int(i[p]) if isinstance(i, np.ndarray) else int(i) for i in idx)
+        raise ExecutionError(
+            f"index {at if len(at) > 1 else at[0]} is out of bounds for {name!r} with shape {tuple(shape)} "
+            f"(processor {p}: block {p // self.B}, lane {p % self.B})", loc=loc,
+            hint="guard the access with an `if` on the index, or launch fewer processors")
+
+    def charge_memory(self, kind: str, space: str, itemsize: int, mask: _Mask, direction: str) -> None:
+        depth_class = space if space in ("hbm", "sram") else None
+        self.tick(mask, kind, space, depth_class)
+        self.bytes[(space, direction)] += mask.n * itemsize
+        if space == "hbm":
+            self.hbm_bytes.add(mask, self.P, itemsize)
+
+    # ---- expressions -------------------------------------------------------------------------
+
+    def eval(self, e: ir.Expr, mask: _Mask) -> Any:
+        return getattr(self, "eval_" + type(e).__name__)(e, mask)
+
+    def eval_Const(self, e: ir.Const, mask: _Mask) -> Any:
+        return e.value
+
+    def eval_Var(self, e: ir.Var, mask: _Mask) -> Any:
+        try:
+            return self.env[e.name]
+        except KeyError:
+            raise ExecutionError(f"variable {e.name!r} is read before it is assigned", loc=e.loc) from None
+
+    def eval_Intrinsic(self, e: ir.Intrinsic, mask: _Mask) -> Any:
+        if e.name == "gid":
+            return self.gid
+        if e.name == "lane":
+            return self.gid % self.B if self.nblocks > 1 else self.gid
+        if e.name == "block_id":
+            return self.gid // self.B if self.nblocks > 1 else 0
+        if e.name == "block_dim":
+            return self.B
+        if e.name == "num_blocks":
+            return self.nblocks
+        return self.P  # num_procs
+
+    def eval_Load(self, e: ir.Load, mask: _Mask) -> Any:
+        buf, space = self.array(e.array, e.loc)
+        value = buf[self.index(e.array, e.index, buf, space, mask, e.loc)]
+        self.charge_memory("load", space, buf.itemsize, mask, "read")
+        return value
+
+    def eval_BinOp(self, e: ir.BinOp, mask: _Mask) -> Any:
+        left = self.eval(e.left, mask)
+        right = self.eval(e.right, mask)
+        if e.op in ("//", "%") and _is_integer(left) and _is_integer(right):
+            zero = right == 0
+            if isinstance(zero, np.ndarray) and mask.arr is not None:
+                zero = zero & mask.arr
+            if np.any(zero):
+                raise ExecutionError(f"integer division by zero in `{ir.format_expr(e)}`", loc=e.loc,
+                                     hint="guard the divisor with an `if`")
+        if e.op == "**" and _is_integer(left) and _is_integer(right) and np.any(np.asarray(right) < 0):
+            raise ExecutionError("integer ** negative power", loc=e.loc, hint="use a float base, e.g. 2.0 ** k")
+        try:
+            result = _BINARY[e.op](left, right)
+        except (OverflowError, ZeroDivisionError, ValueError, TypeError) as exc:
+            raise ExecutionError(f"`{ir.format_expr(e)}` failed: {exc}", loc=e.loc) from None
+        self.tick(mask, _category(left, right), e.op, "flop" if _is_float(left) or _is_float(right) else None)
+        return _unwrap(result)
+
+    def eval_Compare(self, e: ir.Compare, mask: _Mask) -> Any:
+        left = self.eval(e.left, mask)
+        right = self.eval(e.right, mask)
+        self.tick(mask, _category(left, right), e.op, "flop" if _is_float(left) or _is_float(right) else None)
+        return _unwrap(_COMPARE[e.op](left, right))
+
+    def eval_UnaryOp(self, e: ir.UnaryOp, mask: _Mask) -> Any:
+        v = self.eval(e.operand, mask)
+        if e.op == "+":
+            return v
+        self.tick(mask, _category(v), e.op, "flop" if _is_float(v) else None)
+        if e.op == "-":
+            return _unwrap(np.negative(v))
+        if e.op == "not":
+            return _logical_not(v)
+        return _unwrap(np.invert(v))
+
+    def eval_BoolOp(self, e: ir.BoolOp, mask: _Mask) -> Any:
+        # Short-circuit per processor: the right side runs only where the left does not decide.
+        left = _truth(self.eval(e.left, mask))
+        rest = mask.select(left if e.op == "and" else _logical_not(left), self.P)
+        if rest.n == 0:
+            return left
+        right = _truth(self.eval(e.right, rest))
+        return _unwrap(np.logical_and(left, right) if e.op == "and" else np.logical_or(left, right))
+
+    def eval_Select(self, e: ir.Select, mask: _Mask) -> Any:
+        cond = _truth(self.eval(e.cond, mask))
+        if not isinstance(cond, np.ndarray):
+            return self.eval(e.if_true if cond else e.if_false, mask)
+        yes = mask.select(cond, self.P)
+        no = mask.select(np.logical_not(cond), self.P)
+        a = self.eval(e.if_true, yes) if yes.n else 0
+        b = self.eval(e.if_false, no) if no.n else 0
+        return np.where(cond, a, b)
+
+    def eval_Call(self, e: ir.Call, mask: _Mask) -> Any:
+        args = [self.eval(a, mask) for a in e.args]
+        if e.func in ir.CONVERSIONS:
+            return _convert(e.func, args[0])
+        result = _MATH[e.func](*args)
+        if e.func in ("floor", "ceil"):
+            result = result.astype(np.int64) if isinstance(result, np.ndarray) else int(result)
+        self.tick(mask, _category(*args), e.func, "flop" if any(_is_float(a) for a in args) else None)
+        return _unwrap(result)
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+
+
+def _is_float(v: Any) -> bool:
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind == "f"
+    return isinstance(v, (float, np.floating))
+
+
+def _is_integer(v: Any) -> bool:
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind in "iu"
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _category(*values: Any) -> str:
+    return "flop" if any(_is_float(v) for v in values) else "int"
+
+
+def _dtype_name(v: Any) -> str:
+    return str(v.dtype) if isinstance(v, np.ndarray) else type(v).__name__
+
+
+def _unwrap(v: Any) -> Any:
+    """NumPy scalars back to Python scalars so uniform values stay cheap."""
+    return v.item() if isinstance(v, np.generic) and not isinstance(v, (np.float32,)) else v
+
+
+def _truth(v: Any) -> Any:
+    return v.astype(bool) if isinstance(v, np.ndarray) and v.dtype != bool else v
+
+
+def _logical_not(v: Any) -> Any:
+    return np.logical_not(v) if isinstance(v, np.ndarray) else (not v)
+
+
+def _zero_like(v: Any) -> Any:
+    return np.zeros((), dtype=v.dtype) if isinstance(v, np.ndarray) else type(v)(0)
+
+
+def _convert(func: str, v: Any) -> Any:
+    if func == "int":
+        return np.trunc(v).astype(np.int64) if isinstance(v, np.ndarray) else int(v)
+    if func == "float":
+        return v.astype(np.float64) if isinstance(v, np.ndarray) else float(v)
+    dtype = np.dtype(func)
+    if isinstance(v, np.ndarray):
+        return (np.trunc(v) if dtype.kind == "i" and v.dtype.kind == "f" else v).astype(dtype)
+    return dtype.type(v) if dtype == np.float32 else _unwrap(dtype.type(v))
+
+
+def _ranges(idx: np.ndarray) -> str:
+    """[0,1,2,5,7,8] -> '0-2, 5, 7-8' (at most a few groups)."""
+    groups: list[str] = []
+    start = prev = None
+    for i in map(int, idx):
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            groups.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = i
+    if start is not None:
+        groups.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ", ".join(groups[:6]) + (" ..." if len(groups) > 6 else "")

@@ -1,0 +1,472 @@
+"""Frontend: a kernel's Python source -> IR, rejecting what the DSL does not support.
+
+One `visit_*` method per supported construct; anything else raises DSLError at the user's
+file:line:col with what to write instead. Parsing happens when the kernel is defined, so a bad
+kernel fails before anything runs.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import textwrap
+from typing import Any, Callable
+
+import numpy as np
+
+from . import ir
+from .errors import DSLError, Loc
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
+           ast.Mod: "%", ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>",
+           ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_UNOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~"}
+_DTYPES = {"float32", "float64", "int32", "int64"}
+
+# What to say for common unsupported constructs.
+_REJECT_HINTS = {
+    ast.ClassDef: "define classes outside kernels; a kernel is a flat per-processor body",
+    ast.FunctionDef: "nested functions are not supported; write the code inline",
+    ast.AsyncFunctionDef: "async is not supported in kernels",
+    ast.Lambda: "lambdas are not supported in kernels; write the expression inline",
+    ast.Try: "kernels cannot catch exceptions; guard the operation with an `if` instead",
+    ast.With: "`with` is not supported in kernels",
+    ast.Yield: "generators are not supported in kernels",
+    ast.YieldFrom: "generators are not supported in kernels",
+    ast.Global: "kernels cannot assign globals; pass an array and store into it",
+    ast.Nonlocal: "kernels cannot assign enclosing variables; pass an array and store into it",
+    ast.Import: "import at module level, outside the kernel",
+    ast.ImportFrom: "import at module level, outside the kernel",
+    ast.Break: "`break` is not supported yet: put the exit test in the `while` condition",
+    ast.Continue: "`continue` is not supported yet: wrap the rest of the body in an `if`",
+    ast.ListComp: "comprehensions are not supported; use a loop",
+    ast.List: "lists are not supported in kernels; use local((n,), float32) for a per-processor array",
+    ast.Dict: "dicts are not supported in kernels",
+    ast.Set: "sets are not supported in kernels",
+    ast.Delete: "`del` is not supported in kernels",
+    ast.Raise: "kernels cannot raise; guard the operation with an `if` instead",
+    ast.Assert: "assert is not supported in kernels",
+    ast.JoinedStr: "strings are not supported in kernels",
+    ast.Match: "`match` is not supported; use if/else",
+}
+
+
+def parse_kernel(fn: Callable[..., Any], readonly: tuple[str, ...] = ()) -> ir.Kernel:
+    """Parse `fn`'s source into an ir.Kernel, or raise DSLError at the offending line."""
+    try:
+        lines, first_line = inspect.getsourcelines(fn)
+        file = inspect.getsourcefile(fn) or "<unknown>"
+    except (OSError, TypeError) as exc:
+        raise DSLError(f"cannot read the source of kernel {fn.__name__!r}: {exc}",
+                       hint="define kernels in a .py file, not in an interactive session") from None
+    source = textwrap.dedent("".join(lines))
+    tree = ast.parse(source)
+    fdef = tree.body[0]
+    assert isinstance(fdef, ast.FunctionDef)
+    return _KernelBuilder(fn, file, first_line - 1, readonly).build(fdef)
+
+
+class _KernelBuilder:
+    def __init__(self, fn: Callable[..., Any], file: str, line_offset: int, readonly: tuple[str, ...]):
+        self.fn = fn
+        self.file = file
+        self.line_offset = line_offset
+        self.globals = dict(fn.__globals__)
+        if fn.__closure__:
+            for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+                self.globals[name] = cell.cell_contents
+        self.readonly = set(readonly)
+        self.params: list[str] = []
+        self.locals: set[str] = set()
+        self.arrays: set[str] = set()      # parameters used as arrays
+        self.local_arrays: set[str] = set()  # shared()/local() allocations
+        self.written: set[str] = set()
+        self.uses_barrier = False
+
+    # ---- helpers -----------------------------------------------------------------------------
+
+    def loc(self, node: ast.AST) -> Loc:
+        return Loc(self.file, getattr(node, "lineno", 1) + self.line_offset, getattr(node, "col_offset", 0))
+
+    def error(self, node: ast.AST, message: str, hint: str | None = None) -> DSLError:
+        return DSLError(message, loc=self.loc(node), hint=hint)
+
+    def lookup(self, name: str) -> Any:
+        if name in self.globals:
+            return self.globals[name]
+        import builtins
+        return getattr(builtins, name, _MISSING)
+
+    # ---- kernel ------------------------------------------------------------------------------
+
+    def build(self, fdef: ast.FunctionDef) -> ir.Kernel:
+        a = fdef.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
+            raise self.error(fdef, f"kernel {fdef.name!r} must take plain positional parameters",
+                             hint="no *args, **kwargs, defaults or keyword-only parameters")
+        self.params = [p.arg for p in a.args]
+        for name in self.readonly:
+            if name not in self.params:
+                raise self.error(fdef, f"readonly names {name!r}, which is not a parameter of {fdef.name!r}")
+        body = self.block(fdef.body)
+        return ir.Kernel(
+            name=fdef.name,
+            params=tuple(ir.Param(p.arg, self.loc(p)) for p in a.args),
+            body=body,
+            loc=self.loc(fdef),
+            arrays=frozenset(self.arrays),
+            written=frozenset(self.written),
+            readonly=frozenset(self.readonly),
+            uses_barrier=self.uses_barrier,
+        )
+
+    def block(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
+        out: list[ir.Stmt] = []
+        for s in stmts:
+            r = self.stmt(s)
+            if r is not None:
+                out.append(r)
+        return tuple(out)
+
+    # ---- statements --------------------------------------------------------------------------
+
+    def stmt(self, s: ast.stmt) -> ir.Stmt | None:
+        method = getattr(self, f"visit_{type(s).__name__}", None)
+        if method is None:
+            hint = _REJECT_HINTS.get(type(s))
+            raise self.error(s, f"`{type(s).__name__}` statements are not supported in kernels",
+                             hint=hint or "see docs/dsl.md for the supported constructs")
+        return method(s)
+
+    def visit_Expr(self, s: ast.Expr) -> ir.Stmt | None:
+        v = s.value
+        if isinstance(v, ast.Constant) and isinstance(v.value, str):
+            return None  # docstring
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and self.lookup(v.func.id) is _dsl("barrier"):
+            if v.args or v.keywords:
+                raise self.error(v, "barrier() takes no arguments")
+            self.uses_barrier = True
+            return ir.Barrier(self.loc(s))
+        raise self.error(s, "this expression's value is thrown away",
+                         hint="assign it to a variable or store it into an array")
+
+    def visit_Pass(self, s: ast.Pass) -> None:
+        return None
+
+    def visit_Return(self, s: ast.Return) -> ir.Stmt:
+        if s.value is not None:
+            raise self.error(s, "kernels cannot return a value",
+                             hint="store the result into an output array, e.g. out[i] = value")
+        return ir.Return(self.loc(s))
+
+    def visit_Assign(self, s: ast.Assign) -> ir.Stmt:
+        if len(s.targets) != 1:
+            raise self.error(s, "chained assignment (a = b = ...) is not supported", hint="assign one at a time")
+        return self.assign(s.targets[0], s.value, s)
+
+    def visit_AnnAssign(self, s: ast.AnnAssign) -> ir.Stmt:
+        if s.value is None:
+            raise self.error(s, "a declaration without a value is not supported", hint="give it a value")
+        return self.assign(s.target, s.value, s)
+
+    def assign(self, target: ast.expr, value: ast.expr, s: ast.stmt) -> ir.Stmt:
+        if isinstance(target, ast.Name):
+            name = target.id
+            alloc = self.try_alloc(name, value)
+            if alloc is not None:
+                return alloc
+            if name in self.params:
+                if name in self.arrays:
+                    raise self.error(target, f"cannot rebind array parameter {name!r}")
+            if name in self.local_arrays:
+                raise self.error(target, f"cannot rebind array {name!r}", hint="use a new name")
+            if self.lookup(name) is not _MISSING and name not in self.params and name not in self.locals \
+                    and callable(self.lookup(name)):
+                raise self.error(target, f"{name!r} shadows a function this kernel can call", hint="rename the variable")
+            expr = self.expr(value)
+            self.locals.add(name)
+            return ir.Assign(self.loc(s), name, expr)
+        if isinstance(target, ast.Subscript):
+            array, index = self.subscript(target)
+            self.check_writable(array, target)
+            return ir.Store(self.loc(s), array, index, self.expr(value))
+        if isinstance(target, ast.Tuple):
+            raise self.error(target, "tuple assignment is not supported", hint="assign each variable on its own line")
+        raise self.error(target, f"cannot assign to {ast.unparse(target)}")
+
+    def visit_AugAssign(self, s: ast.AugAssign) -> ir.Stmt:
+        op = _BINOPS.get(type(s.op))
+        if op is None:
+            raise self.error(s, f"operator {type(s.op).__name__} is not supported")
+        if isinstance(s.target, ast.Name):
+            name = s.target.id
+            if name not in self.locals and name not in self.params:
+                raise self.error(s.target, f"name {name!r} is used before it is assigned")
+            if name in self.arrays or name in self.local_arrays:
+                raise self.error(s.target, f"cannot apply {op}= to the whole array {name!r}", hint="index it: a[i] += x")
+            cur = ir.Var(self.loc(s.target), name)
+            return ir.Assign(self.loc(s), name, ir.BinOp(self.loc(s), op, cur, self.expr(s.value)))
+        if isinstance(s.target, ast.Subscript):
+            array, index = self.subscript(s.target)
+            self.check_writable(array, s.target)
+            cur = ir.Load(self.loc(s.target), array, index)
+            return ir.Store(self.loc(s), array, index, ir.BinOp(self.loc(s), op, cur, self.expr(s.value)))
+        raise self.error(s.target, f"cannot assign to {ast.unparse(s.target)}")
+
+    def visit_If(self, s: ast.If) -> ir.Stmt:
+        return ir.If(self.loc(s), self.expr(s.test), self.block(s.body), self.block(s.orelse))
+
+    def visit_While(self, s: ast.While) -> ir.Stmt:
+        if s.orelse:
+            raise self.error(s, "while ... else is not supported")
+        return ir.While(self.loc(s), self.expr(s.test), self.block(s.body))
+
+    def visit_For(self, s: ast.For) -> ir.Stmt:
+        if s.orelse:
+            raise self.error(s, "for ... else is not supported")
+        if not isinstance(s.target, ast.Name):
+            raise self.error(s.target, "the loop variable must be a single name")
+        it = s.iter
+        if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
+                and 1 <= len(it.args) <= 3 and not it.keywords):
+            raise self.error(it, "kernels can only loop over range(...)",
+                             hint="write `for k in range(start, stop, step)` or use a while loop")
+        args = it.args
+        start = self.expr(args[0]) if len(args) > 1 else ir.Const(self.loc(it), 0)
+        stop = self.expr(args[1] if len(args) > 1 else args[0])
+        step = 1
+        if len(args) == 3:
+            step_val = self.const_value(args[2])
+            if not isinstance(step_val, int) or step_val == 0:
+                raise self.error(args[2], "the range step must be a non-zero integer constant",
+                                 hint="use a while loop for a step computed at run time")
+            step = step_val
+        var = s.target.id
+        if var in self.params or var in self.arrays or var in self.local_arrays:
+            raise self.error(s.target, f"loop variable {var!r} shadows a parameter or array")
+        self.locals.add(var)
+        return ir.For(self.loc(s), var, start, stop, step, self.block(s.body))
+
+    # ---- allocation --------------------------------------------------------------------------
+
+    def try_alloc(self, name: str, value: ast.expr) -> ir.Stmt | None:
+        if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)):
+            return None
+        fn = self.lookup(value.func.id)
+        space = "shared" if fn is _dsl("shared") else "local" if fn is _dsl("local") else None
+        if space is None:
+            return None
+        if len(value.args) != 2 or value.keywords:
+            raise self.error(value, f"{space}() takes a shape and a dtype", hint=f"e.g. {name} = {space}((16, 16), float32)")
+        shape_node, dtype_node = value.args
+        dims = shape_node.elts if isinstance(shape_node, ast.Tuple) else [shape_node]
+        shape = tuple(self.expr(d) for d in dims)
+        for d in shape:
+            self.check_uniform(d, f"the shape of {space} array {name!r}")
+        dtype = self.dtype_name(dtype_node)
+        if name in self.locals or name in self.params or name in self.local_arrays:
+            raise self.error(value, f"{name!r} is already defined", hint="use a new name for the array")
+        self.local_arrays.add(name)
+        return ir.AllocArray(self.loc(value), name, space, shape, dtype)
+
+    def dtype_name(self, node: ast.expr) -> str:
+        try:
+            obj = eval(compile(ast.Expression(node), self.file, "eval"), self.globals)  # noqa: S307 - names only
+        except Exception:
+            obj = None
+        try:
+            name = np.dtype(obj).name if obj is not None else None
+        except TypeError:
+            name = None
+        if name not in _DTYPES:
+            raise self.error(node, f"unsupported dtype {ast.unparse(node)}", hint=f"use one of {sorted(_DTYPES)}")
+        return name
+
+    def check_uniform(self, e: ir.Expr, what: str) -> None:
+        """Shapes must be the same for every processor: constants and scalar parameters only."""
+        for node in _walk(e):
+            if isinstance(node, (ir.Intrinsic, ir.Load)) or (isinstance(node, ir.Var) and node.name not in self.params):
+                raise DSLError(f"{what} must be the same for every processor",
+                               loc=node.loc, hint="build it from constants and scalar kernel parameters only")
+
+    # ---- expressions -------------------------------------------------------------------------
+
+    def expr(self, e: ast.expr) -> ir.Expr:
+        method = getattr(self, f"expr_{type(e).__name__}", None)
+        if method is None:
+            hint = _REJECT_HINTS.get(type(e))
+            raise self.error(e, f"`{type(e).__name__}` expressions are not supported in kernels",
+                             hint=hint or "see docs/dsl.md for the supported constructs")
+        return method(e)
+
+    def expr_Constant(self, e: ast.Constant) -> ir.Expr:
+        if isinstance(e.value, bool) or isinstance(e.value, (int, float)):
+            return ir.Const(self.loc(e), e.value)
+        raise self.error(e, f"constant {e.value!r} is not a number", hint="kernels compute on numbers only")
+
+    def expr_Name(self, e: ast.Name) -> ir.Expr:
+        name = e.id
+        if name in self.local_arrays or name in self.params and name in self.arrays:
+            raise self.error(e, f"array {name!r} must be indexed", hint=f"write {name}[i]")
+        if name in self.params or name in self.locals:
+            return ir.Var(self.loc(e), name)
+        value = self.lookup(name)
+        if value is _MISSING:
+            known = ", ".join(self.params) or "none"
+            raise self.error(e, f"name {name!r} is not defined", hint=f"kernel parameters are: {known}")
+        if isinstance(value, (bool, int, float, np.integer, np.floating)):
+            return ir.Const(self.loc(e), value.item() if hasattr(value, "item") else value)
+        raise self.error(e, f"{name!r} is a {type(value).__name__}, which a kernel cannot use as a value",
+                         hint="kernels use numbers, scalar parameters and indexed arrays")
+
+    def expr_Attribute(self, e: ast.Attribute) -> ir.Expr:
+        # module constants such as math.pi, math.inf
+        if isinstance(e.value, ast.Name) and self.lookup(e.value.id) is math:
+            value = getattr(math, e.attr, None)
+            if isinstance(value, float):
+                return ir.Const(self.loc(e), value)
+        raise self.error(e, f"attribute access {ast.unparse(e)} is not supported in kernels",
+                         hint="use math.exp/math.sqrt/math.log, math.inf, or pass the value as a parameter")
+
+    def expr_BinOp(self, e: ast.BinOp) -> ir.Expr:
+        op = _BINOPS.get(type(e.op))
+        if op is None:
+            raise self.error(e, f"operator {type(e.op).__name__} is not supported")
+        return ir.BinOp(self.loc(e), op, self.expr(e.left), self.expr(e.right))
+
+    def expr_UnaryOp(self, e: ast.UnaryOp) -> ir.Expr:
+        return ir.UnaryOp(self.loc(e), _UNOPS[type(e.op)], self.expr(e.operand))
+
+    def expr_BoolOp(self, e: ast.BoolOp) -> ir.Expr:
+        op = "and" if isinstance(e.op, ast.And) else "or"
+        values = [self.expr(v) for v in e.values]
+        out = values[0]
+        for v in values[1:]:
+            out = ir.BoolOp(self.loc(e), op, out, v)
+        return out
+
+    def expr_Compare(self, e: ast.Compare) -> ir.Expr:
+        operands = [e.left, *e.comparators]
+        parts: list[ir.Expr] = []
+        for op_node, left, right in zip(e.ops, operands, operands[1:]):
+            op = _CMPOPS.get(type(op_node))
+            if op is None:
+                raise self.error(e, f"comparison {type(op_node).__name__} is not supported", hint="use < <= > >= == !=")
+            parts.append(ir.Compare(self.loc(e), op, self.expr(left), self.expr(right)))
+        out = parts[0]
+        for p in parts[1:]:
+            out = ir.BoolOp(self.loc(e), "and", out, p)
+        return out
+
+    def expr_IfExp(self, e: ast.IfExp) -> ir.Expr:
+        return ir.Select(self.loc(e), self.expr(e.test), self.expr(e.body), self.expr(e.orelse))
+
+    def expr_Subscript(self, e: ast.Subscript) -> ir.Expr:
+        array, index = self.subscript(e)
+        return ir.Load(self.loc(e), array, index)
+
+    def expr_Call(self, e: ast.Call) -> ir.Expr:
+        if e.keywords:
+            raise self.error(e, "keyword arguments are not supported in kernel calls")
+        fn_node = e.func
+        if isinstance(fn_node, ast.Attribute) and isinstance(fn_node.value, ast.Name) \
+                and self.lookup(fn_node.value.id) is math and fn_node.attr in ir.MATH_FUNCS:
+            return self.math_call(e, fn_node.attr)
+        if not isinstance(fn_node, ast.Name):
+            raise self.error(e, f"cannot call {ast.unparse(fn_node)} in a kernel",
+                             hint="kernels may call intrinsics (gid, lane, ...), math functions and conversions")
+        name = fn_node.id
+        value = self.lookup(name)
+        for intrinsic in ir.ID_INTRINSICS:
+            if value is _dsl(intrinsic):
+                if e.args:
+                    raise self.error(e, f"{name}() takes no arguments")
+                return ir.Intrinsic(self.loc(e), intrinsic)
+        if value is _dsl("barrier"):
+            raise self.error(e, "barrier() is a statement, not a value", hint="call it on its own line")
+        if value in (_dsl("shared"), _dsl("local")):
+            raise self.error(e, f"{name}() must be assigned directly to a name", hint=f"arr = {name}((16,), float32)")
+        builtin_math = {min: "min", max: "max", abs: "abs", float: "float", int: "int"}
+        if value in builtin_math:
+            fname = builtin_math[value]
+            return self.conversion(e, fname) if fname in ir.CONVERSIONS else self.math_call(e, fname)
+        for fname in ir.MATH_FUNCS:
+            if value is getattr(math, fname, None):
+                return self.math_call(e, fname)
+        for dt in ("float32", "float64", "int32", "int64"):
+            if value is getattr(np, dt):
+                return self.conversion(e, dt)
+        if value is _MISSING:
+            raise self.error(e, f"name {name!r} is not defined")
+        if getattr(value, "__pramsim_kernel__", False):
+            raise self.error(e, f"a kernel cannot call kernel {name!r} (no recursion or nested launches)",
+                             hint="launch kernels one after another from the host program")
+        raise self.error(e, f"cannot call {name!r} in a kernel",
+                         hint="kernels may call intrinsics (gid, lane, ...), math functions and conversions")
+
+    def math_call(self, e: ast.Call, fname: str) -> ir.Expr:
+        args = tuple(self.expr(a) for a in e.args)
+        want = {"min": (2, 2), "max": (2, 2)}.get(fname, (1, 1))
+        if not want[0] <= len(args) <= want[1]:
+            raise self.error(e, f"{fname}() takes {want[0]} argument{'s' if want[0] > 1 else ''} here, got {len(args)}")
+        return ir.Call(self.loc(e), fname, args)
+
+    def conversion(self, e: ast.Call, fname: str) -> ir.Expr:
+        if len(e.args) != 1:
+            raise self.error(e, f"{fname}() takes exactly one argument")
+        return ir.Call(self.loc(e), fname, (self.expr(e.args[0]),))
+
+    def subscript(self, e: ast.Subscript) -> tuple[str, tuple[ir.Expr, ...]]:
+        if not isinstance(e.value, ast.Name):
+            raise self.error(e, f"cannot index {ast.unparse(e.value)}", hint="index an array parameter or a shared/local array")
+        name = e.value.id
+        if name in self.params:
+            self.arrays.add(name)
+        elif name not in self.local_arrays:
+            if name in self.locals:
+                raise self.error(e, f"{name!r} is a number, not an array")
+            raise self.error(e, f"name {name!r} is not defined", hint=f"kernel parameters are: {', '.join(self.params)}")
+        sl = e.slice
+        dims = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+        for d in dims:
+            if isinstance(d, ast.Slice):
+                raise self.error(d, "slices are not supported in kernels", hint="each processor indexes single elements")
+        return name, tuple(self.expr(d) for d in dims)
+
+    def check_writable(self, array: str, node: ast.AST) -> None:
+        if array in self.readonly:
+            raise self.error(node, f"kernel stores to {array!r}, which it declares read-only",
+                             hint=f"remove {array!r} from readonly=... or store into another array")
+        self.written.add(array)
+
+    def const_value(self, node: ast.expr) -> Any:
+        e = self.expr(node)
+        if isinstance(e, ir.Const):
+            return e.value
+        if isinstance(e, ir.UnaryOp) and e.op == "-" and isinstance(e.operand, ir.Const):
+            return -e.operand.value
+        return None
+
+
+class _Missing:
+    pass
+
+
+_MISSING = _Missing()
+
+
+def _dsl(name: str) -> Any:
+    from . import dsl
+    return getattr(dsl, name)
+
+
+def _walk(e: ir.Expr):
+    yield e
+    for value in vars(e).values():
+        if isinstance(value, ir.Expr):
+            yield from _walk(value)
+        elif isinstance(value, tuple):
+            for v in value:
+                if isinstance(v, ir.Expr):
+                    yield from _walk(v)

@@ -1,0 +1,276 @@
+"""The kernel IR: small frozen dataclasses that every backend consumes.
+
+The frontend (frontend.py) builds it from a kernel's Python source; the executor interprets it;
+the CUDA backend renders it to numba.cuda source. Every node carries `loc`, the user's
+file:line:col, so any backend can report an error where the user wrote the construct.
+
+Expressions are values per processor; statements run on every active processor in lockstep.
+`format_kernel` prints a kernel as readable pseudo-Python (`pramsim show-ir`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import Loc
+
+# ---- expressions -----------------------------------------------------------------------------
+
+BINARY_OPS = {"+", "-", "*", "/", "//", "%", "**", "<<", ">>", "&", "|", "^"}
+COMPARE_OPS = {"<", "<=", ">", ">=", "==", "!="}
+UNARY_OPS = {"-", "+", "not", "~"}
+BOOL_OPS = {"and", "or"}
+# Math functions a kernel may call; each costs one arithmetic operation.
+MATH_FUNCS = {"exp", "log", "sqrt", "min", "max", "abs", "tanh", "floor", "ceil"}
+# Conversions cost nothing (they are register moves in the unit-cost model).
+CONVERSIONS = {"float", "int", "float32", "float64", "int32", "int64"}
+# Processor-id intrinsics: reading one is free (it is a register).
+ID_INTRINSICS = {"gid", "lane", "block_id", "block_dim", "num_blocks", "num_procs"}
+
+
+@dataclass(frozen=True)
+class Expr:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    value: int | float | bool
+
+
+@dataclass(frozen=True)
+class Var(Expr):
+    name: str
+
+
+@dataclass(frozen=True)
+class Intrinsic(Expr):
+    """gid(), lane(), block_id(), block_dim(), num_blocks(), num_procs()."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class UnaryOp(Expr):
+    op: str
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class BoolOp(Expr):
+    """`a and b` / `a or b`, evaluated without short-circuit (both sides cost work)."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Select(Expr):
+    """`a if cond else b`: each processor evaluates cond and only its chosen side."""
+
+    cond: Expr
+    if_true: Expr
+    if_false: Expr
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A math function (MATH_FUNCS) or a conversion (CONVERSIONS)."""
+
+    func: str
+    args: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Load(Expr):
+    """array[index...]: one load from the array's memory level."""
+
+    array: str
+    index: tuple[Expr, ...]
+
+
+# ---- statements ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stmt:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Assign(Stmt):
+    """name = value (a per-processor register)."""
+
+    target: str
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Store(Stmt):
+    """array[index...] = value: one store to the array's memory level."""
+
+    array: str
+    index: tuple[Expr, ...]
+    value: Expr
+
+
+@dataclass(frozen=True)
+class If(Stmt):
+    cond: Expr
+    body: tuple[Stmt, ...]
+    orelse: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class While(Stmt):
+    cond: Expr
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class For(Stmt):
+    """for var in range(start, stop, step): step must be a non-zero constant."""
+
+    var: str
+    start: Expr
+    stop: Expr
+    step: int
+    body: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True)
+class Barrier(Stmt):
+    """barrier(): every processor of a block waits for all the others (cuda.syncthreads)."""
+
+
+@dataclass(frozen=True)
+class Return(Stmt):
+    """return: the processor stops for the rest of this launch."""
+
+
+@dataclass(frozen=True)
+class AllocArray(Stmt):
+    """name = shared(shape, dtype) (per block, SRAM) or local(shape, dtype) (per processor)."""
+
+    name: str
+    space: str  # "shared" | "local"
+    shape: tuple[Expr, ...]
+    dtype: str  # numpy dtype name: "float32", "float64", "int32", "int64"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A parsed kernel: the body that every virtual processor runs."""
+
+    name: str
+    params: tuple[Param, ...]
+    body: tuple[Stmt, ...]
+    loc: Loc
+    # Names of parameters the kernel indexes (arrays) and of those it stores to.
+    arrays: frozenset[str] = field(default_factory=frozenset)
+    written: frozenset[str] = field(default_factory=frozenset)
+    readonly: frozenset[str] = field(default_factory=frozenset)  # declared read-only
+    uses_barrier: bool = False
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+
+# ---- printing --------------------------------------------------------------------------------
+
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "|": 5, "^": 6, "&": 7, "<<": 8, ">>": 8,
+               "+": 9, "-": 9, "*": 10, "/": 10, "//": 10, "%": 10, "unary": 11, "**": 12}
+
+
+def format_expr(e: Expr, parent: int = 0) -> str:
+    """Render an expression as Python source (used by the printer and the CUDA backend)."""
+    if isinstance(e, Const):
+        return repr(e.value)
+    if isinstance(e, Var):
+        return e.name
+    if isinstance(e, Intrinsic):
+        return f"{e.name}()"
+    if isinstance(e, Load):
+        return f"{e.array}[{', '.join(format_expr(i) for i in e.index)}]"
+    if isinstance(e, Call):
+        return f"{e.func}({', '.join(format_expr(a) for a in e.args)})"
+    if isinstance(e, BinOp):
+        p = _PRECEDENCE[e.op]
+        # ** is right-associative; others left-associative.
+        lp, rp = (p + 1, p) if e.op == "**" else (p, p + 1)
+        s = f"{format_expr(e.left, lp)} {e.op} {format_expr(e.right, rp)}"
+    elif isinstance(e, Compare):
+        p = _PRECEDENCE["cmp"]
+        s = f"{format_expr(e.left, p + 1)} {e.op} {format_expr(e.right, p + 1)}"
+    elif isinstance(e, BoolOp):
+        p = _PRECEDENCE[e.op]
+        s = f"{format_expr(e.left, p)} {e.op} {format_expr(e.right, p + 1)}"
+    elif isinstance(e, UnaryOp):
+        p = _PRECEDENCE["not" if e.op == "not" else "unary"]
+        sep = " " if e.op == "not" else ""
+        s = f"{e.op}{sep}{format_expr(e.operand, p)}"
+    elif isinstance(e, Select):
+        p = 0
+        s = f"{format_expr(e.if_true, 1)} if {format_expr(e.cond, 1)} else {format_expr(e.if_false, 0)}"
+    else:  # pragma: no cover - every node type is handled above
+        raise TypeError(f"unknown expression {e!r}")
+    return f"({s})" if p < parent else s
+
+
+def format_block(body: tuple[Stmt, ...], indent: int) -> list[str]:
+    pad = "    " * indent
+    out: list[str] = []
+    for s in body:
+        if isinstance(s, Assign):
+            out.append(f"{pad}{s.target} = {format_expr(s.value)}")
+        elif isinstance(s, Store):
+            idx = ", ".join(format_expr(i) for i in s.index)
+            out.append(f"{pad}{s.array}[{idx}] = {format_expr(s.value)}")
+        elif isinstance(s, If):
+            out.append(f"{pad}if {format_expr(s.cond)}:")
+            out += format_block(s.body, indent + 1) or [f"{pad}    pass"]
+            if s.orelse:
+                out.append(f"{pad}else:")
+                out += format_block(s.orelse, indent + 1)
+        elif isinstance(s, While):
+            out.append(f"{pad}while {format_expr(s.cond)}:")
+            out += format_block(s.body, indent + 1) or [f"{pad}    pass"]
+        elif isinstance(s, For):
+            out.append(f"{pad}for {s.var} in range({format_expr(s.start)}, {format_expr(s.stop)}, {s.step}):")
+            out += format_block(s.body, indent + 1) or [f"{pad}    pass"]
+        elif isinstance(s, Barrier):
+            out.append(f"{pad}barrier()")
+        elif isinstance(s, Return):
+            out.append(f"{pad}return")
+        elif isinstance(s, AllocArray):
+            shape = ", ".join(format_expr(d) for d in s.shape)
+            out.append(f"{pad}{s.name} = {s.space}(({shape},), {s.dtype})")
+        else:  # pragma: no cover
+            raise TypeError(f"unknown statement {s!r}")
+    return out
+
+
+def format_kernel(k: Kernel) -> str:
+    head = f"kernel {k.name}({', '.join(k.param_names)}):"
+    return "\n".join([head] + (format_block(k.body, 1) or ["    pass"]))
