@@ -1,0 +1,139 @@
+"""The `pramsim` command line (click). Each command is a thin layer over pramsim.runner."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from typing import Any, Callable
+
+import click
+
+from . import ir, report
+from .errors import PramsimError
+from .machine import available_machines, load_machine
+from .programs import load_program, shipped_programs
+from .runner import DEFAULT_PS, check_program, parse_params, run_program
+
+
+def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """PramsimError -> its message and exit code; anything else -> 'internal error', no traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return fn(*args, **kwargs)
+        except PramsimError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(str(exc), err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except Exception as exc:  # a bug in pramsim: say so, and how to get the details
+            if debug:
+                traceback.print_exc()
+            click.echo(f"internal error in pramsim: {type(exc).__name__}: {exc}\n"
+                       f"  this is a bug in pramsim, not in your program; rerun with --debug for the traceback "
+                       f"and report it", err=True)
+            sys.exit(3)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+def main(debug: bool) -> None:
+    """pramsim: write a parallel algorithm once, measure its work and depth, simulate it on p
+    processors or a GPU profile, and check Brent's theorem and its declared bounds."""
+
+
+@main.command("list")
+@_friendly_errors
+def list_cmd() -> None:
+    """List the shipped programs with their declared bounds."""
+    rows = []
+    for name in shipped_programs():
+        prog = load_program(name)
+        params = " ".join(f"{k}={v}" for k, v in prog.params.items())
+        bounds = f"W=Θ({prog.work}) D=Θ({prog.depth})" if prog.work else ""
+        rows.append((name, params, bounds, prog.description))
+    width = max((len(r[0]) for r in rows), default=10)
+    for name, params, bounds, desc in rows:
+        click.echo(f"{name:<{width}}  {params:<24} {bounds:<28} {desc}")
+
+
+@main.command()
+@_friendly_errors
+def machines() -> None:
+    """List the shipped machine profiles."""
+    for name, path in available_machines().items():
+        click.echo(f"{name:<8} {load_machine(str(path)).summary()}")
+
+
+def _machine(machine: str, p: int | None) -> Any:
+    spec = load_machine(machine)
+    return spec.with_processors(p) if p is not None else spec
+
+
+@main.command(context_settings={"ignore_unknown_options": False})
+@click.argument("program")
+@click.argument("params", nargs=-1)
+@click.option("--p", "p", type=click.IntRange(min=1), default=None, help="Processors (PRAM machines). Default: the profile's.")
+@click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@_friendly_errors
+def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, as_json: bool) -> None:
+    """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
+    prog = load_program(program)
+    values = parse_params(prog, params)
+    result = run_program(prog, values, _machine(machine, p), seed)
+    if as_json:
+        click.echo(json.dumps(report.run_json(result), indent=2))
+    else:
+        click.echo(report.run_text(result))
+    if not result.comparison.correct:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("program")
+@click.option("--p", "ps", type=click.IntRange(min=1), multiple=True,
+              help=f"Processor counts to check Brent at (repeatable). Default: {', '.join(map(str, DEFAULT_PS))}.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_friendly_errors
+def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int) -> None:
+    """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent."""
+    prog = load_program(program)
+
+    def progress(done: int, total: int) -> None:
+        if not as_json and sys.stderr.isatty():
+            click.echo(f"\r  point {done}/{total}", err=True, nl=done == total)
+
+    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress)
+    if as_json:
+        click.echo(json.dumps(report.check_json(result), indent=2))
+    else:
+        click.echo(report.check_text(result))
+    sys.exit(0 if result.passed else 1)
+
+
+@main.command("show-ir")
+@click.argument("program")
+@_friendly_errors
+def show_ir(program: str) -> None:
+    """Print the IR of every kernel PROGRAM's file defines."""
+    from .dsl import Kernel
+    prog = load_program(program)
+    module = sys.modules[prog.host.__module__]
+    for value in vars(module).values():
+        if isinstance(value, Kernel):
+            click.echo(ir.format_kernel(value.ir) + "\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

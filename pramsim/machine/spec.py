@@ -1,0 +1,138 @@
+"""MachineSpec: a frozen description of a machine, loaded from a TOML profile.
+
+Profiles ship in pramsim/machine/profiles/ (`pramsim machines` lists them); a user may pass the
+path of their own. Two kinds:
+
+- "pram": an ideal PRAM with `processors` processors and unit-cost flat memory; time is steps.
+- "gpu": SMs x lanes with per-SM SRAM and a shared HBM, each with capacity and bandwidth; time
+  is cycles and seconds (pramsim.machine.sim).
+
+Every field is validated on load; an error names the file, the field and its line.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import Loc, MachineError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+
+
+@dataclass(frozen=True)
+class MachineSpec:
+    name: str
+    kind: str                       # "pram" | "gpu"
+    description: str = ""
+    source: str = ""                # where the figures come from
+    processors: int = 0             # pram: p
+    sms: int = 0                    # gpu: streaming multiprocessors
+    lanes_per_sm: int = 0           # gpu: fp32 lanes per SM (one unit-cost op per lane per cycle)
+    clock_hz: float = 0.0
+    max_threads_per_sm: int = 0
+    max_blocks_per_sm: int = 0
+    sram_bytes_per_sm: int = 0      # shared memory a block may use, per SM
+    sram_bytes_per_cycle: float = 0.0   # per SM
+    hbm_bytes: int = 0
+    hbm_bytes_per_s: float = 0.0    # measured or datasheet bandwidth, bytes read + written
+    hbm_latency_cycles: int = 0
+    launch_overhead_s: float = 0.0  # host-side cost of one kernel launch
+    file: str = ""
+
+    @property
+    def p(self) -> int:
+        """Processors: the PRAM's p, or every lane of every SM."""
+        return self.processors if self.kind == "pram" else self.sms * self.lanes_per_sm
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.kind == "gpu"
+
+    def with_processors(self, p: int) -> "MachineSpec":
+        if self.kind != "pram":
+            raise MachineError(f"--p applies to PRAM machines; {self.name!r} has {self.sms} SMs x "
+                               f"{self.lanes_per_sm} lanes = {self.p} processors",
+                               hint="drop --p, or edit a copy of the profile")
+        return dataclasses.replace(self, processors=p)
+
+    def summary(self) -> str:
+        if self.kind == "pram":
+            return f"{self.name}: {self.description or 'ideal PRAM'}, p = {self.p:,}"
+        return (f"{self.name}: {self.sms} SMs x {self.lanes_per_sm} lanes @ {self.clock_hz / 1e9:.2f} GHz, "
+                f"SRAM {self.sram_bytes_per_sm // 1024} KiB/SM, HBM {self.hbm_bytes_per_s / 1e12:.2f} TB/s")
+
+
+# field -> (type, required for kinds)
+_FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "name": (str, ("pram", "gpu")), "kind": (str, ("pram", "gpu")), "description": (str, ()),
+    "source": (str, ()), "processors": (int, ("pram",)), "sms": (int, ("gpu",)),
+    "lanes_per_sm": (int, ("gpu",)), "clock_hz": (float, ("gpu",)), "max_threads_per_sm": (int, ("gpu",)),
+    "max_blocks_per_sm": (int, ("gpu",)), "sram_bytes_per_sm": (int, ("gpu",)),
+    "sram_bytes_per_cycle": (float, ("gpu",)), "hbm_bytes": (int, ("gpu",)),
+    "hbm_bytes_per_s": (float, ("gpu",)), "hbm_latency_cycles": (int, ("gpu",)),
+    "launch_overhead_s": (float, ()),
+}
+
+
+def available_machines() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(PROFILE_DIR.glob("*.toml"))}
+
+
+def load_machine(name_or_path: str) -> MachineSpec:
+    """A shipped profile by name, or a TOML file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix == ".toml" or path.exists()):
+        shipped = available_machines()
+        if name_or_path not in shipped:
+            close = difflib.get_close_matches(name_or_path, shipped, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(shipped)}"
+            raise MachineError(f"unknown machine {name_or_path!r}", hint=hint + " (or pass a .toml profile path)")
+        path = shipped[name_or_path]
+    if not path.exists():
+        raise MachineError(f"machine profile {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+), column (\d+)", str(exc))
+        loc = Loc(str(path), int(m.group(1)), int(m.group(2)) - 1) if m else None
+        raise MachineError(f"profile is not valid TOML: {exc}", loc=loc) from None
+    return _validate(data, path, text)
+
+
+def _validate(data: dict[str, Any], path: Path, text: str) -> MachineSpec:
+    def where(key: str) -> Loc | None:
+        for i, line in enumerate(text.splitlines(), 1):
+            if re.match(rf"\s*{re.escape(key)}\s*=", line):
+                return Loc(str(path), i, 0)
+        return None
+
+    kind = data.get("kind")
+    if kind not in ("pram", "gpu"):
+        raise MachineError(f"field 'kind' must be \"pram\" or \"gpu\", got {kind!r}", loc=where("kind") or Loc(str(path), 1))
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _FIELDS:
+            close = difflib.get_close_matches(key, _FIELDS, n=1)
+            raise MachineError(f"unknown field {key!r} in machine profile", loc=where(key),
+                               hint=f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(_FIELDS)}")
+        typ, _ = _FIELDS[key]
+        if typ is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, typ) or isinstance(value, bool):
+            raise MachineError(f"field {key!r} must be {typ.__name__}, got {value!r}", loc=where(key))
+        if typ in (int, float) and value < 0:
+            raise MachineError(f"field {key!r} must not be negative, got {value}", loc=where(key))
+        values[key] = value
+    for key, (_, kinds) in _FIELDS.items():
+        if kind in kinds and key not in values:
+            raise MachineError(f"{kind} profile {path.name} lacks required field {key!r}", loc=Loc(str(path), 1),
+                               hint=f"add `{key} = ...`; see the shipped profiles in {PROFILE_DIR}")
+        if kind in kinds and _FIELDS[key][0] in (int, float) and values[key] == 0:
+            raise MachineError(f"field {key!r} must be positive", loc=where(key))
+    return MachineSpec(**values, file=str(path))

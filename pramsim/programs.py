@@ -1,0 +1,88 @@
+"""Finding programs: the shipped ones in programs/ by name, or a user's .py file by path."""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from .dsl import Program
+from .errors import Loc, PramsimError, ProgramError
+
+
+def programs_dir() -> Path:
+    """programs/ beside the package (editable install, checkout) or installed as pramsim.programs."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "programs", here / "programs"):
+        if candidate.is_dir():
+            return candidate
+    spec = importlib.util.find_spec("pramsim.programs")
+    if spec and spec.submodule_search_locations:
+        return Path(list(spec.submodule_search_locations)[0])
+    raise PramsimError("cannot find the programs/ folder", hint="reinstall pramsim with `pip install -e .`")
+
+
+def shipped_programs() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(programs_dir().glob("*.py")) if not p.stem.startswith("_")}
+
+
+def load_program(name_or_path: str) -> Program:
+    """A shipped program by name, or the program defined in a .py file."""
+    path = Path(name_or_path)
+    if path.suffix == ".py" or path.exists():
+        if not path.exists():
+            raise ProgramError(f"program file {str(path)!r} does not exist")
+        programs = load_file(path)
+        if len(programs) != 1:
+            names = ", ".join(p.name for p in programs)
+            raise ProgramError(f"{path} defines {len(programs)} programs ({names or 'none'})",
+                               hint="define exactly one @program function per file")
+        return programs[0]
+    shipped = shipped_programs()
+    if name_or_path not in shipped:
+        close = difflib.get_close_matches(name_or_path, shipped, n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(close)}?" if close else "`pramsim list` shows the programs"
+        raise ProgramError(f"unknown program {name_or_path!r}", hint=hint + "; or pass the path of a .py file")
+    programs = load_file(shipped[name_or_path])
+    by_name = {p.name: p for p in programs}
+    return by_name.get(name_or_path) or programs[0]
+
+
+_cache: dict[Path, list[Program]] = {}
+
+
+def load_file(path: Path) -> list[Program]:
+    path = path.resolve()
+    if path in _cache:
+        return _cache[path]
+    module_name = f"pramsim_program_{path.stem}_{abs(hash(str(path))) % 10**8}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except PramsimError:
+        raise
+    except SyntaxError as exc:
+        raise ProgramError(f"syntax error: {exc.msg}", loc=Loc(str(path), exc.lineno or 1, (exc.offset or 1) - 1)) from None
+    except Exception as exc:
+        raise user_code_error(exc, path) from None
+    programs = [v for v in vars(module).values() if isinstance(v, Program)]
+    if not programs:
+        raise ProgramError(f"{path} defines no program", hint="decorate the host function with @program(...)")
+    for p in programs:
+        p.file = str(path)
+    _cache[path] = programs
+    return programs
+
+
+def user_code_error(exc: BaseException, path: Path | None = None) -> PramsimError:
+    """An exception raised in a user's host code, located at the user's innermost frame."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    pkg = str(Path(__file__).resolve().parent)
+    user = [f for f in frames if not str(Path(f.filename).resolve()).startswith(pkg)]
+    where = user[-1] if user else (frames[-1] if frames else None)
+    loc = Loc(where.filename, where.lineno or 1, 0) if where else None
+    return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc, hint="this error was raised by the program's own Python code")

@@ -1,0 +1,141 @@
+"""Reports: a RunResult or CheckResult as readable text, or as a JSON-able dict."""
+from __future__ import annotations
+
+from typing import Any
+
+from .cost import CostTrace
+from .runner import CheckResult, RunResult
+
+_LEVEL_ORDER = {"hbm": 0, "sram": 1, "local": 2}
+
+
+def _n(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def _params(params: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def work_breakdown(trace: CostTrace) -> list[tuple[str, int, str]]:
+    """(category, total, detail) rows: flop/int by operator, load/store by memory level."""
+    rows = []
+    for cat, label in (("flop", "arithmetic (float)"), ("int", "index/int arithmetic"), ("load", "loads"),
+                       ("store", "stores")):
+        items = sorted(((op, v) for (c, op), v in trace.counts.items() if c == cat),
+                       key=lambda kv: (_LEVEL_ORDER.get(kv[0], 9), -kv[1]))
+        if items:
+            detail = ", ".join(f"{op} {_n(v)}" for op, v in items)
+            rows.append((label, sum(v for _, v in items), detail))
+    return rows
+
+
+def run_text(r: RunResult) -> str:
+    t = r.trace
+    W, D, p, T = t.work, t.depth, r.p, r.schedule.steps
+    lines = [
+        f"pramsim run {r.program.name}  {_params(r.params)}  (seed {r.seed})",
+        f"  {r.program.description}" if r.program.description else "",
+        f"machine   {r.machine.summary()}",
+        f"result    {'correct' if r.comparison.correct else 'INCORRECT'}: {r.comparison.message}",
+        "",
+        f"work W    {_n(W):>16} operations",
+    ]
+    for label, total, detail in work_breakdown(t):
+        lines.append(f"  {label:<22}{_n(total):>12}   ({detail})")
+    classes = ", ".join(f"{c} {v}" for c, v in t.depth_by_class.items() if v)
+    lines += [
+        f"depth D   {_n(D):>16} steps" + (f"   (longest chains by class: {classes})" if classes else ""),
+        f"launches  {len(t.launches):>16}",
+        f"memory    {_n(t.bytes[('hbm', 'read')] + t.bytes[('hbm', 'write')]):>16} bytes to/from HBM"
+        f"   (peak allocated {_n(t.peak_hbm_bytes)} bytes)",
+        "",
+        f"T_p       {_n(T):>16} steps on p = {p:,}",
+        f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} <= W/p + D = {_n(r.brent.upper)}   "
+        f"{'holds' if r.brent.holds else 'VIOLATED'}",
+        f"speedup   W/T_p = {W / max(T, 1):,.2f}   efficiency W/(p T_p) = {W / max(p * T, 1):.1%}"
+        f"   parallelism W/D = {W / max(D, 1):,.1f}",
+    ]
+    if r.schedule.time_s is not None:
+        lines.append(f"predicted {r.schedule.time_s * 1e6:,.2f} µs on {r.machine.name}")
+    return "\n".join(line for line in lines if line != "" or True).replace("\n\n\n", "\n\n")
+
+
+def run_json(r: RunResult) -> dict[str, Any]:
+    t = r.trace
+    out: dict[str, Any] = {
+        "program": r.program.name,
+        "params": r.params,
+        "seed": r.seed,
+        "machine": r.machine.name,
+        "p": r.p,
+        "correct": r.comparison.correct,
+        "max_rel_error": r.comparison.max_rel_error,
+        "message": r.comparison.message,
+        "work": t.work,
+        "work_by_category": {cat: t.category(cat) for cat in ("flop", "int", "load", "store")},
+        "counts": {f"{c}.{op}": v for (c, op), v in sorted(t.counts.items())},
+        "depth": t.depth,
+        "depth_by_class": dict(t.depth_by_class),
+        "launches": len(t.launches),
+        "steps": r.schedule.steps,
+        "brent": {"lower": r.brent.lower, "upper": r.brent.upper, "holds": r.brent.holds},
+        "speedup": t.work / max(r.schedule.steps, 1),
+        "efficiency": t.work / max(r.p * r.schedule.steps, 1),
+        "time_s": r.schedule.time_s,
+        "memory": {
+            "hbm_read_bytes": t.bytes[("hbm", "read")], "hbm_write_bytes": t.bytes[("hbm", "write")],
+            "sram_read_bytes": t.bytes[("sram", "read")], "sram_write_bytes": t.bytes[("sram", "write")],
+            "peak_hbm_bytes": t.peak_hbm_bytes,
+            "sram_per_block_bytes": max((launch.sram_per_block for launch in t.launches), default=0),
+        },
+        "wall_s": r.wall_s,
+    }
+    out.update(r.schedule.details)
+    return out
+
+
+def check_text(c: CheckResult) -> str:
+    prog = c.program
+    head = [f"pramsim check {prog.name}: sweep over {', '.join(c.varied) or 'one point'}, p in {list(c.ps)}"]
+    if prog.work or prog.depth:
+        head.append(f"  declared: W = Θ({prog.work or '?'}), D = Θ({prog.depth or '?'})"
+                    + (f"; exact {prog.counts}" if prog.counts else "") + (f"; at most {prog.at_most}" if prog.at_most else ""))
+    cols = list(c.varied) or list(prog.params)
+    header = "  " + "".join(f"{k:>10}" for k in cols) + f"{'W':>14}{'D':>9}{'correct':>9}{'Brent(all p)':>14}  exact counts"
+    rows = [header]
+    for pt in c.points:
+        brent_ok = all(b.holds for b in pt.brent.values())
+        counts_ok = not [f for f in pt.failures if "declared" in f or "exceeds" in f]
+        rows.append("  " + "".join(f"{pt.params[k]:>10}" for k in cols) + f"{pt.work:>14,}{pt.depth:>9,}"
+                    f"{'yes' if pt.correct else 'NO':>9}{'holds' if brent_ok else 'FAILS':>14}  "
+                    f"{('ok' if counts_ok else 'FAIL') if pt.counters else '-'}")
+    fits = []
+    for label, fit in (("work", c.work_fit), ("depth", c.depth_fit)):
+        if fit:
+            fits.append(f"  {label}: {'PASS' if fit.holds else 'FAIL'} - {fit.reason}; "
+                        f"fit {fit.declared.describe()}" + ("" if fit.best.form == fit.declared.form
+                                                            else f"; best candidate Θ({fit.best.form})"))
+    failures = [f"  - {p.params}: {f}" for p in c.points for f in p.failures]
+    verdict = f"{'PASS' if c.passed else 'FAIL'}: {prog.name}"
+    return "\n".join(head + [""] + rows + [""] + fits + (["", "failures:"] + failures if failures else []) + ["", verdict])
+
+
+def check_json(c: CheckResult) -> dict[str, Any]:
+    def fit_dict(f: Any) -> Any:
+        if f is None:
+            return None
+        return {"declared": f.declared.form, "holds": f.holds, "reason": f.reason,
+                "a": f.declared.a, "b": f.declared.b, "rms": f.declared.rms, "best": f.best.form}
+    return {
+        "program": c.program.name,
+        "pass": c.passed,
+        "ps": list(c.ps),
+        "varied": c.varied,
+        "work_fit": fit_dict(c.work_fit),
+        "depth_fit": fit_dict(c.depth_fit),
+        "points": [{"params": p.params, "work": p.work, "depth": p.depth, "correct": p.correct,
+                    "counters": p.counters, "failures": p.failures,
+                    "brent": {str(k): {"lower": b.lower, "upper": b.upper, "steps": b.steps, "holds": b.holds}
+                              for k, b in p.brent.items()}} for p in c.points],
+    }

@@ -1,0 +1,239 @@
+"""Running a program end to end: parameters, inputs, executor, reference check, machine, Brent.
+
+`run_program` is what `pramsim run` does; `check_program` is what `pramsim check` does.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from . import bounds
+from .cost import CostTrace
+from .dsl import Program
+from .errors import BrentViolation, PramsimError, ProgramError
+from .executor import Executor
+from .machine import MachineSpec, Schedule, simulate
+from .machine.sim import Brent
+from .programs import user_code_error
+from .runtime import DeviceArray, use_backend
+
+
+def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """['n=1024', 'd=64'] -> program defaults updated; every value a positive integer."""
+    params = dict(program.params)
+    for item in assignments:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ProgramError(f"parameter {item!r} is not of the form name=value",
+                               hint=f"e.g. {next(iter(program.params), 'n')}=1024")
+        if name not in program.params:
+            raise ProgramError(f"{program.name} has no parameter {name!r}",
+                               hint=f"its parameters are: {', '.join(f'{k}={v}' for k, v in program.params.items())}")
+        params[name] = parse_positive_int(name, text)
+    return params
+
+
+def parse_positive_int(name: str, text: str) -> int:
+    try:
+        value = int(text.replace("_", ""), 0) if not text.strip().lower().startswith("2**") \
+            else 2 ** int(text.strip()[3:])
+    except ValueError:
+        raise ProgramError(f"parameter {name}={text!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
+    if value < 1:
+        raise ProgramError(f"parameter {name}={value} must be at least 1")
+    return value
+
+
+@dataclass
+class Comparison:
+    correct: bool
+    max_rel_error: float
+    message: str
+
+
+@dataclass
+class RunResult:
+    program: Program
+    params: dict[str, int]
+    machine: MachineSpec
+    seed: int
+    trace: CostTrace
+    schedule: Schedule
+    brent: Brent
+    comparison: Comparison
+    output: np.ndarray
+    wall_s: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def p(self) -> int:
+        return self.schedule.p
+
+
+def make_inputs(program: Program, params: dict[str, int], seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    inputs = call_user(program.inputs, rng, **params)
+    if not isinstance(inputs, dict):
+        raise ProgramError(f"{program.name}: inputs(...) must return a dict of arrays, got {type(inputs).__name__}")
+    return inputs
+
+
+def execute(program: Program, params: dict[str, int], inputs: dict[str, np.ndarray], backend: Any) -> np.ndarray:
+    """Run the host program on `backend`; return its result on the host."""
+    with use_backend(backend):
+        device = {name: backend.array(np.asarray(v), name) for name, v in inputs.items()}
+        result = call_user(program.host, **device, **params)
+        if not isinstance(result, DeviceArray):
+            raise ProgramError(f"{program.name} returned {type(result).__name__}; a program returns a device array",
+                               hint="return one of its arrays, or a slice of one (e.g. `return a[:1]`)")
+        return backend.to_host(result)
+
+
+def reference_output(program: Program, params: dict[str, int], inputs: dict[str, np.ndarray]) -> np.ndarray:
+    copies = {k: np.array(v, copy=True) for k, v in inputs.items()}
+    return np.asarray(call_user(program.reference, **copies, **params))
+
+
+def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison:
+    """Normwise relative error max|out - ref| / max|ref|; NaN or infinity the reference lacks fails."""
+    if output.size != expected.size:
+        return Comparison(False, float("inf"), f"result has shape {output.shape}, reference {expected.shape}")
+    out = output.reshape(expected.shape).astype(np.float64)
+    ref = expected.astype(np.float64)
+    bad = ~np.isfinite(out) & np.isfinite(ref)
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(bad)), ref.shape)
+        return Comparison(False, float("inf"),
+                          f"result has {int(bad.sum())} NaN/infinite values where the reference is finite "
+                          f"(first at index {tuple(int(x) for x in i)}: {out[i]} vs {ref[i]})")
+    scale = max(float(np.max(np.abs(ref), initial=0.0)), 1e-30)
+    err = float(np.max(np.abs(out - ref), initial=0.0)) / scale
+    if err <= rtol:
+        return Comparison(True, err, f"matches the NumPy reference (max rel. error {err:.1e}, tolerance {rtol:.0e})")
+    i = np.unravel_index(int(np.argmax(np.abs(out - ref))), ref.shape)
+    return Comparison(False, err, f"differs from the NumPy reference: max rel. error {err:.2e} > {rtol:.0e} "
+                                  f"(worst at index {tuple(int(x) for x in i)}: {out[i]:.6g} vs {ref[i]:.6g})")
+
+
+def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0) -> RunResult:
+    t0 = time.perf_counter()
+    inputs = make_inputs(program, params, seed)
+    executor = Executor()
+    output = execute(program, params, inputs, executor)
+    t1 = time.perf_counter()
+    expected = reference_output(program, params, inputs)
+    comparison = compare(output, expected, program.rtol)
+    t2 = time.perf_counter()
+    trace = executor.trace
+    schedule = simulate(trace, machine)
+    t3 = time.perf_counter()
+    brent = Brent.check(trace.work, trace.depth, schedule.p, schedule.steps)
+    if not brent.holds and not machine.is_gpu:
+        raise BrentViolation(
+            f"T_p = {schedule.steps} left Brent's bounds [{brent.lower}, {brent.upper:.1f}] "
+            f"(W = {trace.work}, D = {trace.depth}, p = {schedule.p}); this is a bug in pramsim")
+    return RunResult(program, params, machine, seed, trace, schedule, brent, comparison, output, t3 - t0,
+                     {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2})
+
+
+def call_user(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a program's own function; its exceptions become errors at the user's line."""
+    try:
+        return fn(*args, **kwargs)
+    except PramsimError:
+        raise
+    except TypeError as exc:
+        if "argument" in str(exc):
+            raise ProgramError(f"{getattr(fn, '__name__', 'function')}: {exc}",
+                               hint="inputs(rng, **params), the host and reference(**inputs, **params) "
+                                    "take the parameters by name") from None
+        raise user_code_error(exc) from None
+    except Exception as exc:
+        raise user_code_error(exc) from None
+
+
+# ---- check: a sweep of sizes and processor counts ---------------------------------------------------
+
+DEFAULT_PS = (1, 3, 8, 64, 1000)
+
+
+@dataclass
+class CheckPoint:
+    params: dict[str, int]
+    work: int
+    depth: int
+    correct: bool
+    message: str
+    counters: dict[str, int]
+    failures: list[str]
+    brent: dict[int, Brent]
+
+
+@dataclass
+class CheckResult:
+    program: Program
+    points: list[CheckPoint]
+    work_fit: bounds.ThetaCheck | None
+    depth_fit: bounds.ThetaCheck | None
+    varied: list[str]
+    ps: tuple[int, ...]
+
+    @property
+    def passed(self) -> bool:
+        return (all(not p.failures for p in self.points)
+                and (self.work_fit is None or self.work_fit.holds)
+                and (self.depth_fit is None or self.depth_fit.holds))
+
+
+def sweep_points(program: Program) -> list[dict[str, int]]:
+    if not program.sweep:
+        raise ProgramError(f"{program.name} declares no sweep", hint="add sweep={'n': [...]} to @program(...)")
+    lengths = {len(v) for v in program.sweep.values()}
+    if len(lengths) != 1:
+        raise ProgramError(f"{program.name}: sweep lists must have equal lengths (they are zipped)")
+    keys = list(program.sweep)
+    return [{**program.params, **dict(zip(keys, values))} for values in zip(*program.sweep.values())]
+
+
+def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = DEFAULT_PS, seed: int = 0,
+                  progress: Callable[[int, int], None] | None = None) -> CheckResult:
+    points_params = sweep_points(program)
+    points: list[CheckPoint] = []
+    for k, params in enumerate(points_params):
+        inputs = make_inputs(program, params, seed)
+        executor = Executor()
+        output = execute(program, params, inputs, executor)
+        comparison = compare(output, reference_output(program, params, inputs), program.rtol)
+        trace = executor.trace
+        failures = [] if comparison.correct else [comparison.message]
+        counters = {}
+        for name, formula in program.counts.items():
+            want, got = bounds.evaluate(formula, params), trace.counter(name)
+            counters[name] = got
+            if got != want:
+                failures.append(f"{name} = {got:,}, declared exactly {formula} = {want:,.0f}")
+        for name, formula in program.at_most.items():
+            limit, got = bounds.evaluate(formula, params), trace.counter(name)
+            counters[name] = got
+            if got > limit:
+                failures.append(f"{name} = {got:,} exceeds the declared {formula} = {limit:,.0f}")
+        brents = {}
+        for p in ps:
+            schedule = simulate(trace, machine.with_processors(p))
+            b = Brent.check(trace.work, trace.depth, p, schedule.steps)
+            brents[p] = b
+            if not b.holds:
+                failures.append(f"Brent fails at p={p}: T_p = {b.steps} not in [{b.lower}, {b.upper:.1f}]")
+        points.append(CheckPoint(params, trace.work, trace.depth, comparison.correct, comparison.message,
+                                 counters, failures, brents))
+        if progress:
+            progress(k + 1, len(points_params))
+    varied = [k for k in program.sweep if len(set(program.sweep[k])) > 1]
+    ps_params = [p.params for p in points]
+    work_fit = bounds.check_theta(program.work, ps_params, [p.work for p in points], varied) if program.work else None
+    depth_fit = bounds.check_theta(program.depth, ps_params, [p.depth for p in points], varied) if program.depth else None
+    return CheckResult(program, points, work_fit, depth_fit, varied, ps)

@@ -1,0 +1,33 @@
+"""The README's main command, run as a user would."""
+import json
+import subprocess
+import sys
+
+
+def pramsim(*args):
+    return subprocess.run([sys.executable, "-m", "pramsim.cli", *args], capture_output=True, text=True)
+
+
+def test_quick_start_command_reports_brent_and_correctness():
+    r = pramsim("run", "tree_sum", "n=1024", "--p", "8")
+    assert r.returncode == 0, r.stderr
+    assert "correct" in r.stdout and "holds" in r.stdout
+    assert "T_p" in r.stdout
+
+
+def test_run_json_has_the_documented_fields():
+    r = pramsim("run", "tree_sum", "n=1000", "--p", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    for key in ("program", "params", "machine", "p", "correct", "work", "depth", "steps", "brent"):
+        assert key in data
+    assert data["params"] == {"n": 1000} and data["p"] == 3 and data["correct"] is True
+    b = data["brent"]
+    assert b["holds"] and b["lower"] <= data["steps"] <= b["upper"]
+    assert data["counts"]["flop.+"] == 999
+
+
+def test_bad_option_is_a_usage_error():
+    r = pramsim("run", "tree_sum", "--p", "0")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
