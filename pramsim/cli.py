@@ -135,5 +135,48 @@ def show_ir(program: str) -> None:
             click.echo(ir.format_kernel(value.ir) + "\n")
 
 
+@main.command("show-cuda")
+@click.argument("program")
+@click.argument("params", nargs=-1)
+@_friendly_errors
+def show_cuda(program: str, params: tuple[str, ...]) -> None:
+    """Print the numba.cuda source generated for PROGRAM's kernels at these PARAMS."""
+    from . import gpu
+    prog = load_program(program)
+    click.echo(gpu.lower_source(prog, parse_params(prog, params)))
+
+
+@main.command("gpu")
+@click.argument("program")
+@click.argument("params", nargs=-1)
+@click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True, help="Timed repeats (median reported).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@_friendly_errors
+def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool) -> None:
+    """Lower PROGRAM to numba.cuda, run it on the GPU (or numba's CUDA simulator when there is
+    none: small sizes only), check it against NumPy and time it beside the h100 prediction."""
+    from . import gpu
+    prog = load_program(program)
+    values = parse_params(prog, params)
+    result = gpu.run_on_gpu(prog, values, repeat, seed)
+    try:
+        predicted = run_program(prog, values, load_machine("h100"), seed).schedule.time_s
+    except PramsimError as exc:
+        predicted = None
+        click.echo(f"note: no prediction on h100: {exc.message}", err=True)
+    result["predicted_s"] = predicted
+    measured = result.get("measured_s")
+    if predicted and measured:
+        result["relative_error"] = (predicted - measured) / measured
+    if as_json:
+        click.echo(json.dumps(result, indent=2, default=str))
+    else:
+        for key, value in result.items():
+            click.echo(f"{key:<16} {value}")
+    if not result.get("correct", False):
+        sys.exit(1)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
