@@ -13,6 +13,7 @@ from . import ir, report
 from .errors import PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
+from .executor import MODELS
 from .runner import DEFAULT_PS, check_program, parse_params, run_program
 
 
@@ -84,13 +85,16 @@ def _machine(machine: str, p: int | None) -> Any:
 @click.option("--p", "p", type=click.IntRange(min=1), default=None, help="Processors (PRAM machines). Default: the profile's.")
 @click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
+              help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @_friendly_errors
-def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, as_json: bool) -> None:
+def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
+        as_json: bool) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     prog = load_program(program)
     values = parse_params(prog, params)
-    result = run_program(prog, values, _machine(machine, p), seed)
+    result = run_program(prog, values, _machine(machine, p), seed, model)
     if as_json:
         click.echo(json.dumps(report.run_json(result), indent=2))
     else:
@@ -105,8 +109,10 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
               help=f"Processor counts to check Brent at (repeatable). Default: {', '.join(map(str, DEFAULT_PS))}.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
+              help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @_friendly_errors
-def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int) -> None:
+def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str) -> None:
     """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent."""
     prog = load_program(program)
 
@@ -114,7 +120,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int) -> None:
         if not as_json and sys.stderr.isatty():
             click.echo(f"\r  point {done}/{total}", err=True, nl=done == total)
 
-    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress)
+    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model)
     if as_json:
         click.echo(json.dumps(report.check_json(result), indent=2))
     else:

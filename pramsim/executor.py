@@ -23,6 +23,12 @@ from .runtime import DeviceArray
 
 MAX_ITERATIONS = 10_000_000
 
+# PRAM memory-access models: what concurrent access to one cell within one step is allowed.
+# A step is one statement executed by every active processor (reads happen before writes).
+MODELS = ("crcw-arbitrary", "crcw-common", "crcw-priority", "crew", "erew")
+_EXCLUSIVE_READ = {"erew"}
+_EXCLUSIVE_WRITE = {"erew", "crew"}
+
 _BINARY = {
     "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "//": np.floor_divide,
     "%": np.mod, "**": np.power, "<<": np.left_shift, ">>": np.right_shift,
@@ -39,8 +45,11 @@ class Executor:
 
     name = "executor"
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = "crcw-arbitrary") -> None:
+        if model not in MODELS:
+            raise PramsimError(f"unknown PRAM model {model!r}", hint=f"choose one of {', '.join(MODELS)}")
         self.trace = CostTrace()
+        self.model = model
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
         a = DeviceArray(np.array(host, copy=True), name)
@@ -57,7 +66,7 @@ class Executor:
 
     def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
         with np.errstate(all="ignore"):
-            _Launch(kernel, nprocs, block, args, loc, self.trace).run()
+            _Launch(kernel, nprocs, block, args, loc, self.trace, self.model).run()
 
 
 class _Mask:
@@ -117,8 +126,9 @@ class _Launch:
     """The state of one launch while it runs: variables, arrays, masks and cost counters."""
 
     def __init__(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc,
-                 trace: CostTrace):
+                 trace: CostTrace, model: str = "crcw-arbitrary"):
         self.kernel = kernel
+        self.model = model
         self.P = nprocs
         self.B = block
         self.loc = loc
@@ -240,7 +250,12 @@ class _Launch:
         index = self.index(s.array, s.index, buf, space, mask, s.loc)
         sel = slice(None) if mask.arr is None else mask.arr
         full = tuple(np.broadcast_to(i, (self.P,))[sel] for i in index)
-        buf[full] = np.broadcast_to(value, (self.P,))[sel]
+        values = np.broadcast_to(value, (self.P,))[sel]
+        if self.model in _EXCLUSIVE_WRITE or self.model == "crcw-common":
+            self.check_concurrent(s.array, buf, full, mask, s.loc, "write", values)
+        if self.model == "crcw-priority":  # the lowest-numbered processor wins: it writes last
+            full, values = tuple(i[::-1] for i in full), values[::-1]
+        buf[full] = values
         self.charge_memory("store", space, buf.itemsize, mask, "write")
 
     def exec_If(self, s: ir.If, mask: _Mask) -> None:
@@ -354,6 +369,33 @@ class _Launch:
             return (self.gid, *safe)
         return tuple(safe)
 
+    def check_concurrent(self, name: str, buf: np.ndarray, full: tuple[np.ndarray, ...], mask: _Mask, loc: Loc,
+                         kind: str, values: np.ndarray | None = None) -> None:
+        """Refuse concurrent reads or writes of one cell in one step that the PRAM model forbids."""
+        if mask.n < 2:
+            return
+        flat = np.ravel_multi_index(full, buf.shape) if len(full) > 1 else np.asarray(full[0])
+        order = np.argsort(flat, kind="stable")
+        same = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+        if not len(same):
+            return
+        if kind == "write" and self.model not in _EXCLUSIVE_WRITE:  # crcw-common: equal values only
+            v = values[order]
+            differ = same[v[same] != v[same + 1]]
+            if not len(differ):
+                return
+            same = differ
+        procs = self.gid if mask.arr is None else self.gid[mask.arr]
+        a, b = int(procs[order][same[0]]), int(procs[order][same[0] + 1])
+        cell = np.unravel_index(int(flat[order][same[0]]), buf.shape)
+        cell = cell[1:] if name in self.arrays and self.arrays[name][1] in ("sram", "local") else cell
+        what = "with different values " if kind == "write" and self.model == "crcw-common" else ""
+        raise ExecutionError(
+            f"concurrent {kind} of {name}[{', '.join(str(int(c)) for c in cell)}] {what}by processors {a} and {b} "
+            f"in one step, which the {self.model.upper()} model forbids", loc=loc,
+            hint=f"give each processor its own cell, or run with a model that allows it "
+                 f"(--model {'crew' if kind == 'read' else 'crcw-common'} or weaker)")
+
     def out_of_bounds(self, name: str, idx: list[Any], shape: tuple[int, ...], p: int, loc: Loc) -> None:
         at = tuple(int(i[p]) if isinstance(i, np.ndarray) else int(i) for i in idx)
         raise ExecutionError(
@@ -397,7 +439,12 @@ class _Launch:
 
     def eval_Load(self, e: ir.Load, mask: _Mask) -> Any:
         buf, space = self.array(e.array, e.loc)
-        value = buf[self.index(e.array, e.index, buf, space, mask, e.loc)]
+        index = self.index(e.array, e.index, buf, space, mask, e.loc)
+        if self.model in _EXCLUSIVE_READ:
+            sel = slice(None) if mask.arr is None else mask.arr
+            self.check_concurrent(e.array, buf, tuple(np.broadcast_to(i, (self.P,))[sel] for i in index),
+                                  mask, e.loc, "read")
+        value = buf[index]
         self.charge_memory("load", space, buf.itemsize, mask, "read")
         return value
 

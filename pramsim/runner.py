@@ -119,10 +119,11 @@ def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison
                                   f"(worst at index {tuple(int(x) for x in i)}: {out[i]:.6g} vs {ref[i]:.6g})")
 
 
-def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0) -> RunResult:
+def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0,
+                model: str = "crcw-arbitrary") -> RunResult:
     t0 = time.perf_counter()
     inputs = make_inputs(program, params, seed)
-    executor = Executor()
+    executor = Executor(model)
     output = execute(program, params, inputs, executor)
     t1 = time.perf_counter()
     expected = reference_output(program, params, inputs)
@@ -200,12 +201,12 @@ def sweep_points(program: Program) -> list[dict[str, int]]:
 
 
 def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = DEFAULT_PS, seed: int = 0,
-                  progress: Callable[[int, int], None] | None = None) -> CheckResult:
+                  progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary") -> CheckResult:
     points_params = sweep_points(program)
     points: list[CheckPoint] = []
     for k, params in enumerate(points_params):
         inputs = make_inputs(program, params, seed)
-        executor = Executor()
+        executor = Executor(model)
         output = execute(program, params, inputs, executor)
         comparison = compare(output, reference_output(program, params, inputs), program.rtol)
         trace = executor.trace

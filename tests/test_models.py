@@ -1,0 +1,55 @@
+"""PRAM access models: what each forbids, checked on programs whose access pattern is known."""
+import numpy as np
+import pytest
+
+from pramsim.errors import ExecutionError
+from pramsim.machine import load_machine
+from pramsim.programs import load_program
+from pramsim.runner import run_program
+
+PRAM = load_machine("pram")
+
+
+@pytest.mark.parametrize("model", ["erew", "crew", "crcw-common", "crcw-arbitrary", "crcw-priority"])
+def test_tree_sum_is_erew_safe(model):
+    r = run_program(load_program("tree_sum"), {"n": 1000}, PRAM, model=model)
+    assert r.comparison.correct
+
+
+@pytest.mark.parametrize("model", ["crcw-common", "crcw-arbitrary", "crcw-priority"])
+def test_max_crcw_passes_under_crcw(model):
+    r = run_program(load_program("max_crcw"), {"n": 50}, PRAM, model=model)
+    assert r.comparison.correct
+    assert r.trace.counter("flop.<") == 50 * 50
+    assert r.trace.counter("depth.flop") == 1
+
+
+@pytest.mark.parametrize("model,kind", [("crew", "concurrent write"), ("erew", "concurrent read")])
+def test_max_crcw_is_refused_under_exclusive_models(model, kind):
+    with pytest.raises(ExecutionError) as info:
+        run_program(load_program("max_crcw"), {"n": 8}, PRAM, model=model)
+    msg = str(info.value)
+    assert kind in msg and model.upper() in msg
+    assert info.value.loc.file.endswith("max_crcw.py")
+
+
+def test_crcw_common_refuses_different_values(tmp_path):
+    src = tmp_path / "clash.py"
+    src.write_text(
+        "import numpy as np\n"
+        "from pramsim.dsl import gid, kernel, program, zeros\n"
+        "@kernel\n"
+        "def k(out):\n"
+        "    out[0] = gid()\n"
+        "@program(params={'n': 4}, inputs=lambda rng, n: {}, reference=lambda n: np.array([n - 1]))\n"
+        "def clash(n):\n"
+        "    out = zeros(1, np.int64)\n"
+        "    k[n](out)\n"
+        "    return out\n")
+    prog = load_program(str(src))
+    with pytest.raises(ExecutionError, match="different values"):
+        run_program(prog, {"n": 4}, PRAM, model="crcw-common")
+    # arbitrary: some writer wins (here the highest); priority: the lowest-numbered processor wins
+    assert run_program(prog, {"n": 4}, PRAM, model="crcw-arbitrary").output[0] == 3
+    assert run_program(prog, {"n": 4}, PRAM, model="crcw-priority").output[0] == 0
+    assert np.array_equal(run_program(prog, {"n": 4}, PRAM).output, [3])
