@@ -76,6 +76,8 @@ def fit_one(form: str, points: list[dict[str, Any]], ys: list[float]) -> Fit:
     if a <= 0 or not np.isfinite(a):   # Θ forms have positive leading constants
         a = max(float(np.sum(f * y * w * w) / max(np.sum((f * w) ** 2), 1e-300)), 0.0)
         b = 0.0
+    if abs(b) < 1e-9 * max(abs(a) * float(np.max(np.abs(f), initial=0.0)), 1e-300):
+        b = 0.0  # rounding noise, not a lower-order term
     rms = float(np.sqrt(np.mean(((a * f + b - y) * w) ** 2)))
     return Fit(form, float(a), float(b), rms)
 

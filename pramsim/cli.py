@@ -5,6 +5,7 @@ import functools
 import json
 import sys
 import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -126,6 +127,54 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     else:
         click.echo(report.check_text(result))
     sys.exit(0 if result.passed else 1)
+
+
+@main.command()
+@click.argument("program")
+@click.argument("axes", nargs=-1, required=True)
+@click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write one row per point as it finishes (kept if interrupted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a plot (.png or .svg): speedup vs p, or work and depth vs size.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: cores).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_friendly_errors
+def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | None, as_json: bool,
+          plot: Path | None, jobs: int | None, seed: int) -> None:
+    """Run PROGRAM over a grid: AXES like n=64..65536 (x2 steps; n=64..65536:4 for x4), p=1,2,4, d=64."""
+    from . import plots
+    from .sweep import grid, run_sweep
+    prog = load_program(program)
+    names, _ = grid(prog, axes)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            click.echo(f"\r  {done}/{total} points", err=True, nl=done == total)
+
+    try:
+        rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, progress)
+    except KeyboardInterrupt:
+        kept = f"; the points already finished are in {csv_path}" if csv_path else ""
+        click.echo(f"\ninterrupted{kept}", err=True)
+        sys.exit(130)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        cols = [k for k in prog.params if k in names] + ["p", "work", "depth", "steps", "speedup", "efficiency", "brent_holds", "correct"]
+        click.echo("".join(f"{c:>12}" for c in cols))
+        for r in rows:
+            click.echo("".join(f"{r[c]:>12.3g}" if isinstance(r[c], float) else f"{str(r[c]):>12}" for c in cols))
+    if plot:
+        varied = [n for n in names if len({r[n] for r in rows}) > 1]
+        try:
+            plots.plot_sweep(rows, prog, varied, plot)
+        except ValueError as exc:
+            raise PramsimError(str(exc)) from None
+        click.echo(f"plot written to {plot}", err=True)
+    if not all(r["correct"] and r["brent_holds"] for r in rows):
+        sys.exit(1)
 
 
 @main.command("show-ir")

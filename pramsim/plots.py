@@ -1,0 +1,78 @@
+"""Plots (matplotlib, PNG or SVG by the file's suffix) of sweep results.
+
+- p varied: speedup W/T_p against p, with the band Brent's theorem allows and the ideal line.
+- a size varied: work and depth against it on log axes, with the declared Θ forms fitted.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import bounds
+from .dsl import Program
+
+
+def _pyplot() -> Any:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def plot_sweep(rows: list[dict[str, Any]], program: Program, varied: list[str], path: Path) -> Path:
+    plt = _pyplot()
+    sizes = [v for v in varied if v != "p"]
+    if not sizes and "p" in varied:
+        fig = _speedup(plt, rows, program)
+    elif sizes:
+        fig = _work_depth(plt, rows, program, sizes[0])
+    else:
+        raise ValueError("nothing varies in this sweep: give a range such as n=64..4096 or p=1,2,4")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def _speedup(plt: Any, rows: list[dict[str, Any]], program: Program) -> Any:
+    rows = sorted(rows, key=lambda r: r["p"])
+    ps = [r["p"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    low = [r["work"] / r["brent_upper"] for r in rows]
+    high = [r["work"] / r["brent_lower"] for r in rows]
+    ax.fill_between(ps, low, high, alpha=0.25, label="Brent: W/(W/p+D) .. W/max(W/p,D)")
+    ax.plot(ps, [r["speedup"] for r in rows], "o-", label="simulated W/T_p")
+    ax.plot(ps, ps, ":", color="gray", label="ideal (p)")
+    ax.axhline(rows[0]["work"] / rows[0]["depth"], ls="--", color="gray", lw=0.8, label="parallelism W/D")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("processors p")
+    ax.set_ylabel("speedup W / T_p")
+    params = ", ".join(f"{k}={rows[0][k]}" for k in program.params)
+    ax.set_title(f"{program.name} ({params}): speedup and Brent's band")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def _work_depth(plt: Any, rows: list[dict[str, Any]], program: Program, size: str) -> Any:
+    seen: dict[int, dict[str, Any]] = {}
+    for r in rows:  # one row per size (work and depth do not depend on p)
+        seen.setdefault(r[size], r)
+    rows = [seen[k] for k in sorted(seen)]
+    xs = [r[size] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
+    for ax, key, declared in ((axes[0], "work", program.work), (axes[1], "depth", program.depth)):
+        ys = [r[key] for r in rows]
+        ax.plot(xs, ys, "o", label=f"measured {key}")
+        if declared and len(rows) >= 2:
+            points = [{k: r[k] for k in program.params} for r in rows]
+            f = bounds.fit_one(declared, points, ys)
+            fitted = [f.a * bounds.evaluate(declared, p, theta=True) + f.b for p in points]
+            ax.plot(xs, fitted, "-", label=f"{f.a:.3g}·{declared} {'+' if f.b >= 0 else '-'} {abs(f.b):.3g}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(size)
+        ax.set_ylabel(key)
+        ax.set_title(f"{program.name}: {key} vs {size}")
+        ax.legend(fontsize=8)
+    return fig

@@ -1,0 +1,117 @@
+"""Sweeps: run a program over a grid of parameters and processor counts.
+
+`n=64..65536` is a geometric range (x2 per point; `n=64..65536:4` for x4), `p=1,2,4` a list,
+`d=64` one value. Points are independent and run in parallel worker processes; each finished
+point is appended to the CSV at once, so an interrupted sweep keeps what it had.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .dsl import Program
+from .errors import ProgramError
+from .runner import parse_positive_int
+
+COLUMNS = ["work", "depth", "steps", "brent_lower", "brent_upper", "brent_holds", "speedup", "efficiency",
+           "correct", "max_rel_error", "time_s", "hbm_bytes", "peak_hbm_bytes", "flop", "depth_flop"]
+
+
+def parse_axis(text: str) -> tuple[str, list[int]]:
+    """'n=64..4096' -> ('n', [64, 128, ..., 4096]); 'p=1,3,8' -> ('p', [1, 3, 8])."""
+    name, sep, spec = text.partition("=")
+    if not sep or not name or not spec:
+        raise ProgramError(f"sweep axis {text!r} is not name=values", hint="e.g. n=64..65536, p=1,2,4 or d=64")
+    if ".." in spec:
+        lo_text, _, rest = spec.partition("..")
+        hi_text, _, factor_text = rest.partition(":")
+        lo, hi = parse_positive_int(name, lo_text), parse_positive_int(name, hi_text)
+        factor = parse_positive_int(name, factor_text) if factor_text else 2
+        if factor < 2 or hi < lo:
+            raise ProgramError(f"sweep range {text!r} needs low <= high and a factor of at least 2")
+        values = []
+        v = lo
+        while v <= hi:
+            values.append(v)
+            v *= factor
+        return name, values
+    return name, [parse_positive_int(name, part) for part in spec.split(",")]
+
+
+def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[str, int]]]:
+    parsed = [parse_axis(a) for a in axes]
+    names = [n for n, _ in parsed]
+    for n in names:
+        if n != "p" and n not in program.params:
+            raise ProgramError(f"{program.name} has no parameter {n!r}",
+                               hint=f"its parameters are {', '.join(program.params)}; p is the processor count")
+    points = [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in parsed))]
+    return names, points
+
+
+def run_point(program_path: str, point: dict[str, int], machine: str, seed: int) -> dict[str, Any]:
+    """One sweep point (runs in a worker process)."""
+    from .machine import load_machine
+    from .programs import load_program
+    from .runner import run_program
+    program = load_program(program_path)
+    spec = load_machine(machine)
+    p = point.get("p")
+    if p is not None:
+        spec = spec.with_processors(p)
+    params = {**program.params, **{k: v for k, v in point.items() if k != "p"}}
+    r = run_program(program, params, spec, seed)
+    t = r.trace
+    return {**params, "p": r.p, "work": t.work, "depth": t.depth, "steps": r.schedule.steps,
+            "brent_lower": r.brent.lower, "brent_upper": r.brent.upper, "brent_holds": r.brent.holds,
+            "speedup": t.work / max(r.schedule.steps, 1), "efficiency": t.work / max(r.p * r.schedule.steps, 1),
+            "correct": r.comparison.correct, "max_rel_error": r.comparison.max_rel_error,
+            "time_s": r.schedule.time_s, "hbm_bytes": t.bytes[("hbm", "read")] + t.bytes[("hbm", "write")],
+            "peak_hbm_bytes": t.peak_hbm_bytes, "flop": t.category("flop"), "depth_flop": t.depth_by_class["flop"]}
+
+
+def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
+              csv_path: Path | None = None, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+    names, points = grid(program, axes)
+    jobs = jobs or max(1, min(len(points), os.cpu_count() or 1))
+    rows: list[dict[str, Any]] = []
+    header = list(program.params) + ["p"] + COLUMNS
+    writer = None
+    handle = open(csv_path, "w", newline="") if csv_path else None
+    try:
+        if handle:
+            writer = csv.DictWriter(handle, fieldnames=header)
+            writer.writeheader()
+
+        def record(row: dict[str, Any]) -> None:
+            rows.append(row)
+            if writer and handle:
+                writer.writerow(row)
+                handle.flush()
+            if progress:
+                progress(len(rows), len(points))
+
+        if jobs == 1:
+            for point in points:
+                record(run_point(program.file, point, machine, seed))
+        else:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(run_point, program.file, point, machine, seed) for point in points]
+                try:
+                    for future in as_completed(futures):
+                        record(future.result())
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
+    finally:
+        if handle:
+            handle.close()
+    order = {json.dumps(p, sort_keys=True): i for i, p in enumerate(points)}
+    rows.sort(key=lambda r: order.get(json.dumps({k: r[k] for k in names}, sort_keys=True), 0))
+    return rows
