@@ -112,10 +112,22 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
+@click.option("--work", "work", default=None, help="Θ form the work must follow, e.g. 'n log n' (overrides the program's).")
+@click.option("--depth", "depth", default=None, help="Θ form the depth must follow, e.g. 'log^2 n'.")
 @_friendly_errors
-def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str) -> None:
-    """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent."""
+def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, work: str | None,
+          depth: str | None) -> None:
+    """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent.
+
+    With --work/--depth it grades a submission against the bounds an instructor gives; exit code
+    0 means pass, 1 fail."""
+    import dataclasses
+    from . import bounds
     prog = load_program(program)
+    for form in (work, depth):
+        if form:
+            bounds.theta_to_python(form)  # a malformed form is an error before anything runs
+    prog = dataclasses.replace(prog, work=work or prog.work, depth=depth or prog.depth)
 
     def progress(done: int, total: int) -> None:
         if not as_json and sys.stderr.isatty():

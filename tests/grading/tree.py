@@ -1,0 +1,20 @@
+"""A correct submission: pairwise tree sum, W = Θ(n), D = Θ(log n)."""
+import numpy as np
+from pramsim.dsl import gid, kernel, program
+
+
+@kernel
+def step(a, stride, n):
+    i = gid() * 2 * stride
+    if i + stride < n:
+        a[i] = a[i] + a[i + stride]
+
+
+@program(params={"n": 64}, inputs=lambda rng, n: {"a": rng.random(n).astype(np.float32)},
+         reference=lambda a, n: np.array([a.astype(np.float64).sum()]))
+def tree(a, n):
+    s = 1
+    while s < n:
+        step[-(-n // (2 * s))](a, s, n)
+        s *= 2
+    return a[:1]
