@@ -89,9 +89,11 @@ def _machine(machine: str, p: int | None) -> Any:
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
-        as_json: bool) -> None:
+        as_json: bool, trace_path: Path | None) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     prog = load_program(program)
     values = parse_params(prog, params)
@@ -100,6 +102,10 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
         click.echo(json.dumps(report.run_json(result), indent=2))
     else:
         click.echo(report.run_text(result))
+    if trace_path:
+        from .timeline import write_chrome_trace
+        write_chrome_trace(result.schedule, trace_path)
+        click.echo(f"schedule trace written to {trace_path} (open in ui.perfetto.dev)", err=True)
     if not result.comparison.correct:
         sys.exit(1)
 

@@ -41,3 +41,16 @@ def test_sweep_cli_writes_plots(tmp_path):
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert path.stat().st_size > 1000
+
+
+def test_run_writes_a_chrome_trace_covering_the_schedule(tmp_path):
+    import json
+    path = tmp_path / "t.json"
+    r = subprocess.run([sys.executable, "-m", "pramsim.cli", "run", "tree_sum", "n=1000", "--p", "4", "--trace", str(path),
+                        "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    steps = json.loads(r.stdout)["steps"]
+    events = [e for e in json.loads(path.read_text())["traceEvents"] if e["ph"] == "X"]
+    assert sum(e["dur"] for e in events) == steps          # launches back to back, no gaps
+    assert sum(e["args"]["busy_processor_steps"] for e in events) == json.loads(r.stdout)["work"]
+    assert {e["tid"] for e in events} == set(range(10))    # ceil(log2 1000) = 10 launches
