@@ -89,15 +89,16 @@ def _machine(machine: str, p: int | None) -> Any:
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
-        as_json: bool, trace_path: Path | None) -> None:
+        check_races: bool, as_json: bool, trace_path: Path | None) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     prog = load_program(program)
     values = parse_params(prog, params)
-    result = run_program(prog, values, _machine(machine, p), seed, model)
+    result = run_program(prog, values, _machine(machine, p), seed, model, check_races)
     if as_json:
         click.echo(json.dumps(report.run_json(result), indent=2))
     else:
@@ -118,11 +119,12 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
+@click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
 @click.option("--work", "work", default=None, help="Θ form the work must follow, e.g. 'n log n' (overrides the program's).")
 @click.option("--depth", "depth", default=None, help="Θ form the depth must follow, e.g. 'log^2 n'.")
 @_friendly_errors
-def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, work: str | None,
-          depth: str | None) -> None:
+def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, check_races: bool,
+          work: str | None, depth: str | None) -> None:
     """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent.
 
     With --work/--depth it grades a submission against the bounds an instructor gives; exit code
@@ -139,7 +141,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
         if not as_json and sys.stderr.isatty():
             click.echo(f"\r  point {done}/{total}", err=True, nl=done == total)
 
-    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model)
+    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model, check_races)
     if as_json:
         click.echo(json.dumps(report.check_json(result), indent=2))
     else:

@@ -19,6 +19,7 @@ import numpy as np
 from . import ir
 from .cost import DEPTH_CLASSES, CostTrace, LaunchTrace
 from .errors import ExecutionError, Loc, PramsimError
+from .races import RaceTracker
 from .runtime import DeviceArray
 
 MAX_ITERATIONS = 10_000_000
@@ -45,7 +46,8 @@ class Executor:
 
     name = "executor"
 
-    def __init__(self, model: str = "crcw-arbitrary") -> None:
+    def __init__(self, model: str = "crcw-arbitrary", check_races: bool = False) -> None:
+        self.check_races = check_races
         if model not in MODELS:
             raise PramsimError(f"unknown PRAM model {model!r}", hint=f"choose one of {', '.join(MODELS)}")
         self.trace = CostTrace()
@@ -66,7 +68,8 @@ class Executor:
 
     def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
         with np.errstate(all="ignore"):
-            _Launch(kernel, nprocs, block, args, loc, self.trace, self.model).run()
+            _Launch(kernel, nprocs, block, args, loc, self.trace, self.model,
+                    RaceTracker() if self.check_races else None).run()
 
 
 class _Mask:
@@ -126,9 +129,10 @@ class _Launch:
     """The state of one launch while it runs: variables, arrays, masks and cost counters."""
 
     def __init__(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc,
-                 trace: CostTrace, model: str = "crcw-arbitrary"):
+                 trace: CostTrace, model: str = "crcw-arbitrary", races: RaceTracker | None = None):
         self.kernel = kernel
         self.model = model
+        self.races = races
         self.P = nprocs
         self.B = block
         self.loc = loc
@@ -253,6 +257,8 @@ class _Launch:
         values = np.broadcast_to(value, (self.P,))[sel]
         if self.model in _EXCLUSIVE_WRITE or self.model == "crcw-common":
             self.check_concurrent(s.array, buf, full, mask, s.loc, "write", values)
+        if self.races is not None and space == "sram":
+            self.track_race(s.array, buf, full, mask, "write", s.loc)
         if self.model == "crcw-priority":  # the lowest-numbered processor wins: it writes last
             full, values = tuple(i[::-1] for i in full), values[::-1]
         buf[full] = values
@@ -314,6 +320,8 @@ class _Launch:
                     loc=s.loc, hint="every processor of a block must execute the same barrier() calls: "
                                     "move the barrier out of the branch or loop whose condition differs")
         self.barriers += 1
+        if self.races is not None:
+            self.races.barrier()
         for counter in (self.step, *self.class_depth.values()):
             counter.lift_blocks(self.starts, self.sizes)
 
@@ -368,6 +376,11 @@ class _Launch:
         if space == "local":
             return (self.gid, *safe)
         return tuple(safe)
+
+    def track_race(self, name: str, buf: np.ndarray, full: tuple[np.ndarray, ...], mask: _Mask, kind: str,
+                   loc: Loc) -> None:
+        lanes = (self.gid if mask.arr is None else self.gid[mask.arr]) % self.B
+        self.races.access(name, buf.shape, full, lanes, kind, loc)
 
     def check_concurrent(self, name: str, buf: np.ndarray, full: tuple[np.ndarray, ...], mask: _Mask, loc: Loc,
                          kind: str, values: np.ndarray | None = None) -> None:
@@ -444,6 +457,9 @@ class _Launch:
             sel = slice(None) if mask.arr is None else mask.arr
             self.check_concurrent(e.array, buf, tuple(np.broadcast_to(i, (self.P,))[sel] for i in index),
                                   mask, e.loc, "read")
+        if self.races is not None and space == "sram":
+            sel = slice(None) if mask.arr is None else mask.arr
+            self.track_race(e.array, buf, tuple(np.broadcast_to(i, (self.P,))[sel] for i in index), mask, "read", e.loc)
         value = buf[index]
         self.charge_memory("load", space, buf.itemsize, mask, "read")
         return value

@@ -120,10 +120,10 @@ def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison
 
 
 def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0,
-                model: str = "crcw-arbitrary") -> RunResult:
+                model: str = "crcw-arbitrary", check_races: bool = False) -> RunResult:
     t0 = time.perf_counter()
     inputs = make_inputs(program, params, seed)
-    executor = Executor(model)
+    executor = Executor(model, check_races)
     output = execute(program, params, inputs, executor)
     t1 = time.perf_counter()
     expected = reference_output(program, params, inputs)
@@ -203,12 +203,13 @@ def sweep_points(program: Program) -> list[dict[str, int]]:
 
 
 def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = DEFAULT_PS, seed: int = 0,
-                  progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary") -> CheckResult:
+                  progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary",
+                  check_races: bool = False) -> CheckResult:
     points_params = sweep_points(program)
     points: list[CheckPoint] = []
     for k, params in enumerate(points_params):
         inputs = make_inputs(program, params, seed)
-        executor = Executor(model)
+        executor = Executor(model, check_races)
         output = execute(program, params, inputs, executor)
         comparison = compare(output, reference_output(program, params, inputs), program.rtol)
         trace = executor.trace
