@@ -90,15 +90,17 @@ def _machine(machine: str, p: int | None) -> Any:
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
+@click.option("--max-memory", type=click.FloatRange(min=0.001), default=8.0, show_default=True,
+              help="GiB of arrays and simulation state the executor may use before it refuses a run.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
-        check_races: bool, as_json: bool, trace_path: Path | None) -> None:
+        check_races: bool, max_memory: float, as_json: bool, trace_path: Path | None) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     prog = load_program(program)
     values = parse_params(prog, params)
-    result = run_program(prog, values, _machine(machine, p), seed, model, check_races)
+    result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30))
     if as_json:
         click.echo(json.dumps(report.run_json(result), indent=2))
     else:

@@ -160,8 +160,10 @@ def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarra
 
 
 def _caller_loc() -> Loc:
+    import linecache
     f = sys._getframe(2)
-    return Loc(f.f_code.co_filename, f.f_lineno, 0)
+    line = linecache.getline(f.f_code.co_filename, f.f_lineno)
+    return Loc(f.f_code.co_filename, f.f_lineno, len(line) - len(line.lstrip()))
 
 
 def _positive_int(v: Any, what: str, name: str, loc: Loc) -> int:

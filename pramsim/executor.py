@@ -18,11 +18,13 @@ import numpy as np
 
 from . import ir
 from .cost import DEPTH_CLASSES, CostTrace, LaunchTrace
-from .errors import ExecutionError, Loc, PramsimError
+from .errors import ExecutionError, Loc, MachineError, PramsimError
 from .races import RaceTracker
 from .runtime import DeviceArray
 
 MAX_ITERATIONS = 10_000_000
+DEFAULT_MEMORY_LIMIT = 8 * 2**30  # bytes of arrays + simulation state; --max-memory raises it
+BYTES_PER_PROCESSOR = 200
 
 # PRAM memory-access models: what concurrent access to one cell within one step is allowed.
 # A step is one statement executed by every active processor (reads happen before writes).
@@ -46,27 +48,48 @@ class Executor:
 
     name = "executor"
 
-    def __init__(self, model: str = "crcw-arbitrary", check_races: bool = False) -> None:
+    def __init__(self, model: str = "crcw-arbitrary", check_races: bool = False,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
         self.check_races = check_races
+        self.memory_limit = memory_limit
         if model not in MODELS:
             raise PramsimError(f"unknown PRAM model {model!r}", hint=f"choose one of {', '.join(MODELS)}")
         self.trace = CostTrace()
         self.model = model
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
+        self.reserve(np.asarray(host).nbytes, f"input {name!r}", None)
         a = DeviceArray(np.array(host, copy=True), name)
         self.trace.allocate(a.nbytes)
         return a
 
     def zeros(self, shape: int | tuple[int, ...], dtype: np.dtype) -> DeviceArray:
+        from .dsl import _caller_loc
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        self.reserve(nbytes, f"zeros({shape}, {np.dtype(dtype).name})", _caller_loc())
         a = DeviceArray(np.zeros(shape, dtype=dtype), "")
         self.trace.allocate(a.nbytes)
         return a
+
+    def reserve(self, nbytes: int, what: str, loc: Loc | None) -> None:
+        """Refuse, before allocating, what would take more of this machine's memory than allowed."""
+        if self.trace.hbm_allocated_bytes + nbytes > self.memory_limit:
+            raise MachineError(
+                f"{what} would bring the program's arrays to {_gib(self.trace.hbm_allocated_bytes + nbytes)}, "
+                f"over the executor's limit of {_gib(self.memory_limit)}", loc=loc,
+                hint="use smaller parameters, or raise the limit with --max-memory GIB")
 
     def to_host(self, a: DeviceArray) -> np.ndarray:
         return np.array(a.data, copy=True)
 
     def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
+        # Each simulated processor costs about this much working memory (index, mask and counter vectors).
+        estimate = nprocs * BYTES_PER_PROCESSOR
+        if estimate > self.memory_limit:
+            raise MachineError(
+                f"launch of {kernel.name} with {nprocs:,} processors needs about {_gib(estimate)} of working memory "
+                f"to simulate, over the limit of {_gib(self.memory_limit)}", loc=loc,
+                hint="use smaller parameters, or raise the limit with --max-memory GIB")
         with np.errstate(all="ignore"):
             _Launch(kernel, nprocs, block, args, loc, self.trace, self.model,
                     RaceTracker() if self.check_races else None).run()
@@ -579,6 +602,10 @@ def _convert(func: str, v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return (np.trunc(v) if dtype.kind == "i" and v.dtype.kind == "f" else v).astype(dtype)
     return dtype.type(v) if dtype == np.float32 else _unwrap(dtype.type(v))
+
+
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.2f} GiB"
 
 
 def _ranges(idx: np.ndarray) -> str:

@@ -13,8 +13,8 @@ import numpy as np
 from . import bounds
 from .cost import CostTrace
 from .dsl import Program
-from .errors import BrentViolation, PramsimError, ProgramError
-from .executor import Executor
+from .errors import BrentViolation, MachineError, PramsimError, ProgramError
+from .executor import DEFAULT_MEMORY_LIMIT, Executor
 from .machine import MachineSpec, Schedule, simulate
 from .machine.sim import Brent
 from .programs import user_code_error
@@ -120,10 +120,11 @@ def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison
 
 
 def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0,
-                model: str = "crcw-arbitrary", check_races: bool = False) -> RunResult:
+                model: str = "crcw-arbitrary", check_races: bool = False,
+                memory_limit: int = DEFAULT_MEMORY_LIMIT) -> RunResult:
     t0 = time.perf_counter()
     inputs = make_inputs(program, params, seed)
-    executor = Executor(model, check_races)
+    executor = Executor(model, check_races, memory_limit)
     output = execute(program, params, inputs, executor)
     t1 = time.perf_counter()
     expected = reference_output(program, params, inputs)
@@ -132,6 +133,9 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     trace = executor.trace
     schedule = simulate(trace, machine)
     t3 = time.perf_counter()
+    if machine.is_gpu and trace.peak_hbm_bytes > machine.hbm_bytes:
+        raise MachineError(f"the program's arrays need {trace.peak_hbm_bytes:,} bytes of HBM; {machine.name} has "
+                           f"{machine.hbm_bytes:,}", hint="use smaller parameters or a machine with more memory")
     brent = Brent.check(trace.work, trace.depth, schedule.p, schedule.steps)
     if not brent.holds and not machine.is_gpu:
         raise BrentViolation(

@@ -53,3 +53,11 @@ def test_crcw_common_refuses_different_values(tmp_path):
     assert run_program(prog, {"n": 4}, PRAM, model="crcw-arbitrary").output[0] == 3
     assert run_program(prog, {"n": 4}, PRAM, model="crcw-priority").output[0] == 0
     assert np.array_equal(run_program(prog, {"n": 4}, PRAM).output, [3])
+
+
+def test_runs_over_the_memory_limit_are_refused_before_they_run():
+    from pramsim.errors import MachineError
+    with pytest.raises(MachineError) as info:
+        run_program(load_program("tree_sum"), {"n": 1 << 16}, PRAM, memory_limit=1 << 20)
+    assert "--max-memory" in info.value.hint
+    assert info.value.loc.file.endswith("tree_sum.py")
