@@ -76,7 +76,12 @@ def run_point(program_path: str, point: dict[str, int], machine: str, seed: int)
 
 
 def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
-              csv_path: Path | None = None, progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
+              csv_path: Path | None = None, progress: Callable[[int, int], None] | None = None,
+              scheduler: str | None = None) -> list[dict[str, Any]]:
+    """Run every point; with `scheduler` (a Dask distributed address) the points run on that cluster.
+
+    The cluster's workers must be able to import pramsim and read the program file at the same path.
+    """
     names, points = grid(program, axes)
     jobs = jobs or max(1, min(len(points), os.cpu_count() or 1))
     rows: list[dict[str, Any]] = []
@@ -96,7 +101,10 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
             if progress:
                 progress(len(rows), len(points))
 
-        if jobs == 1:
+        if scheduler:
+            for row in _run_on_dask(scheduler, program.file, points, machine, seed):
+                record(row)
+        elif jobs == 1:
             for point in points:
                 record(run_point(program.file, point, machine, seed))
         else:
@@ -115,3 +123,19 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
     order = {json.dumps(p, sort_keys=True): i for i, p in enumerate(points)}
     rows.sort(key=lambda r: order.get(json.dumps({k: r[k] for k in names}, sort_keys=True), 0))
     return rows
+
+
+def _run_on_dask(address: str, program_file: str, points: list[dict[str, int]], machine: str, seed: int):
+    try:
+        from distributed import Client, as_completed as dask_completed
+    except ImportError:
+        raise ProgramError("--scheduler needs Dask distributed", hint="pip install 'pramsim[dask]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except OSError as exc:
+        raise ProgramError(f"cannot reach the Dask scheduler at {address}: {exc}",
+                           hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`") from None
+    with client:
+        futures = [client.submit(run_point, program_file, point, machine, seed, pure=False) for point in points]
+        for future in dask_completed(futures):
+            yield future.result()

@@ -54,3 +54,15 @@ def test_run_writes_a_chrome_trace_covering_the_schedule(tmp_path):
     assert sum(e["dur"] for e in events) == steps          # launches back to back, no gaps
     assert sum(e["args"]["busy_processor_steps"] for e in events) == json.loads(r.stdout)["work"]
     assert {e["tid"] for e in events} == set(range(10))    # ceil(log2 1000) = 10 launches
+
+
+def test_sweep_on_a_local_dask_cluster_matches_the_local_sweep():
+    distributed = pytest.importorskip("distributed")
+    prog = load_program("tree_sum")
+    axes = ["n=256..1024", "p=1,7"]
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote = run_sweep(prog, axes, scheduler=cluster.scheduler_address)
+    local = run_sweep(prog, axes, jobs=1)
+    key = lambda r: (r["n"], r["p"])  # noqa: E731
+    assert sorted((key(r), r["work"], r["depth"], r["steps"]) for r in remote) == \
+        sorted((key(r), r["work"], r["depth"], r["steps"]) for r in local)
