@@ -67,7 +67,7 @@ def reference(q, k, v, batch, heads, n, d):
 
 
 @program(params={"batch": 1, "heads": 2, "n": 64, "d": 16}, inputs=make_inputs, reference=reference,
-         work="n^2", depth="n",
+         work="batch heads n^2 d", depth="n + d",
          counts={"flop.exp": "batch * heads * n * n", "load.hbm": "batch * heads * (4*n*n*d + 3*n*n)"},
          sweep={"n": [8, 16, 32, 64, 96]}, rtol=1e-4)
 def attention_naive(q, k, v, batch, heads, n, d):
