@@ -1,0 +1,341 @@
+"""The GPU timing model: a trace's blocks on SMs, HBM as one shared bandwidth, in plain simpy.
+
+Model (docs/machine-model.md says why each choice):
+
+- Launches run one after another (a launch boundary is a global barrier); each costs the
+  profile's `launch_overhead_s` of host time before it starts.
+- Occupancy: an SM holds blocks_per_sm = min(max_blocks_per_sm, max_threads_per_sm // block,
+  sram_bytes_per_sm // sram_per_block) blocks. A block that needs more threads or SRAM than an SM
+  has is a MachineError. The GPU's slots, sms * blocks_per_sm of them, are one simpy Container;
+  blocks are dispatched in launch order onto free slots.
+- Compute: a block's processors share its SM's lanes with the other resident blocks, as if the
+  blocks in flight were spread evenly over the SMs (the hardware's block scheduler spreads them).
+  A block dispatched while r blocks per SM are, or will still be, in flight gets
+  min(block, lanes_per_sm / r) lanes and computes for max(block_depth, block_work / lanes) cycles.
+- Memory: every HBM transfer in flight shares one bandwidth equally (fluid processor sharing);
+  a block's memory takes max(hbm_latency_cycles, its bytes at its share of the bandwidth),
+  the latency being overlapped with the stream as the many warps of a GPU do. A block ends when
+  both its compute and its memory are done (they overlap).
+- Aggregation: a cohort of identical consecutive blocks dispatched at one instant is one simpy
+  process (identical blocks started together finish together under fair sharing), so a launch
+  of identical blocks costs a few events per wave, not per block. A launch whose blocks differ
+  so much that it fragments into more than MAX_COHORTS cohorts is redone wave by wave: each
+  wave's blocks (sms * blocks_per_sm consecutive ones) become identical, with the wave's mean
+  work and bytes and its maximum depth, which keeps W, bytes and D.
+
+Brent's lower bound max(ceil(W/p), D) <= T_p holds by construction (p = sms * lanes_per_sm,
+T_p = cycles): every block lasts at least its depth, and at every instant the lanes held by the
+blocks in flight sum to at most p, so a launch of work W_i needs at least W_i / p cycles; each
+launch's cycles are rounded up, and the launches add up.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator
+
+import numpy as np
+import simpy
+
+from ..cost import CostTrace, LaunchTrace
+from ..errors import MachineError
+from .sim import Schedule, Segment
+from .spec import MachineSpec
+
+MAX_COHORTS = 4000  # cohorts one launch may fragment into before it is redone wave by wave
+
+
+@dataclass(frozen=True)
+class Occupancy:
+    """How a launch's blocks fit on an SM."""
+
+    kernel: str
+    threads_per_block: int
+    sram_per_block_bytes: int
+    blocks_per_sm: int
+    limited_by: str          # "blocks" | "threads" | "sram": which limit sets blocks_per_sm
+    blocks: int              # grid size
+    slots: int               # sms * blocks_per_sm: blocks the GPU holds at once
+    waves: int               # ceil(blocks / slots)
+    occupancy: float         # resident threads / max_threads_per_sm
+
+
+def occupancy(launch: LaunchTrace, machine: MachineSpec) -> Occupancy:
+    """Blocks per SM for this launch, or a MachineError if one block does not fit on an SM."""
+    if launch.block > machine.max_threads_per_sm:
+        raise MachineError(
+            f"kernel {launch.kernel!r} is launched with {launch.block:,} threads per block; an SM of "
+            f"{machine.name} holds at most {machine.max_threads_per_sm:,}", loc=launch.loc,
+            hint="launch with fewer threads per block: k[blocks, threads](...)")
+    sram = launch.sram_per_block
+    if sram > machine.sram_bytes_per_sm:
+        arrays = getattr(launch, "sram_arrays", None)  # name -> bytes, if the executor records it
+        which = (" (" + ", ".join(f"{name} {nbytes:,} bytes" for name, nbytes in arrays.items()) + ")"
+                 if arrays else "")
+        raise MachineError(
+            f"kernel {launch.kernel!r} needs {sram:,} bytes of shared memory per block{which}; "
+            f"an SM of {machine.name} has {machine.sram_bytes_per_sm:,}", loc=launch.loc,
+            hint="use smaller tiles (shared arrays), or a machine with more shared memory per SM")
+    limits = {"blocks": machine.max_blocks_per_sm, "threads": machine.max_threads_per_sm // launch.block}
+    if sram > 0:
+        limits["sram"] = machine.sram_bytes_per_sm // sram
+    limited_by = min(limits, key=lambda k: (limits[k], k != "sram"))  # on a tie, name SRAM
+    per_sm = limits[limited_by]
+    slots = machine.sms * per_sm
+    return Occupancy(kernel=launch.kernel, threads_per_block=launch.block, sram_per_block_bytes=sram,
+                     blocks_per_sm=per_sm, limited_by=limited_by, blocks=launch.nblocks, slots=slots,
+                     waves=-(-launch.nblocks // slots),
+                     occupancy=per_sm * launch.block / machine.max_threads_per_sm)
+
+
+class SharedBandwidth:
+    """One bandwidth shared equally by every stream in flight (egalitarian processor sharing).
+
+    `transfer(streams, nbytes)` starts `streams` identical streams of `nbytes` each and returns an
+    event that fires when they are done. While n streams are in flight each moves rate / n bytes
+    per cycle. Kept exact in O(log n) per change by a virtual clock: `served` is what one stream
+    in flight since the beginning would have received; a stream ends when `served` reaches its
+    start value plus its bytes.
+    """
+
+    def __init__(self, env: simpy.Environment, bytes_per_cycle: float):
+        self.env = env
+        self.rate = bytes_per_cycle
+        self.served = 0.0
+        self.active = 0
+        self.last = 0.0
+        self.heap: list[tuple[float, int, int, simpy.Event]] = []
+        self.seq = 0
+        self.generation = 0
+
+    def transfer(self, streams: int, nbytes: float) -> simpy.Event:
+        self._advance()
+        done = self.env.event()
+        heapq.heappush(self.heap, (self.served + nbytes, self.seq, streams, done))
+        self.seq += 1
+        self.active += streams
+        self._schedule()
+        return done
+
+    def _advance(self) -> None:
+        now = self.env.now
+        if self.active:
+            self.served += (now - self.last) * self.rate / self.active
+        self.last = now
+
+    def _schedule(self) -> None:
+        self.generation += 1
+        if not self.heap:
+            return
+        wait = max(0.0, (self.heap[0][0] - self.served) * self.active / self.rate)
+        generation = self.generation
+        self.env.timeout(wait).callbacks.append(lambda _: self._wake(generation))
+
+    def _wake(self, generation: int) -> None:
+        if generation != self.generation:  # superseded by a later start or end
+            return
+        self._advance()
+        first = True
+        while self.heap and (first or self.heap[0][0] <= self.served * (1 + 1e-12)):
+            finish, _, streams, done = heapq.heappop(self.heap)
+            self.served = max(self.served, finish)  # absorb round-off: the stream we woke for is done
+            self.active -= streams
+            done.succeed()
+            first = False
+        self._schedule()
+
+
+def cohort_kinds(launch: LaunchTrace, group: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run-length encoding of the launch's blocks in dispatch order: (counts, kinds).
+
+    kinds[i] = (work, depth, HBM bytes, SRAM bytes) of each of the counts[i] blocks of run i:
+    the blocks the model cannot tell apart.
+
+    With `group`, consecutive blocks are first coarsened into groups of that many (mean work,
+    mean bytes, max depth), which keeps the launch's work, bytes and depth.
+    """
+    n = launch.nblocks
+    sram = getattr(launch, "block_sram_bytes", None)
+    cols = [np.asarray(launch.block_work, np.float64), np.asarray(launch.block_depth, np.float64),
+            np.asarray(launch.block_hbm_bytes, np.float64),
+            np.zeros(n) if sram is None else np.asarray(sram, np.float64)]
+    table = np.stack([np.broadcast_to(c, (n,)) for c in cols], axis=1)
+    if group:
+        edges = np.append(np.arange(0, n, group), n)
+        counts = np.diff(edges)
+        sums = np.add.reduceat(table, edges[:-1], axis=0)
+        depth = np.maximum.reduceat(table[:, 1], edges[:-1])
+        table = np.repeat(sums / counts[:, None], counts, axis=0)
+        table[:, 1] = np.repeat(depth, counts)
+    starts = np.concatenate([[0], np.flatnonzero(np.any(table[1:] != table[:-1], axis=1)) + 1])
+    return np.diff(np.append(starts, n)), table[starts]
+
+
+class _TooFine(Exception):
+    """A launch fragmented into more cohorts than MAX_COHORTS: redo it wave by wave."""
+
+
+class _CountingEnvironment(simpy.Environment):
+    """A simpy Environment that counts the events it processes (the model's cost)."""
+
+    processed = 0
+
+    def step(self) -> None:
+        self.processed += 1
+        super().step()
+
+
+@dataclass
+class _LaunchResult:
+    kernel: str
+    occupancy: Occupancy
+    start: float             # cycles since the program began, launch overheads included
+    cycles: int
+    cohorts: int
+    events: int
+    coarsened: bool
+
+
+def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
+    """Schedule the trace's launches on a GPU profile: T_p in cycles, predicted seconds, details.
+
+    Launches run one after another, each after `launch_overhead_s`; a launch boundary is a
+    global barrier, so HBM is idle between launches and each launch is simulated on its own
+    simpy clock (identical launches once).
+    """
+    occupancies = [occupancy(launch, machine) for launch in trace.launches]  # errors before any run
+    overhead_cycles = machine.launch_overhead_s * machine.clock_hz
+    results: list[_LaunchResult] = []
+    seen: dict[Any, tuple[float, int, int, bool]] = {}
+    now = 0.0
+    for launch, occ in zip(trace.launches, occupancies):
+        runs = cohort_kinds(launch)
+        key = (occ, launch.block, runs[0].tobytes(), runs[1].tobytes())
+        if key not in seen:
+            try:
+                if len(runs[0]) > MAX_COHORTS:  # each run is at least one cohort
+                    raise _TooFine
+                seen[key] = (*simulate_launch(launch, occ, runs, machine), False)
+            except _TooFine:
+                coarse = cohort_kinds(launch, group=occ.slots)
+                seen[key] = (*simulate_launch(launch, occ, coarse, machine, max_cohorts=None), True)
+        makespan, cohorts, events, coarsened = seen[key]
+        # Whole cycles; the clamp to Brent's lower bound only ever absorbs floating-point round-off.
+        cycles = max(math.ceil(makespan - 1e-9), -(-launch.work // machine.p), launch.depth)
+        now += overhead_cycles
+        results.append(_LaunchResult(launch.kernel, occ, now, cycles, cohorts, events, coarsened))
+        now += cycles
+    steps = sum(r.cycles for r in results)
+    time_s = steps / machine.clock_hz + len(results) * machine.launch_overhead_s
+    segments = [Segment(i, r.kernel, r.start, r.start + r.cycles, launch.work)
+                for i, (r, launch) in enumerate(zip(results, trace.launches))]
+    return Schedule(machine=machine, p=machine.p, steps=steps, time_s=time_s, segments=segments,
+                    events=sum(r.events for r in results), details=_details(trace, machine, results, steps))
+
+
+def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray, np.ndarray], machine: MachineSpec,
+                    max_cohorts: int | None = MAX_COHORTS) -> tuple[float, int, int]:
+    """One launch on its own simpy clock: (cycles until its last block ends, cohorts, events)."""
+    env = _CountingEnvironment()
+    hbm = SharedBandwidth(env, machine.hbm_bytes_per_s / machine.clock_hz)
+    slots = simpy.Container(env, capacity=occ.slots, init=occ.slots)
+    counter = {"cohorts": 0}
+
+    def dispatch() -> Iterator[simpy.Event]:
+        """Blocks in launch order onto free slots, as many at once as are free (a cohort)."""
+        waiting = launch.nblocks
+        procs = []
+        for count, (work, depth, hbm_bytes, sram_bytes) in zip(runs[0].tolist(), runs[1].tolist()):
+            left = count
+            while left:
+                taken = 0
+                if slots.level == 0:
+                    yield slots.get(1)
+                    taken = 1
+                    yield env.timeout(0)  # let the other blocks ending at this instant free their slots
+                m = min(left, taken + slots.level)
+                if m > taken:
+                    yield slots.get(m - taken)
+                in_flight = occ.slots - slots.level
+                # Blocks per SM while this cohort runs: those in flight plus those still to come.
+                per_sm = min(occ.blocks_per_sm, -(-(in_flight + waiting - m) // machine.sms))
+                lanes = min(launch.block, machine.lanes_per_sm / per_sm)
+                compute = max(depth, work / lanes)
+                if sram_bytes:
+                    compute = max(compute, sram_bytes * per_sm / machine.sram_bytes_per_cycle)
+                procs.append(env.process(_cohort(env, slots, hbm, m, compute, hbm_bytes,
+                                                 machine.hbm_latency_cycles)))
+                counter["cohorts"] += 1
+                if max_cohorts is not None and counter["cohorts"] > max_cohorts:
+                    raise _TooFine
+                left -= m
+                waiting -= m
+        if procs:
+            yield env.all_of(procs)
+
+    env.process(dispatch())
+    env.run()
+    return env.now, counter["cohorts"], env.processed
+
+
+def _cohort(env: simpy.Environment, slots: simpy.Container, hbm: SharedBandwidth, m: int, compute: float,
+            nbytes: float, latency: float) -> Iterator[simpy.Event]:
+    """m identical blocks: compute and memory overlap; the cohort ends when both are done."""
+    start = env.now
+    end = start + compute
+    if nbytes > 0:
+        yield hbm.transfer(m, nbytes)
+        end = max(end, start + latency)
+    if end > env.now:
+        yield env.timeout(end - env.now)
+    yield slots.put(m)
+
+
+def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult], steps: int) -> dict[str, Any]:
+    flops = trace.category("flop")
+    hbm_bytes = trace.bytes[("hbm", "read")] + trace.bytes[("hbm", "write")]
+    ops_per_s = machine.p * machine.clock_hz  # one unit-cost operation per lane per cycle
+    flop_s = flops / ops_per_s
+    memory_s = hbm_bytes / machine.hbm_bytes_per_s
+    details: dict[str, Any] = {
+        "cycles": steps,
+        "roofline": {
+            "flops": flops, "hbm_bytes": hbm_bytes,
+            "arithmetic_intensity": flops / hbm_bytes if hbm_bytes else None,
+            "ridge_point": ops_per_s / machine.hbm_bytes_per_s,
+            "peak_ops_per_s": ops_per_s, "hbm_bytes_per_s": machine.hbm_bytes_per_s,
+            "flop_s": flop_s, "work_s": trace.work / ops_per_s, "memory_s": memory_s,
+            "bound_s": max(flop_s, memory_s), "bound": "memory" if memory_s >= flop_s else "compute",
+        },
+        "gpu": {
+            "launch_overhead_s": len(results) * machine.launch_overhead_s,
+            "device_s": steps / machine.clock_hz,
+            "cohorts": sum(r.cohorts for r in results),
+            "coarsened_launches": sum(r.coarsened for r in results),
+            "kernels": _by_kernel(results, machine),
+        },
+    }
+    if results:
+        main = max(results, key=lambda r: r.cycles)  # the launch that takes longest speaks for the run
+        details["occupancy"] = {k: v for k, v in asdict(main.occupancy).items()}
+    else:
+        details["occupancy"] = {"blocks_per_sm": 0, "sram_per_block_bytes": 0, "waves": 0}
+    return details
+
+
+def _by_kernel(results: list[_LaunchResult], machine: MachineSpec) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for r in results:
+        k = out.setdefault(r.kernel, {"launches": 0, "cycles": 0, "blocks": 0, "waves": 0,
+                                      "min_blocks_per_sm": r.occupancy.blocks_per_sm,
+                                      "max_sram_per_block_bytes": 0})
+        k["launches"] += 1
+        k["cycles"] += r.cycles
+        k["blocks"] += r.occupancy.blocks
+        k["waves"] += r.occupancy.waves
+        k["min_blocks_per_sm"] = min(k["min_blocks_per_sm"], r.occupancy.blocks_per_sm)
+        k["max_sram_per_block_bytes"] = max(k["max_sram_per_block_bytes"], r.occupancy.sram_per_block_bytes)
+    for k in out.values():
+        k["seconds"] = k["cycles"] / machine.clock_hz + k["launches"] * machine.launch_overhead_s
+    return out
