@@ -34,24 +34,29 @@ def flash_tiles(q, k, v, o, n, d, tile_r, tile_c, half_c, scale):
     ms = shared((tile_r,), float32)
     ls = shared((tile_r,), float32)
     # Q tile and accumulators, loaded / cleared cooperatively
-    qcount = (tile_r * d + nthreads - 1) // nthreads
-    for it in range(qcount):
+    qelems = tile_r * d
+    for it in range((qelems + nthreads - 1) // nthreads):
         e = it * nthreads + t
-        if e < tile_r * d:
-            Qs[e // d, e % d] = q[bh, i0 + e // d, e % d]
-            Os[e // d, e % d] = 0.0
+        if e < qelems:
+            er = e // d
+            ec = e % d
+            Qs[er, ec] = q[bh, i0 + er, ec]
+            Os[er, ec] = 0.0
     if c == 0:
         ms[r] = -math.inf
         ls[r] = 0.0
-    kcount = (tile_c * d + nthreads - 1) // nthreads
+    kelems = tile_c * d
+    kcount = (kelems + nthreads - 1) // nthreads
     ccount = (d + tile_c - 1) // tile_c
     for jt in range(n // tile_c):
         j0 = jt * tile_c
         for it in range(kcount):
             e = it * nthreads + t
-            if e < tile_c * d:
-                Ks[e // d, e % d] = k[bh, j0 + e // d, e % d]
-                Vs[e // d, e % d] = v[bh, j0 + e // d, e % d]
+            if e < kelems:
+                er = e // d
+                ec = e % d
+                Ks[er, ec] = k[bh, j0 + er, ec]
+                Vs[er, ec] = v[bh, j0 + er, ec]
         barrier()
         s = 0.0
         for x in range(d):
