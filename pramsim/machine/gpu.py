@@ -298,6 +298,7 @@ def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult
     ops_per_s = machine.p * machine.clock_hz  # one unit-cost operation per lane per cycle
     flop_s = flops / ops_per_s
     memory_s = hbm_bytes / machine.hbm_bytes_per_s
+    work_s = trace.work / ops_per_s
     details: dict[str, Any] = {
         "cycles": steps,
         "roofline": {
@@ -305,8 +306,10 @@ def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult
             "arithmetic_intensity": flops / hbm_bytes if hbm_bytes else None,
             "ridge_point": ops_per_s / machine.hbm_bytes_per_s,
             "peak_ops_per_s": ops_per_s, "hbm_bytes_per_s": machine.hbm_bytes_per_s,
-            "flop_s": flop_s, "work_s": trace.work / ops_per_s, "memory_s": memory_s,
+            "flop_s": flop_s, "memory_s": memory_s,
             "bound_s": max(flop_s, memory_s), "bound": "memory" if memory_s >= flop_s else "compute",
+            # The model charges a lane-cycle for every operation, index arithmetic and loads too:
+            "work_s": work_s, "model_bound": "memory" if memory_s >= work_s else "compute",
         },
         "gpu": {
             "launch_overhead_s": len(results) * machine.launch_overhead_s,
