@@ -50,9 +50,12 @@ def run_text(r: RunResult) -> str:
         f"memory    {_n(t.bytes[('hbm', 'read')] + t.bytes[('hbm', 'write')]):>16} bytes to/from HBM"
         f"   (peak allocated {_n(t.peak_hbm_bytes)} bytes)",
         "",
-        f"T_p       {_n(T):>16} steps on p = {p:,}",
-        f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} <= W/p + D = {_n(r.brent.upper)}   "
-        f"{'holds' if r.brent.holds else 'VIOLATED'}",
+        f"T_p       {_n(T):>16} {'steps' if r.brent.greedy else 'cycles'} on p = {p:,}",
+        (f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} <= W/p + D = {_n(r.brent.upper)}   "
+         f"{'holds' if r.brent.holds else 'VIOLATED'}") if r.brent.greedy else
+        (f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} cycles   "
+         f"{'holds' if r.brent.holds else 'VIOLATED'}   (W/p + D = {_n(r.brent.upper)} bounds greedy schedules only; "
+         f"GPU blocks are bound to SMs)"),
         f"speedup   W/T_p = {W / max(T, 1):,.2f}   efficiency W/(p T_p) = {W / max(p * T, 1):.1%}"
         f"   parallelism W/D = {W / max(D, 1):,.1f}",
     ]
@@ -79,7 +82,7 @@ def run_json(r: RunResult) -> dict[str, Any]:
         "depth_by_class": dict(t.depth_by_class),
         "launches": len(t.launches),
         "steps": r.schedule.steps,
-        "brent": {"lower": r.brent.lower, "upper": r.brent.upper, "holds": r.brent.holds},
+        "brent": {"lower": r.brent.lower, "upper": r.brent.upper, "holds": r.brent.holds, "greedy": r.brent.greedy},
         "speedup": t.work / max(r.schedule.steps, 1),
         "efficiency": t.work / max(r.p * r.schedule.steps, 1),
         "time_s": r.schedule.time_s,

@@ -136,10 +136,10 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     if machine.is_gpu and trace.peak_hbm_bytes > machine.hbm_bytes:
         raise MachineError(f"the program's arrays need {trace.peak_hbm_bytes:,} bytes of HBM; {machine.name} has "
                            f"{machine.hbm_bytes:,}", hint="use smaller parameters or a machine with more memory")
-    brent = Brent.check(trace.work, trace.depth, schedule.p, schedule.steps)
-    if not brent.holds and not machine.is_gpu:
+    brent = Brent.check(trace.work, trace.depth, schedule.p, schedule.steps, greedy=not machine.is_gpu)
+    if not brent.holds:
         raise BrentViolation(
-            f"T_p = {schedule.steps} left Brent's bounds [{brent.lower}, {brent.upper:.1f}] "
+            f"T_p = {schedule.steps} left Brent's bounds [{brent.lower}, {brent.upper if brent.greedy else 'inf'}] "
             f"(W = {trace.work}, D = {trace.depth}, p = {schedule.p}); this is a bug in pramsim")
     return RunResult(program, params, machine, seed, trace, schedule, brent, comparison, output, t3 - t0,
                      {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2})

@@ -81,13 +81,19 @@ def simulate_pram(trace: CostTrace, p: int, machine: MachineSpec) -> Schedule:
 
 @dataclass(frozen=True)
 class Brent:
+    """Brent's bounds for T_p. `greedy` says whether the upper bound applies: it holds for greedy
+    schedules (the PRAM's), not for a GPU whose blocks are bound to SMs, where only the lower
+    bound max(W/p, D) <= T_p is a theorem."""
+
     lower: float
     upper: float
     steps: int
     holds: bool
+    greedy: bool = True
 
     @staticmethod
-    def check(work: int, depth: int, p: int, steps: int) -> "Brent":
+    def check(work: int, depth: int, p: int, steps: int, greedy: bool = True) -> "Brent":
         lower = max(-(-work // p), depth)
         upper = work / p + depth
-        return Brent(lower=lower, upper=upper, steps=steps, holds=lower <= steps <= upper)
+        holds = lower <= steps <= upper if greedy else lower <= steps
+        return Brent(lower=lower, upper=upper, steps=steps, holds=holds, greedy=greedy)
