@@ -2,8 +2,9 @@
 
 Round k (offset 2^k, k = 0 .. K-1, K = ceil(log2 n)) has n processors: processor i >= 2^k writes
 src[i] + src[i - 2^k] to dst, processor i < 2^k copies src[i]. Every round reads one buffer and
-writes the other (double buffering, swapped between launches), so no processor ever reads a cell
-another one writes in the same round: EREW-safe without relying on lock-step execution.
+writes the other (double buffering, swapped between launches), so no cell is both read and written
+in one round and the result does not depend on the order processors run in. It runs under
+--model erew: processors i and i + 2^k read src[i] in different steps of the round.
 
 Round k does n - 2^k additions, so the exact total is Σ_{k<K} (n - 2^k) = n·K - (2^K - 1), with K
 additions on the longest chain (depth.flop = K). Work Θ(n log n), depth Θ(log n): not
