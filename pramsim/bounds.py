@@ -102,7 +102,8 @@ class ThetaCheck:
 def check_theta(declared: str, points: list[dict[str, Any]], ys: list[float], varied: list[str]) -> ThetaCheck:
     """Does the measured y grow like `declared` over the sweep?"""
     own = fit_one(declared, points, ys)
-    forms = candidates_for(varied[0]) if len(varied) == 1 else []
+    # Constant data fits every form through the intercept: then no other candidate is "better".
+    forms = candidates_for(varied[0]) if len(varied) == 1 and len(set(ys)) > 1 else []
     ranked = fit(points, ys, forms) if forms else [own]
     best = min([own, *ranked], key=lambda r: r.rms)
     if own.rms > FIT_TOLERANCE:
