@@ -71,8 +71,13 @@ def fit_one(form: str, points: list[dict[str, Any]], ys: list[float]) -> Fit:
     f = np.array([evaluate(form, p, theta=True) for p in points], dtype=float)
     y = np.asarray(ys, dtype=float)
     w = 1.0 / np.maximum(np.abs(y), 1e-300)
-    A = np.stack([f * w, w], axis=1)
-    (a, b), *_ = np.linalg.lstsq(A, y * w, rcond=None)
+    if np.ptp(f) == 0:  # a constant form: the intercept and the constant are one and the same
+        A = (f * w)[:, None]
+        (a,), *_ = np.linalg.lstsq(A, y * w, rcond=None)
+        b = 0.0
+    else:
+        A = np.stack([f * w, w], axis=1)
+        (a, b), *_ = np.linalg.lstsq(A, y * w, rcond=None)
     if a <= 0 or not np.isfinite(a):   # Θ forms have positive leading constants
         a = max(float(np.sum(f * y * w * w) / max(np.sum((f * w) ** 2), 1e-300)), 0.0)
         b = 0.0
