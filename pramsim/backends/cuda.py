@@ -1,0 +1,424 @@
+"""The CUDA backend: renders a kernel's IR into numba.cuda Python source and runs it.
+
+One source: the IR the executor interprets is the only description of an algorithm; this module
+translates it mechanically (`render_kernel`) and never holds a hand-written kernel.
+
+Lowering rules
+  gid() -> cuda.grid(1); lane() -> cuda.threadIdx.x; block_id() -> cuda.blockIdx.x;
+  block_dim() -> cuda.blockDim.x; num_blocks() -> cuda.gridDim.x; num_procs() -> a hidden
+  kernel parameter `_pramsim_nprocs`; barrier() -> cuda.syncthreads();
+  shared(shape, dt) -> cuda.shared.array(shape, dt), local(shape, dt) -> cuda.local.array: their
+  shapes must be compile-time constants, so the scalar parameters a shape uses are substituted as
+  literals (a specialization; compiled kernels are cached per specialization).
+  A launch of nprocs processors in blocks of `block` runs ceil(nprocs/block) blocks; when nprocs is
+  not a multiple of block the body is wrapped in `if cuda.grid(1) < _pramsim_nprocs:`, which is
+  wrong for a kernel with barriers (the extra threads would skip them), so that is a LoweringError.
+  Math -> math.*; min/max/abs -> builtins; float/int/float32/... -> float/int/np.float32/...
+
+The generated module is written to a file under a cache folder (so numba and tracebacks can read
+its source) and imported; its kernels are then compiled by cuda.jit on first launch.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import ir
+from ..errors import Loc, LoweringError
+from ..runtime import DeviceArray
+
+NPROCS = "_pramsim_nprocs"
+_RESERVED = {"cuda", "math", "np", "numba", NPROCS}
+_INTRINSICS = {"gid": "cuda.grid(1)", "lane": "cuda.threadIdx.x", "block_id": "cuda.blockIdx.x",
+               "block_dim": "cuda.blockDim.x", "num_blocks": "cuda.gridDim.x", "num_procs": NPROCS}
+_MATH = {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "tanh": "math.tanh",
+         "floor": "math.floor", "ceil": "math.ceil", "min": "min", "max": "max", "abs": "abs"}
+_CONVERSIONS = {"float": "float", "int": "int", "float32": "np.float32", "float64": "np.float64",
+                "int32": "np.int32", "int64": "np.int64"}
+_DTYPES = {"float32", "float64", "int32", "int64"}
+
+HEADER = "import math\n\nimport numpy as np\nfrom numba import cuda\n"
+
+
+# ---- rendering -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Specialization:
+    """What a rendered kernel is specialized on: literal scalar params and the partial-block guard."""
+
+    literals: tuple[tuple[str, int], ...]
+    guard: bool
+
+    def suffix(self) -> str:
+        parts = [f"{k}{v}" for k, v in self.literals] + (["g"] if self.guard else [])
+        return "_".join(parts)
+
+
+def shape_params(kernel: ir.Kernel) -> list[str]:
+    """The scalar parameters that shared/local array shapes depend on (they must become literals)."""
+    names: list[str] = []
+    params = set(kernel.param_names)
+
+    def visit(body: tuple[ir.Stmt, ...]) -> None:
+        for s in body:
+            if isinstance(s, ir.AllocArray):
+                for d in s.shape:
+                    for node in _walk(d):
+                        if isinstance(node, ir.Var) and node.name in params and node.name not in names:
+                            names.append(node.name)
+            for child in _children(s):
+                visit(child)
+    visit(kernel.body)
+    return names
+
+
+def specialize(kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc | None) -> Specialization:
+    """Check that this launch can be lowered and return what its compiled kernel depends on."""
+    guard = nprocs % block != 0
+    if guard and kernel.uses_barrier:
+        raise LoweringError(
+            f"kernel {kernel.name!r} uses barrier() but is launched with {nprocs} processors in blocks of {block}: "
+            f"the last block is partial, and on CUDA its missing threads would be guarded off the barriers",
+            loc=loc, hint="launch a whole number of blocks (k[blocks, threads](...)) and guard the work, "
+                          "not the barriers, with an `if`")
+    values = dict(zip(kernel.param_names, args))
+    literals = []
+    for name in shape_params(kernel):
+        v = values.get(name)
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise LoweringError(f"kernel {kernel.name!r}: shared/local array shapes use parameter {name!r}, "
+                                f"which the launch gave as {v!r}; it must be an integer", loc=loc)
+        literals.append((name, v))
+    return Specialization(tuple(literals), guard)
+
+
+class _Renderer:
+    def __init__(self, kernel: ir.Kernel, spec: Specialization):
+        self.kernel = kernel
+        self.spec = spec
+        self.literals = dict(spec.literals)
+        names = set(kernel.param_names) | _assigned_names(kernel.body)
+        # Names that would shadow the generated module's imports get a suffix.
+        self.rename = {n: _fresh(n, names) for n in names if n in _RESERVED}
+
+    def name(self, n: str) -> str:
+        return self.rename.get(n, n)
+
+    def fail(self, node: Any, what: str) -> LoweringError:
+        return LoweringError(f"kernel {self.kernel.name!r}: {what} cannot be lowered to numba.cuda", loc=node.loc)
+
+    # expressions
+    def expr(self, e: ir.Expr, shape: bool = False) -> str:
+        if isinstance(e, ir.Const):
+            v = e.value
+            if isinstance(v, float):
+                if math.isnan(v):
+                    return "math.nan"
+                if math.isinf(v):
+                    return "math.inf" if v > 0 else "(-math.inf)"
+            return repr(v)
+        if isinstance(e, ir.Var):
+            if e.name in self.literals:  # specialized: a compile-time constant everywhere
+                return repr(self.literals[e.name])
+            if shape:
+                raise self.fail(e, f"a shared/local shape using {e.name!r}")
+            return self.name(e.name)
+        if isinstance(e, ir.Intrinsic):
+            if shape:
+                raise self.fail(e, "an intrinsic in a shared/local shape")
+            return _INTRINSICS[e.name]
+        if isinstance(e, ir.Load):
+            return f"{self.name(e.array)}[{', '.join(self.expr(i) for i in e.index)}]"
+        if isinstance(e, ir.BinOp):
+            if e.op not in ir.BINARY_OPS:
+                raise self.fail(e, f"operator {e.op}")
+            return f"({self.expr(e.left, shape)} {e.op} {self.expr(e.right, shape)})"
+        if isinstance(e, ir.Compare):
+            return f"({self.expr(e.left, shape)} {e.op} {self.expr(e.right, shape)})"
+        if isinstance(e, ir.BoolOp):
+            return f"({self.expr(e.left, shape)} {e.op} {self.expr(e.right, shape)})"
+        if isinstance(e, ir.UnaryOp):
+            sep = " " if e.op == "not" else ""
+            return f"({e.op}{sep}{self.expr(e.operand, shape)})"
+        if isinstance(e, ir.Select):
+            return f"({self.expr(e.if_true, shape)} if {self.expr(e.cond, shape)} else {self.expr(e.if_false, shape)})"
+        if isinstance(e, ir.Call):
+            args = ", ".join(self.expr(a, shape) for a in e.args)
+            if e.func in _CONVERSIONS:
+                return f"{_CONVERSIONS[e.func]}({args})"
+            if e.func in _MATH:
+                return f"{_MATH[e.func]}({args})"
+            raise self.fail(e, f"call of {e.func}()")
+        raise self.fail(e, f"expression {type(e).__name__}")
+
+    # statements
+    def block(self, body: tuple[ir.Stmt, ...], indent: int) -> list[str]:
+        pad = "    " * indent
+        out: list[str] = []
+        for s in body:
+            if isinstance(s, ir.Assign):
+                out.append(f"{pad}{self.name(s.target)} = {self.expr(s.value)}")
+            elif isinstance(s, ir.Store):
+                idx = ", ".join(self.expr(i) for i in s.index)
+                out.append(f"{pad}{self.name(s.array)}[{idx}] = {self.expr(s.value)}")
+            elif isinstance(s, ir.If):
+                out.append(f"{pad}if {self.expr(s.cond)}:")
+                out += self.block(s.body, indent + 1) or [f"{pad}    pass"]
+                if s.orelse:
+                    out.append(f"{pad}else:")
+                    out += self.block(s.orelse, indent + 1) or [f"{pad}    pass"]
+            elif isinstance(s, ir.While):
+                out.append(f"{pad}while {self.expr(s.cond)}:")
+                out += self.block(s.body, indent + 1) or [f"{pad}    pass"]
+            elif isinstance(s, ir.For):
+                if s.step == 0:
+                    raise self.fail(s, "a range with step 0")
+                out.append(f"{pad}for {self.name(s.var)} in range({self.expr(s.start)}, {self.expr(s.stop)}, {s.step}):")
+                out += self.block(s.body, indent + 1) or [f"{pad}    pass"]
+            elif isinstance(s, ir.Barrier):
+                out.append(f"{pad}cuda.syncthreads()")
+            elif isinstance(s, ir.Return):
+                out.append(f"{pad}return")
+            elif isinstance(s, ir.AllocArray):
+                if s.dtype not in _DTYPES:
+                    raise self.fail(s, f"dtype {s.dtype}")
+                if s.space not in ("shared", "local"):
+                    raise self.fail(s, f"memory space {s.space!r}")
+                shape = ", ".join(self.expr(d, shape=True) for d in s.shape)
+                out.append(f"{pad}{self.name(s.name)} = cuda.{s.space}.array(({shape},), np.{s.dtype})")
+            else:
+                raise self.fail(s, f"statement {type(s).__name__}")
+        return out
+
+    def render(self, fn_name: str) -> str:
+        k = self.kernel
+        params = [self.name(p) for p in k.param_names] + [NPROCS]
+        lines = [f"@cuda.jit",
+                 f"def {fn_name}({', '.join(params)}):",
+                 f"    # from {k.name} at {k.loc}"
+                 + (f"; specialized on {', '.join(f'{a}={b}' for a, b in self.spec.literals)}" if self.spec.literals else "")]
+        if self.spec.guard:
+            lines.append(f"    if cuda.grid(1) < {NPROCS}:")
+            lines += self.block(k.body, 2) or ["        pass"]
+        else:
+            lines += self.block(k.body, 1) or ["    pass"]
+        return "\n".join(lines) + "\n"
+
+
+def kernel_function_name(kernel: ir.Kernel, spec: Specialization) -> str:
+    suffix = spec.suffix()
+    return f"{kernel.name}__{suffix}" if suffix else kernel.name
+
+
+def render_kernel(kernel: ir.Kernel, spec: Specialization) -> str:
+    """The numba.cuda source (a decorated function) of one kernel specialization."""
+    return _Renderer(kernel, spec).render(kernel_function_name(kernel, spec))
+
+
+def render_module(kernels: list[tuple[ir.Kernel, Specialization]]) -> str:
+    """A complete Python module: the imports and every kernel specialization given (deduplicated)."""
+    seen: dict[str, str] = {}
+    for k, spec in kernels:
+        name = kernel_function_name(k, spec)
+        if name not in seen:
+            seen[name] = render_kernel(k, spec)
+    return HEADER + "".join("\n\n" + src for src in seen.values())
+
+
+# ---- the backend -----------------------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("PRAMSIM_CUDA_CACHE", Path(tempfile.gettempdir()) / f"pramsim_cuda_{os.getuid()}"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def load_source(source: str, fn_name: str) -> Any:
+    """Write `source` to a file (named by its hash) and import it; return the function `fn_name`."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
+    path = cache_dir() / f"pramsim_k_{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    mod_name = f"pramsim_cuda_generated_{digest}"
+    module = sys.modules.get(mod_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        spec.loader.exec_module(module)
+    return getattr(module, fn_name)
+
+
+@dataclass
+class LaunchRecord:
+    kernel: str
+    nprocs: int
+    block: int
+    grid: int
+    function: str
+
+
+class CudaBackend:
+    """Runs programs on numba.cuda (a real GPU, or numba's CUDA simulator). Arrays stay on the device."""
+
+    name = "cuda"
+
+    def __init__(self, cuda: Any = None):
+        if cuda is None:
+            from numba import cuda  # noqa: PLC0415 - imported late: pramsim.gpu sets up numba first
+        self.cuda = cuda
+        from numba import config  # noqa: PLC0415
+        self.simulated = bool(config.ENABLE_CUDASIM)
+        self.compiled: dict[tuple[int, Specialization], Any] = {}
+        self.sources: dict[str, str] = {}
+        self.launches: list[LaunchRecord] = []
+
+    def array(self, host: np.ndarray, name: str) -> DeviceArray:
+        return DeviceArray(self.cuda.to_device(np.ascontiguousarray(host)), name)
+
+    def zeros(self, shape: int | tuple[int, ...], dtype: np.dtype) -> DeviceArray:
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if self.simulated or nbytes == 0:
+            return DeviceArray(self.cuda.to_device(np.zeros(shape, dtype)), "")
+        arr = self.cuda.device_array(shape, dtype)
+        from numba.cuda.cudadrv import driver  # noqa: PLC0415
+        driver.device_memset(arr, 0, nbytes)  # on the device: no host buffer, no copy
+        return DeviceArray(arr, "")
+
+    def to_host(self, a: DeviceArray) -> np.ndarray:
+        data = a.data
+        try:
+            return data.copy_to_host()
+        except Exception:  # a non-contiguous view: copy its base and slice on the host
+            return np.ascontiguousarray(data.copy_to_host())
+
+    def compile(self, kernel: ir.Kernel, spec: Specialization) -> Any:
+        key = (id(kernel), spec)
+        fn = self.compiled.get(key)
+        if fn is None:
+            name = kernel_function_name(kernel, spec)
+            source = HEADER + "\n\n" + render_kernel(kernel, spec)
+            self.sources[name] = source
+            fn = load_source(source, name)
+            self.compiled[key] = fn
+        return fn
+
+    def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
+        spec = specialize(kernel, nprocs, block, args, loc)
+        call_args = _device_args(kernel, args, loc)
+        fn = self.compile(kernel, spec)
+        grid = -(-nprocs // block)
+        self.launches.append(LaunchRecord(kernel.name, nprocs, block, grid, kernel_function_name(kernel, spec)))
+        fn[grid, block](*call_args, nprocs)
+
+
+class RecordingBackend:
+    """Runs the host program without running kernels: records each launch's specialization.
+
+    Arrays are zero-strided NumPy views (no memory), so `pramsim show-cuda` works at any size.
+    """
+
+    name = "cuda-render"
+
+    def __init__(self) -> None:
+        self.kernels: list[tuple[ir.Kernel, Specialization]] = []
+        self.launches: list[LaunchRecord] = []
+
+    def array(self, host: np.ndarray, name: str) -> DeviceArray:
+        host = np.asarray(host)
+        return DeviceArray(np.broadcast_to(np.zeros((), host.dtype), host.shape), name)
+
+    def zeros(self, shape: int | tuple[int, ...], dtype: np.dtype) -> DeviceArray:
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        return DeviceArray(np.broadcast_to(np.zeros((), dtype), shape), "")
+
+    def to_host(self, a: DeviceArray) -> np.ndarray:
+        return np.array(a.data)
+
+    def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
+        spec = specialize(kernel, nprocs, block, args, loc)
+        _device_args(kernel, args, loc)
+        render_kernel(kernel, spec)  # raises LoweringError now, not at numba compile time
+        self.kernels.append((kernel, spec))
+        self.launches.append(LaunchRecord(kernel.name, nprocs, block, -(-nprocs // block),
+                                          kernel_function_name(kernel, spec)))
+
+
+def _device_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> list[Any]:
+    out = []
+    for param, value in zip(kernel.param_names, args):
+        if param in kernel.arrays:
+            if not isinstance(value, DeviceArray):
+                raise LoweringError(f"kernel {kernel.name!r} indexes {param!r} as an array, but the launch passed "
+                                    f"{type(value).__name__}", loc=loc)
+            out.append(value.data)
+        else:
+            if isinstance(value, DeviceArray):
+                raise LoweringError(f"kernel {kernel.name!r} uses {param!r} as a number, but the launch passed an array",
+                                    loc=loc)
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise LoweringError(f"kernel {kernel.name!r}: argument {param!r} must be a number, "
+                                    f"got {type(value).__name__}", loc=loc)
+            out.append(value.item() if isinstance(value, np.generic) and not isinstance(value, np.float32) else value)
+    return out
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _walk(e: ir.Expr):
+    yield e
+    for value in vars(e).values():
+        if isinstance(value, ir.Expr):
+            yield from _walk(value)
+        elif isinstance(value, tuple):
+            for v in value:
+                if isinstance(v, ir.Expr):
+                    yield from _walk(v)
+
+
+def _children(s: ir.Stmt) -> list[tuple[ir.Stmt, ...]]:
+    if isinstance(s, ir.If):
+        return [s.body, s.orelse]
+    if isinstance(s, (ir.While, ir.For)):
+        return [s.body]
+    return []
+
+
+def _assigned_names(body: tuple[ir.Stmt, ...]) -> set[str]:
+    names: set[str] = set()
+    for s in body:
+        if isinstance(s, ir.Assign):
+            names.add(s.target)
+        elif isinstance(s, ir.For):
+            names.add(s.var)
+        elif isinstance(s, ir.AllocArray):
+            names.add(s.name)
+        for child in _children(s):
+            names |= _assigned_names(child)
+    return names
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    k = 1
+    while f"{name}_{k}" in taken:
+        k += 1
+    return f"{name}_{k}"
