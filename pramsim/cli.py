@@ -245,8 +245,11 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
         click.echo(f"note: no prediction on h100: {exc.message}", err=True)
     result["predicted_s"] = predicted
     measured = result.get("measured_s")
-    if predicted and measured:
+    if predicted and measured and not result.get("simulated"):
         result["relative_error"] = (predicted - measured) / measured
+    elif result.get("simulated"):
+        click.echo("note: no GPU here; ran on numba's CUDA simulator, whose time says nothing about a GPU "
+                   "(the prediction is for h100)", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2, default=str))
     else:
