@@ -46,7 +46,7 @@ def test_saxpy_counts_by_hand():
         assert d["work"] == 6 * n and d["depth"] == 6
         assert d["counts"] == {"int.<": n, "load.hbm": 2 * n, "flop.*": n, "flop.+": n, "store.hbm": n}
         assert d["depth_by_class"] == {"flop": 2, "hbm": 3, "sram": 0}
-        assert d["steps"] == math.ceil(6 * n / 8)  # every level is n wide: ceil(n/8) steps each, n % 8 == 0
+        assert d["steps"] == 6 * math.ceil(n / 8)  # 6 levels, each n wide: ceil(n/8) machine steps each
     doc = (DOCS / "dsl.md").read_text()
     assert "W = 6,000" in doc and "D = 6" in doc
 
@@ -103,3 +103,18 @@ def test_cli_doc_command_exits_zero(cmd, monkeypatch):
     args = shlex.split(cmd)[1:]
     r = CliRunner().invoke(main, args)
     assert r.exit_code == 0, f"{cmd}\n{r.output}"
+
+
+@pytest.mark.parametrize("n", [1000, 4096, 5000])
+def test_block_sum_program_counts_by_hand(n):
+    # programs/block_sum.py (the benchmark's kernel): blocks of 1024, each a full 10-level tree
+    # (1023 additions, padded with zeros), relaunched over the partials until one remains.
+    d = run_json(str(ROOT / "programs" / "block_sum.py"), f"n={n}", "--p", "64")
+    assert d["correct"] is True
+    b1 = -(-n // 1024)
+    blocks = b1 + (1 if b1 > 1 else 0)
+    assert d["launches"] == (2 if b1 > 1 else 1)
+    assert d["counts"]["flop.+"] == 1023 * blocks
+    assert d["counts"]["load.hbm"] == n + (b1 if b1 > 1 else 0)
+    assert d["counts"]["store.hbm"] == blocks
+    assert d["depth_by_class"]["flop"] == 10 * d["launches"]
