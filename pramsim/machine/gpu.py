@@ -43,7 +43,7 @@ from ..errors import MachineError
 from .sim import Schedule, Segment
 from .spec import MachineSpec
 
-MAX_COHORTS = 4000  # cohorts one launch may fragment into before it is redone wave by wave
+MAX_COHORTS = 2000  # cohorts one launch may fragment into before it is redone wave by wave
 
 
 @dataclass(frozen=True)
