@@ -1,0 +1,139 @@
+"""Run the shipped programs on the GPU at benchmark sizes (fp32) and report measured time and rates.
+
+Usage (on the lent H100, with the repository on PYTHONPATH):
+    python scripts/gpu_validate.py [--repeat 5] [--only tree_sum,matmul_tiled] [--small] [--json PATH]
+
+For each (program, params) below that exists in programs/, `pramsim.gpu.run_on_gpu` lowers the DSL
+source to numba.cuda, runs the whole host program (one warm-up, then `--repeat` runs timed with CUDA
+events, median), and checks the result against the program's NumPy reference. GB/s and GFLOP/s
+use the *compulsory* traffic and the textbook FLOP count of each problem (given beside each entry),
+not what a particular kernel happens to move: they are rates of useful work, comparable across
+variants. Writes JSON to --json, else $OUT/gpu_validate.json when $OUT is set, else ./gpu_validate.json.
+Programs missing from programs/ are skipped; a failing entry is recorded with its error and the
+script goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pramsim import gpu  # noqa: E402  (imported before numba: numpy shim, simulator decision)
+from pramsim.programs import load_program, shipped_programs  # noqa: E402
+
+N = 2**26
+F = 4  # bytes per float32
+
+# (program, params, compulsory HBM bytes, useful FLOPs) at benchmark sizes
+BENCH = [
+    ("vector_mul", {"n": N}, 3 * F * N, N),
+    ("tree_sum", {"n": N}, F * N, N - 1),
+    ("tree_max", {"n": N}, F * N, N - 1),
+    ("block_sum", {"n": N}, F * N, N - 1),
+    ("scan_hillis_steele", {"n": N}, 2 * F * N, N - 1),
+    ("scan_blelloch", {"n": N}, 2 * F * N, N - 1),
+    ("outer_product", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 8192 * 8192),
+    ("softmax", {"rows": 2**16, "n": 1024}, 2 * F * 2**26, 3 * 2**26),
+    ("softmax_online", {"rows": 2**16, "n": 1024, "threads": 256}, 2 * F * 2**26, 3 * 2**26),
+    ("matvec", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 2 * 8192 * 8192),
+    ("matmul_naive", {"n": 4096}, 3 * F * 4096**2, 2 * 4096**3),
+    ("matmul_tiled", {"n": 4096, "tile": 16}, 3 * F * 4096**2, 2 * 4096**3),
+    ("matmul_tiled", {"n": 4096, "tile": 32}, 3 * F * 4096**2, 2 * 4096**3),
+    ("attention_naive", {"batch": 1, "heads": 16, "n": 4096, "d": 64}, 4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+    ("attention_flash", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "tile_r": 16, "tile_c": 16},
+     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+    ("attention_flash", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "tile_r": 32, "tile_c": 32},
+     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+    ("attention_chunked", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "chunk": 0},
+     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+]
+
+SMALL = {"n": 4096}  # --small: a quick check of the script itself (sizes divided down)
+
+
+def shrink(params: dict[str, int]) -> dict[str, int]:
+    out = dict(params)
+    if "heads" in out:
+        out.update(heads=2, n=256)
+    elif "rows" in out:
+        out["rows"] = 64
+    elif out.get("n", 0) > 4096:
+        out["n"] = 4096 if out["n"] == N else 256
+    elif "n" in out:
+        out["n"] = 256
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--only", default="", help="comma-separated program names")
+    ap.add_argument("--small", action="store_true", help="tiny sizes: check the script, not the GPU")
+    ap.add_argument("--json", default="", help="output path (default $OUT/gpu_validate.json)")
+    args = ap.parse_args()
+    only = {s for s in args.only.split(",") if s}
+    shipped = shipped_programs()
+    rows = []
+    print(f"device: {gpu.device_name()}  (simulated: {gpu.using_simulator()})", flush=True)
+    header = f"{'program':<20} {'params':<52} {'ms':>10} {'GB/s':>9} {'GFLOP/s':>10} {'correct':>8}"
+    print(header)
+    print("-" * len(header), flush=True)
+    for name, params, nbytes, flops in BENCH:
+        if name not in shipped or (only and name not in only):
+            continue
+        if args.small:
+            scale_params = shrink(params)
+            ratio = 1.0
+            for k in params:  # scale the useful-work figures to the shrunk sizes (rough, for the table only)
+                if params[k] != scale_params[k]:
+                    ratio *= scale_params[k] / params[k]
+            params = scale_params
+            nbytes, flops = int(nbytes * ratio), int(flops * ratio)
+        ptxt = " ".join(f"{k}={v}" for k, v in params.items())
+        t0 = time.perf_counter()
+        try:
+            r = gpu.run_on_gpu(load_program(name), params, repeat=args.repeat)
+        except Exception as exc:  # record and go on: one broken entry must not hide the others
+            rows.append({"program": name, "params": params, "error": f"{type(exc).__name__}: {exc}",
+                         "traceback": traceback.format_exc()})
+            print(f"{name:<20} {ptxt:<52} ERROR {type(exc).__name__}: {str(exc).splitlines()[0][:120]}", flush=True)
+            continue
+        s = r["measured_s"]
+        r.update(compulsory_bytes=nbytes, useful_flops=flops, gb_per_s=nbytes / s / 1e9, gflop_per_s=flops / s / 1e9,
+                 wall_s=time.perf_counter() - t0)
+        rows.append(r)
+        print(f"{name:<20} {ptxt:<52} {s * 1e3:>10.3f} {r['gb_per_s']:>9.1f} {r['gflop_per_s']:>10.1f} "
+              f"{str(r['correct']):>8}", flush=True)
+    meta = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "device": gpu.device_name(), "simulated": gpu.using_simulator(), "repeat": args.repeat,
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "host": platform.node(),
+            "python": platform.python_version()}
+    try:
+        import numba
+        import numpy
+        meta.update(numba=numba.__version__, numpy=numpy.__version__)
+        from numba import cuda
+        if not gpu.using_simulator():
+            meta["driver"] = ".".join(map(str, cuda.cudadrv.driver.driver.get_version()))
+            meta["runtime"] = ".".join(map(str, cuda.runtime.get_version()))
+            import importlib.metadata
+            meta["numba_cuda"] = importlib.metadata.version("numba-cuda")
+    except Exception as exc:  # the versions are a courtesy; never lose the results for them
+        meta["version_error"] = str(exc)
+    path = Path(args.json) if args.json else Path(os.environ.get("OUT", ".")) / "gpu_validate.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"meta": meta, "results": rows}, indent=2, default=str))
+    print(f"wrote {path}")
+    return 0 if all(r.get("correct") for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
