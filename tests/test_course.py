@@ -1,0 +1,136 @@
+"""The course in docs/course: every `pramsim` command in a ```console block runs, exits as the
+lesson says, and prints the key numbers the lesson quotes; every reference solution passes its
+checker.
+
+A block may start with `# exits N` (the command is expected to fail with code N, e.g. an EREW
+violation) and may be preceded by `<!-- keys: "9,207" "90 steps" -->`: strings that must appear in
+the command's output. Lessons whose first lines say "not yet runnable" are skipped. The commands
+run concurrently (each is a separate process) so the module stays well under a minute.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "docs" / "course"
+LESSONS = sorted(COURSE.glob("[0-9][0-9]-*.md"))
+BLOCK = re.compile(r"(?:<!--\s*keys:(?P<keys>.*?)-->\s*\n)?```console\n(?P<body>.*?)\n```", re.S)
+
+
+def runnable(text: str) -> bool:
+    return "not yet runnable" not in "\n".join(text.splitlines()[:5]).lower()
+
+
+def blocks():
+    """(lesson, command, expected exit code, keys) for every `$ pramsim ...` line."""
+    out = []
+    for lesson in LESSONS:
+        text = lesson.read_text()
+        if not runnable(text):
+            continue
+        for m in BLOCK.finditer(text):
+            lines = m.group("body").splitlines()
+            code = 0
+            for ln in lines:
+                if ln.startswith("$ "):
+                    break
+                e = re.match(r"# exits (\d+)", ln)
+                if e:
+                    code = int(e.group(1))
+            keys = re.findall(r'"([^"]*)"', m.group("keys") or "")
+            for ln in lines:
+                if ln.startswith("$ pramsim "):
+                    out.append((lesson.name, ln[2:], code, keys))
+    return out
+
+
+BLOCKS = blocks()
+
+
+def _run(cmd: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+               MPLBACKEND="Agg")
+    return subprocess.run(["bash", "-c", cmd], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
+
+
+def _run_in_process(cmd: str) -> subprocess.CompletedProcess:
+    """A plain `pramsim ...` command through click's test runner: same code path, no interpreter
+    start-up per command (most of a command's time)."""
+    from click.testing import CliRunner
+
+    from pramsim.cli import main
+
+    argv = shlex.split(cmd)[1:]
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)
+        r = CliRunner().invoke(main, argv, catch_exceptions=True)
+    finally:
+        os.chdir(cwd)
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise r.exception
+    return subprocess.CompletedProcess(argv, r.exit_code, r.stdout, getattr(r, "stderr", "") or "")
+
+
+def _shell_only(cmd: str) -> bool:
+    return any(ch in cmd for ch in "|><;&") or cmd.startswith("pramsim gpu ")
+
+
+@pytest.fixture(scope="module")
+def results():
+    cmds = sorted({c for _, c, _, _ in BLOCKS})
+    shell = [c for c in cmds if _shell_only(c)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # pipelines and GPU runs in their own processes
+        futures = {c: pool.submit(_run, c) for c in shell}
+        out = {c: _run_in_process(c) for c in cmds if c not in futures}
+        out.update({c: f.result() for c, f in futures.items()})
+    return out
+
+
+def test_course_has_all_lessons_and_commands():
+    names = [p.name for p in LESSONS]
+    assert len(names) == 9 and names[0].startswith("01-") and names[-1].startswith("09-")
+    assert (COURSE / "README.md").exists()
+    for lesson in LESSONS:
+        text = lesson.read_text()
+        assert "## Exercises" in text, lesson.name
+        if runnable(text):
+            assert any(b[0] == lesson.name for b in BLOCKS), f"{lesson.name} has no runnable command"
+
+
+@pytest.mark.parametrize("lesson,cmd,code,keys", BLOCKS, ids=[f"{b[0][:2]}:{b[1][:60]}" for b in BLOCKS])
+def test_console_command(results, lesson, cmd, code, keys):
+    r = results[cmd]
+    output = r.stdout + r.stderr
+    assert r.returncode == code, f"{lesson}: `{cmd}` exited {r.returncode}, expected {code}\n{output[-2000:]}"
+    for key in keys:
+        assert key in output, f"{lesson}: `{cmd}` output lacks {key!r}\n{output[-2000:]}"
+
+
+SOLUTIONS = sorted((COURSE / "solutions").glob("*.py"))
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=[s.stem for s in SOLUTIONS])
+def test_solution_passes_its_checker(results, solution):
+    """Each reference solution is checked in a lesson by `pramsim check` with the exercise's bounds,
+    and that check passes (exit 0, PASS line)."""
+    rel = solution.relative_to(ROOT).as_posix()
+    checks = [c for _, c, _, _ in BLOCKS if c.startswith(f"pramsim check {rel} ") and "--work" in c and "--depth" in c]
+    assert checks, f"no lesson runs `pramsim check {rel} --work ... --depth ...`"
+    for c in checks:
+        r = results[c]
+        assert r.returncode == 0 and f"PASS: {solution.stem}" in r.stdout, (c, r.stdout[-1500:], r.stderr[-1500:])
+
+
+def test_checker_rejects_a_wrong_bound(results):
+    """The exercise checkers are not vacuous: a solution fails when the bound is too tight."""
+    r = _run("pramsim check docs/course/solutions/softmax_rows.py --work n^2 --depth 'log n'")
+    assert r.returncode == 1 and "FAIL" in r.stdout, r.stdout[-1500:]
