@@ -40,6 +40,8 @@ class LaunchTrace:
     block_flops: np.ndarray      # floating-point operations per block
     sram_per_block: int          # bytes of shared arrays a block allocates
     barriers: int = 0            # barrier statements executed (per block, max)
+    block_sram_bytes: np.ndarray | None = None  # bytes each block moves to and from shared memory
+    sram_arrays: dict[str, int] = field(default_factory=dict)  # shared array name -> bytes per block
 
     @property
     def nblocks(self) -> int:

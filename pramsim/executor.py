@@ -171,6 +171,8 @@ class _Launch:
         self.ops = _LaneCounter()
         self.flops = _LaneCounter()
         self.hbm_bytes = _LaneCounter()
+        self.sram_traffic = _LaneCounter()
+        self.sram_arrays: dict[str, int] = {}
         self.class_depth = {c: _LaneCounter() for c in DEPTH_CLASSES}
         self.hist = np.zeros(64, dtype=np.int64)
         self.counts: Counter = Counter()
@@ -225,7 +227,9 @@ class _Launch:
             block_depth=self.step.per_block(self.starts, self.sizes, np.maximum),
             block_hbm_bytes=self.hbm_bytes.per_block(self.starts, self.sizes, np.add),
             block_flops=self.flops.per_block(self.starts, self.sizes, np.add),
-            sram_per_block=self.sram_bytes, barriers=self.barriers))
+            sram_per_block=self.sram_bytes, barriers=self.barriers,
+            block_sram_bytes=self.sram_traffic.per_block(self.starts, self.sizes, np.add),
+            sram_arrays=dict(self.sram_arrays)))
         self.trace.counts.update(self.counts)
         self.trace.bytes.update(self.bytes)
         for c, counter in self.class_depth.items():
@@ -360,7 +364,9 @@ class _Launch:
         buf = np.zeros((lead, *shape), dtype=s.dtype)
         self.arrays[s.name] = (buf, "sram" if s.space == "shared" else "local")
         if s.space == "shared":
-            self.sram_bytes += int(np.prod(shape)) * buf.itemsize
+            nbytes = int(np.prod(shape)) * buf.itemsize
+            self.sram_bytes += nbytes
+            self.sram_arrays[s.name] = nbytes
 
     # ---- memory ------------------------------------------------------------------------------
 
@@ -445,6 +451,8 @@ class _Launch:
         self.bytes[(space, direction)] += mask.n * itemsize
         if space == "hbm":
             self.hbm_bytes.add(mask, self.P, itemsize)
+        elif space == "sram":
+            self.sram_traffic.add(mask, self.P, itemsize)
 
     # ---- expressions -------------------------------------------------------------------------
 
