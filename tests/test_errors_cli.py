@@ -1,0 +1,172 @@
+"""`python -m pramsim.cli` on bad input: a clear message with file:line, the right exit code, no traceback."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+def pramsim(*args):
+    r = subprocess.run([sys.executable, "-m", "pramsim.cli", *map(str, args)], capture_output=True, text=True,
+                       timeout=60)
+    assert "Traceback" not in r.stderr and "Traceback" not in r.stdout, r.stderr
+    assert "internal error" not in r.stderr, r.stderr
+    return r
+
+
+def test_unknown_program_suggests_close_names():
+    r = pramsim("run", "tree_smu")
+    assert r.returncode == 1
+    assert "unknown program 'tree_smu'" in r.stderr and "tree_sum" in r.stderr and "hint:" in r.stderr
+
+
+def test_unknown_program_without_close_names_points_at_list():
+    r = pramsim("check", "zzzzzzzz")
+    assert r.returncode == 1 and "pramsim list" in r.stderr
+
+
+def test_missing_program_file():
+    r = pramsim("run", FIX / "no_such_file.py")
+    assert r.returncode == 1 and "does not exist" in r.stderr
+
+
+def test_unknown_machine_suggests_close_names():
+    r = pramsim("run", "tree_sum", "n=16", "--machine", "h10")
+    assert r.returncode == 1
+    assert "unknown machine 'h10'" in r.stderr and "h100" in r.stderr
+
+
+def test_unknown_parameter_lists_the_real_ones():
+    r = pramsim("run", "tree_sum", "m=16")
+    assert r.returncode == 1 and "no parameter 'm'" in r.stderr and "n=1024" in r.stderr
+
+
+@pytest.mark.parametrize("arg, words", [("n=abc", "not an integer"), ("n=-4", "at least 1"),
+                                        ("n=0", "at least 1"), ("n", "name=value"), ("n=1.5", "not an integer")])
+def test_malformed_parameter_is_refused(arg, words):
+    r = pramsim("run", "tree_sum", arg)
+    assert r.returncode in (1, 2) and words in r.stderr and "n=" in r.stderr
+
+
+@pytest.mark.xfail(reason="malformed name=value parameters are usage errors (issue 6: exit 2 for usage "
+                          "errors) but exit 1: runner.parse_params raises ProgramError (exit_code 1); fix: a "
+                          "UsageError(PramsimError) with exit_code = 2 raised by parse_params/parse_positive_int",
+                   strict=True)
+def test_malformed_parameter_exits_2():
+    assert pramsim("run", "tree_sum", "n=abc").returncode == 2
+
+
+@pytest.mark.parametrize("p", ["0", "-1", "x"])
+def test_bad_processor_count_is_a_usage_error(p):
+    r = pramsim("run", "tree_sum", "n=16", "--p", p)
+    assert r.returncode == 2 and "--p" in r.stderr
+
+
+def test_dsl_error_in_user_file():
+    r = pramsim("run", FIX / "bad_dsl_try.py")
+    assert r.returncode == 1
+    assert f"{FIX / 'bad_dsl_try.py'}:9:" in r.stderr and "DSL error" in r.stderr and "hint:" in r.stderr
+
+
+def test_execution_error_in_user_file_names_everything():
+    r = pramsim("run", FIX / "bad_oob.py")
+    assert r.returncode == 1
+    assert f"{FIX / 'bad_oob.py'}:10:" in r.stderr
+    for words in ("index 16", "'a'", "(16,)", "processor 15"):
+        assert words in r.stderr
+
+
+def test_wrong_launch_arguments_in_user_file():
+    r = pramsim("run", FIX / "bad_launch_args.py")
+    assert r.returncode == 1 and f"{FIX / 'bad_launch_args.py'}:15:" in r.stderr and "takes 2 arguments" in r.stderr
+
+
+def test_host_exception_is_located_in_user_code():
+    r = pramsim("run", FIX / "bad_host_exception.py")
+    assert r.returncode == 1 and f"{FIX / 'bad_host_exception.py'}:16:" in r.stderr and "ZeroDivisionError" in r.stderr
+
+
+def test_intrinsic_in_host_code_is_an_error_not_a_crash():
+    r = pramsim("run", FIX / "bad_host_intrinsic.py")
+    assert r.returncode == 1 and "inside a @kernel" in r.stderr
+
+
+@pytest.mark.xfail(reason="gid() called in host code: the error has no file:line (dsl._outside raises without "
+                          "loc; runner.call_user re-raises PramsimError unchanged)", strict=True)
+def test_intrinsic_in_host_code_names_the_line():
+    r = pramsim("run", FIX / "bad_host_intrinsic.py")
+    assert f"{FIX / 'bad_host_intrinsic.py'}:16:" in r.stderr
+
+
+def test_wrong_result_exits_1_and_says_incorrect():
+    r = pramsim("run", FIX / "wrong_result.py")
+    assert r.returncode == 1 and "INCORRECT" in r.stdout and "5.99" in r.stdout  # worst element vs reference
+    j = pramsim("run", FIX / "wrong_result.py", "--json")
+    assert j.returncode == 1 and json.loads(j.stdout)["correct"] is False
+
+
+def test_good_user_program_runs_and_checks():
+    r = pramsim("run", FIX / "good_saxpy.py", "n=100", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    # per processor: <, then load, *, load, +, store for i < n: W = 100 * 6, D = 6
+    assert d["correct"] is True and d["work"] == 600 and d["depth"] == 6
+
+
+def test_debug_shows_the_traceback():
+    r = subprocess.run([sys.executable, "-m", "pramsim.cli", "--debug", "run", "tree_smu"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+PROFILES = {
+    "unknown field": ('name = "x"\nkind = "pram"\nprocesors = 4\n', "'procesors'", 3, "processors"),
+    "wrong type": ('name = "x"\nkind = "pram"\n\nprocessors = "four"\n', "'processors' must be int", 4, None),
+    "negative": ('name = "x"\nkind = "pram"\nprocessors = -2\n', "'processors'", 3, None),
+    "bad kind": ('name = "x"\n# c\nkind = "tpu"\nprocessors = 4\n', "'kind'", 3, None),
+    "missing field": ('name = "x"\nkind = "gpu"\nsms = 4\n', "'lanes_per_sm'", 1, "lanes_per_sm"),
+    "not toml": ('name = "x"\nkind = "pram"\nprocessors = 4\n[[oops\n', "not valid TOML", 4, None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROFILES))
+def test_malformed_machine_profile_names_field_and_line(tmp_path, case):
+    text, words, line, hint = PROFILES[case]
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    r = pramsim("run", "tree_sum", "n=16", "--machine", path)
+    assert r.returncode == 1
+    assert words in r.stderr and f"{path}:{line}:" in r.stderr, r.stderr
+    if hint:
+        assert "hint:" in r.stderr and hint in r.stderr
+
+
+def test_unknown_table_in_profile_names_its_line(tmp_path):
+    from pramsim.errors import MachineError
+    from pramsim.machine import load_machine
+    path = tmp_path / "m.toml"
+    path.write_text('name = "x"\nkind = "pram"\nprocessors = 4\n[extra]\nx = 1\n')
+    with pytest.raises(MachineError) as info:
+        load_machine(str(path))
+    assert "'extra'" in info.value.message
+
+
+@pytest.mark.xfail(reason="an unknown [table] in a profile is reported without a line: spec._validate's where() "
+                          "only matches `key =` lines, not `[key]` headers (fix: also match r'\\s*\\[+\\s*key\\s*\\]')",
+                   strict=True)
+def test_unknown_table_in_profile_has_a_loc(tmp_path):
+    from pramsim.errors import MachineError
+    from pramsim.machine import load_machine
+    path = tmp_path / "m.toml"
+    path.write_text('name = "x"\nkind = "pram"\nprocessors = 4\n[extra]\nx = 1\n')
+    with pytest.raises(MachineError) as info:
+        load_machine(str(path))
+    assert info.value.loc is not None and info.value.loc.line == 4
+
+
+def test_p_on_a_gpu_profile_is_refused():
+    r = pramsim("run", "tree_sum", "n=16", "--machine", "h100", "--p", "4")
+    assert r.returncode == 1 and "--p applies to PRAM machines" in r.stderr
