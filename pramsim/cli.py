@@ -200,6 +200,22 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         sys.exit(1)
 
 
+@main.command()
+@click.option("--profile", default="h100", show_default=True, help="Machine profile the predictions use.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("validation"),
+              show_default=True, help="Folder for validation.md and validation.json.")
+@click.option("--small", is_flag=True, help="Tiny sizes: checks the pipeline (numba's simulator), not the model.")
+@click.option("--repeat", type=click.IntRange(min=1), default=10, show_default=True)
+@_friendly_errors
+def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
+    """Predicted vs measured time for the program suite: a markdown and a JSON table."""
+    from . import validate as v
+    click.echo("| program | params | predicted µs | measured µs | (pred − meas)/meas | correct |")
+    result = v.validate(profile, small, repeat, progress=click.echo)
+    md, js = v.write(result, out_dir)
+    click.echo(f"wrote {md} and {js} (device: {result['device']})", err=True)
+
+
 @main.command("show-ir")
 @click.argument("program")
 @_friendly_errors

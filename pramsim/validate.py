@@ -1,0 +1,100 @@
+"""`pramsim validate`: the simulator's predicted time beside the GPU's measured time.
+
+For each (program, params) of a suite, the executor + GPU model predict the time on a profile
+(h100 by default) and the CUDA backend measures it (median of CUDA-event timings). Sizes are
+"executor-sized": large enough to fill the GPU for the simpler programs, small enough that the
+executor, which runs every operation of every virtual processor, finishes in seconds. Writes a
+markdown table and a JSON file. Without a GPU it runs on numba's CUDA simulator and says so;
+then the measured times mean nothing (use `--small`).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .machine import load_machine
+from .programs import load_program, shipped_programs
+from .runner import run_program
+
+SUITE: list[tuple[str, dict[str, int]]] = [
+    ("vector_mul", {"n": 1 << 22}),
+    ("tree_sum", {"n": 1 << 22}),
+    ("tree_max", {"n": 1 << 22}),
+    ("block_sum", {"n": 1 << 22}),
+    ("scan_hillis_steele", {"n": 1 << 20}),
+    ("scan_blelloch", {"n": 1 << 20}),
+    ("outer_product", {"n": 1024}),
+    ("matvec", {"n": 2048}),
+    ("softmax", {"rows": 1024, "n": 1024}),
+    ("softmax_online", {"rows": 1024, "n": 1024, "threads": 32}),
+    ("matmul_naive", {"n": 256}),
+    ("matmul_tiled", {"n": 256, "tile": 16}),
+    ("attention_naive", {"batch": 1, "heads": 4, "n": 256, "d": 64}),
+    ("attention_flash", {"batch": 1, "heads": 4, "n": 256, "d": 64, "tile_r": 16, "tile_c": 16}),
+    ("attention_chunked", {"batch": 1, "heads": 4, "n": 256, "d": 64, "chunk": 0}),
+]
+
+SMALL_SUITE: list[tuple[str, dict[str, int]]] = [
+    ("vector_mul", {"n": 256}), ("tree_sum", {"n": 256}), ("matmul_tiled", {"n": 16, "tile": 8}),
+]
+
+
+def validate(profile: str = "h100", small: bool = False, repeat: int = 10,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    from . import gpu
+    machine = load_machine(profile)
+    shipped = shipped_programs()
+    rows = []
+    for name, params in (SMALL_SUITE if small else SUITE):
+        if name not in shipped:
+            continue
+        prog = load_program(name)
+        params = {**prog.params, **params}
+        row: dict[str, Any] = {"program": name, "params": params}
+        try:
+            t0 = time.perf_counter()
+            sim = run_program(prog, params, machine)
+            row.update(predicted_s=sim.schedule.time_s, simulate_wall_s=time.perf_counter() - t0,
+                       work=sim.trace.work, hbm_bytes=sim.trace.bytes[("hbm", "read")] + sim.trace.bytes[("hbm", "write")],
+                       launches=len(sim.trace.launches), bound=sim.schedule.details.get("roofline", {}).get("model_bound"))
+            measured = gpu.run_on_gpu(prog, params, repeat=repeat)
+            row.update(measured_s=measured["measured_s"], correct=measured["correct"], device=measured["device"])
+            row["relative_error"] = (row["predicted_s"] - row["measured_s"]) / row["measured_s"]
+        except Exception as exc:  # one broken entry must not hide the others; it is reported
+            row["error"] = f"{type(exc).__name__}: {exc}"
+        rows.append(row)
+        if progress:
+            progress(_line(row))
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "profile": profile, "device": gpu.device_name(), "simulated": gpu.using_simulator(),
+            "repeat": repeat, "rows": rows}
+
+
+def _params(p: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in p.items())
+
+
+def _line(r: dict[str, Any]) -> str:
+    if "error" in r:
+        return f"| {r['program']} | {_params(r['params'])} | error: {r['error'][:100]} | | | |"
+    return (f"| {r['program']} | {_params(r['params'])} | {r['predicted_s'] * 1e6:,.1f} | {r['measured_s'] * 1e6:,.1f} "
+            f"| {r['relative_error']:+.0%} | {'yes' if r['correct'] else 'NO'} |")
+
+
+def markdown(result: dict[str, Any]) -> str:
+    head = [f"Validation on {result['device']} against the `{result['profile']}` profile, {result['date']}"
+            + (" (numba CUDA simulator: measured times are not GPU times)" if result["simulated"] else ""),
+            "", "| program | params | predicted µs | measured µs | (pred − meas)/meas | correct |",
+            "|---|---|---:|---:|---:|---|"]
+    return "\n".join(head + [_line(r) for r in result["rows"]]) + "\n"
+
+
+def write(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md, js = out_dir / "validation.md", out_dir / "validation.json"
+    md.write_text(markdown(result))
+    js.write_text(json.dumps(result, indent=2, default=str))
+    return md, js
