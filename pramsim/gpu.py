@@ -35,6 +35,7 @@ import ctypes
 import os
 import statistics
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -150,6 +151,7 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
             raise PramsimError(f"{program.name} returned {type(result).__name__}; a program returns a device array")
         return result, seconds
 
+    warnings.filterwarnings("ignore", message=".*under-utilization.*")  # tiny final launches of reductions
     result, _ = run_once(fresh(), timed=False)  # warm-up: compiles every kernel
     launches_per_run = len(backend.launches)
     kernels = sorted({r.function for r in backend.launches})

@@ -125,9 +125,16 @@ class _Renderer:
             v = e.value
             if isinstance(v, float):
                 if math.isnan(v):
-                    return "math.nan"
-                if math.isinf(v):
-                    return "math.inf" if v > 0 else "(-math.inf)"
+                    text = "math.nan"
+                elif math.isinf(v):
+                    text = "math.inf" if v > 0 else "(-math.inf)"
+                else:
+                    text = repr(v)
+                # NumPy 2 (NEP 50), which the executor follows, treats a Python float as "weak":
+                # float32 data + 0.5 stays float32. numba would make it float64 (slow, and not what
+                # the executor computes), so float literals are float32; with float64 or integer
+                # operands numba still promotes to float64, as NumPy does.
+                return f"np.float32({text})"
             return repr(v)
         if isinstance(e, ir.Var):
             if e.name in self.literals:  # specialized: a compile-time constant everywhere
@@ -377,6 +384,8 @@ def _device_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> list[Any
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise LoweringError(f"kernel {kernel.name!r}: argument {param!r} must be a number, "
                                     f"got {type(value).__name__}", loc=loc)
+            if isinstance(value, float):  # a weak Python float, as the executor sees it (NEP 50): float32
+                value = np.float32(value)
             out.append(value.item() if isinstance(value, np.generic) and not isinstance(value, np.float32) else value)
     return out
 
