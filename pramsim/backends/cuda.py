@@ -295,6 +295,16 @@ class CudaBackend:
         self.compiled: dict[tuple[int, Specialization], Any] = {}
         self.sources: dict[str, str] = {}
         self.launches: list[LaunchRecord] = []
+        # A caching allocator, like PyTorch's: buffers of a finished run are reused by the next
+        # run's zeros(...) (still zero-filled on the device), so a timed run does not pay cudaMalloc.
+        self.pool: dict[tuple[tuple[int, ...], str], list[Any]] = {}
+        self.allocated: list[tuple[tuple[tuple[int, ...], str], Any]] = []
+
+    def recycle(self) -> None:
+        """Return every buffer zeros(...) handed out to the pool (call when a run's results are dead)."""
+        for key, arr in self.allocated:
+            self.pool.setdefault(key, []).append(arr)
+        self.allocated = []
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
         return DeviceArray(self.cuda.to_device(np.ascontiguousarray(host)), name)
@@ -305,7 +315,10 @@ class CudaBackend:
         nbytes = int(np.prod(shape)) * dtype.itemsize
         if self.simulated or nbytes == 0:
             return DeviceArray(self.cuda.to_device(np.zeros(shape, dtype)), "")
-        arr = self.cuda.device_array(shape, dtype)
+        key = (shape, dtype.str)
+        pooled = self.pool.get(key)
+        arr = pooled.pop() if pooled else self.cuda.device_array(shape, dtype)
+        self.allocated.append((key, arr))
         from numba.cuda.cudadrv import driver  # noqa: PLC0415
         driver.device_memset(arr, 0, nbytes)  # on the device: no host buffer, no copy
         return DeviceArray(arr, "")
