@@ -170,3 +170,20 @@ def test_unknown_table_in_profile_has_a_loc(tmp_path):
 def test_p_on_a_gpu_profile_is_refused():
     r = pramsim("run", "tree_sum", "n=16", "--machine", "h100", "--p", "4")
     assert r.returncode == 1 and "--p applies to PRAM machines" in r.stderr
+
+
+def test_nan_where_reference_is_finite_is_incorrect():
+    from pramsim.machine import load_machine
+    from pramsim.programs import load_program
+    from pramsim.runner import run_program
+    r = run_program(load_program(str(FIX / "nan_result.py")), {"n": 16}, load_machine("pram"))
+    assert not r.comparison.correct and "NaN/infinite" in r.comparison.message
+    # log(x - 0.5) is NaN for the 8 inputs below 0.5 and -inf at none (0.5 is not on the grid)
+    assert "8 NaN/infinite" in r.comparison.message and "index (0,)" in r.comparison.message
+
+
+def test_check_and_show_ir_on_a_bad_file():
+    r = pramsim("check", FIX / "bad_dsl_try.py")
+    assert r.returncode == 1 and f"{FIX / 'bad_dsl_try.py'}:9:" in r.stderr
+    r = pramsim("show-ir", FIX / "good_saxpy.py")
+    assert r.returncode == 0 and "kernel saxpy(x, y, out, n):" in r.stdout and "2.0 * x[i] + y[i]" in r.stdout

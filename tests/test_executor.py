@@ -494,3 +494,25 @@ def test_invert_of_a_vector_comparison_is_python_int(tmp_path):
     """)
     t, (a,) = launch(mod.k, 4, np.zeros(4, np.int64))
     assert a.tolist() == [~False, ~False, ~True, ~False]
+
+
+def test_uniform_integer_division_by_zero(tmp_path):
+    mod, path, L = kernels(tmp_path, """
+    @kernel
+    def k(a, d):
+        a[gid()] = 7 // d  # L: div
+    """)
+    with pytest.raises(ExecutionError) as info:
+        launch(mod.k, 3, np.zeros(3, np.int64), 0)
+    assert "division by zero" in info.value.message and info.value.loc.line == L["div"]
+
+
+def test_float_division_by_zero_is_ieee(tmp_path):
+    mod, _, _ = kernels(tmp_path, """
+    @kernel
+    def k(a):
+        i = gid()
+        a[i] = 1.0 / (i - 1.0)
+    """)
+    t, (a,) = launch(mod.k, 3, np.zeros(3, np.float64))
+    assert a.tolist() == [-1.0, float("inf"), 1.0]
