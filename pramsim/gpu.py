@@ -22,6 +22,7 @@ Functions (the CLI's entry points):
         Raises LoweringError as lower_source does.
 
     device_name() -> str; using_simulator() -> bool
+    run_output(program, params, seed=0) -> np.ndarray: the result computed on the CUDA backend (tests)
 
 Set-up (done once, before numba.cuda is imported):
   * numba-cuda 0.30 calls np.row_stack, which numpy 2.5 removed; numba-cuda is in maintenance
