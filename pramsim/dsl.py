@@ -31,7 +31,7 @@ int64 = np.int64
 
 def _outside(name: str):
     def intrinsic(*args: Any) -> Any:
-        raise PramsimError(f"{name}() can only be called inside a @kernel function",
+        raise PramsimError(f"{name}() can only be called inside a @kernel function", loc=_caller_loc(),
                            hint="kernels are parsed, not run as Python: move this call into the kernel body")
     intrinsic.__name__ = name
     intrinsic.__qualname__ = name
@@ -159,9 +159,9 @@ def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarra
     return wrap
 
 
-def _caller_loc() -> Loc:
+def _caller_loc(depth: int = 2) -> Loc:
     import linecache
-    f = sys._getframe(2)
+    f = sys._getframe(depth)
     line = linecache.getline(f.f_code.co_filename, f.f_lineno)
     return Loc(f.f_code.co_filename, f.f_lineno, len(line) - len(line.lstrip()))
 

@@ -83,3 +83,10 @@ class LoweringError(PramsimError):
     """A construct the CUDA backend cannot lower."""
 
     kind = "lowering error"
+
+
+class ParameterError(ProgramError):
+    """A malformed parameter on the command line (n=abc, n=-4): a usage error, exit code 2."""
+
+    exit_code = 2
+    kind = "usage error"

@@ -108,6 +108,7 @@ class _Mask:
         """The processors of this mask for which `cond` (scalar or vector) holds."""
         if not isinstance(cond, np.ndarray):
             return self if cond else _Mask(np.zeros(nprocs, bool), 0)
+        cond = _truth(cond)
         arr = cond if self.arr is None else (self.arr & cond)
         n = int(np.count_nonzero(arr))
         return _Mask(None, n) if n == nprocs else _Mask(arr, n)
@@ -524,7 +525,14 @@ class _Launch:
         v = self.eval(e.operand, mask)
         if e.op == "+":
             return v
+        if e.op == "~" and _is_float(v):
+            raise ExecutionError(f"`~` needs an integer, got a float in `{ir.format_expr(e)}`", loc=e.loc,
+                                 hint="use -x - 1 for floats, or convert with int(...)")
         self.tick(mask, _category(v), e.op, "flop" if _is_float(v) else None)
+        if isinstance(v, np.ndarray) and v.dtype == bool and e.op in ("-", "~"):
+            v = v.astype(np.int64)  # Python: -True == -1, ~True == -2
+        elif isinstance(v, (bool, np.bool_)) and e.op in ("-", "~"):
+            v = int(v)
         if e.op == "-":
             return _unwrap(np.negative(v))
         if e.op == "not":
@@ -553,7 +561,14 @@ class _Launch:
     def eval_Call(self, e: ir.Call, mask: _Mask) -> Any:
         args = [self.eval(a, mask) for a in e.args]
         if e.func in ir.CONVERSIONS:
-            return _convert(e.func, args[0])
+            v = args[0]
+            if np.dtype(e.func if e.func != "int" else "int64").kind == "i" and _is_float(v):
+                finite = np.isfinite(v) if mask.arr is None or not isinstance(v, np.ndarray) \
+                    else np.isfinite(v) | ~mask.arr
+                if not np.all(finite):
+                    raise ExecutionError(f"`{ir.format_expr(e)}` converts NaN or infinity to an integer", loc=e.loc,
+                                         hint="guard the value (e.g. check the divisor) before converting it")
+            return _convert(e.func, v)
         result = _MATH[e.func](*args)
         if e.func in ("floor", "ceil"):
             result = result.astype(np.int64) if isinstance(result, np.ndarray) else int(result)

@@ -60,16 +60,27 @@ def parse_kernel(fn: Callable[..., Any], readonly: tuple[str, ...] = ()) -> ir.K
     except (OSError, TypeError) as exc:
         raise DSLError(f"cannot read the source of kernel {fn.__name__!r}: {exc}",
                        hint="define kernels in a .py file, not in an interactive session") from None
-    source = textwrap.dedent("".join(lines))
-    tree = ast.parse(source)
-    fdef = tree.body[0]
-    assert isinstance(fdef, ast.FunctionDef)
-    return _KernelBuilder(fn, file, first_line - 1, readonly).build(fdef)
+    raw = "".join(lines)
+    source = textwrap.dedent(raw)
+    indent = len(raw) - len(raw.lstrip(" \t")) - (len(source) - len(source.lstrip(" \t")))
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        tree = None
+    fdef = tree.body[0] if tree and tree.body else None
+    if not isinstance(fdef, ast.FunctionDef) or fdef.name != fn.__name__:
+        kind = "an async function" if isinstance(fdef, ast.AsyncFunctionDef) else "a lambda" \
+            if fn.__name__ == "<lambda>" else "not a plain def"
+        raise DSLError(f"@kernel needs a plain `def` function; {fn.__name__!r} is {kind}",
+                       loc=Loc(file, first_line, 0), hint="write the kernel as `@kernel\ndef name(params): ...`")
+    return _KernelBuilder(fn, file, first_line - 1, readonly, indent).build(fdef)
 
 
 class _KernelBuilder:
-    def __init__(self, fn: Callable[..., Any], file: str, line_offset: int, readonly: tuple[str, ...]):
+    def __init__(self, fn: Callable[..., Any], file: str, line_offset: int, readonly: tuple[str, ...],
+                 col_offset: int = 0):
         self.fn = fn
+        self.col_offset = col_offset  # the indentation textwrap.dedent removed
         self.file = file
         self.line_offset = line_offset
         self.globals = dict(fn.__globals__)
@@ -87,7 +98,8 @@ class _KernelBuilder:
     # ---- helpers -----------------------------------------------------------------------------
 
     def loc(self, node: ast.AST) -> Loc:
-        return Loc(self.file, getattr(node, "lineno", 1) + self.line_offset, getattr(node, "col_offset", 0))
+        return Loc(self.file, getattr(node, "lineno", 1) + self.line_offset,
+                   getattr(node, "col_offset", 0) + self.col_offset)
 
     def error(self, node: ast.AST, message: str, hint: str | None = None) -> DSLError:
         return DSLError(message, loc=self.loc(node), hint=hint)
@@ -148,6 +160,8 @@ class _KernelBuilder:
                 raise self.error(v, "barrier() takes no arguments")
             self.uses_barrier = True
             return ir.Barrier(self.loc(s))
+        if type(v) in _REJECT_HINTS:
+            raise self.error(v, f"`{type(v).__name__}` is not supported in kernels", hint=_REJECT_HINTS[type(v)])
         raise self.error(s, "this expression's value is thrown away",
                          hint="assign it to a variable or store it into an array")
 
@@ -368,7 +382,8 @@ class _KernelBuilder:
 
     def expr_Call(self, e: ast.Call) -> ir.Expr:
         if e.keywords:
-            raise self.error(e, "keyword arguments are not supported in kernel calls")
+            raise self.error(e, "keyword arguments are not supported in kernel calls",
+                             hint="pass the arguments by position")
         fn_node = e.func
         if isinstance(fn_node, ast.Attribute) and isinstance(fn_node.value, ast.Name) \
                 and self.lookup(fn_node.value.id) is math and fn_node.attr in ir.MATH_FUNCS:
@@ -397,11 +412,11 @@ class _KernelBuilder:
         for dt in ("float32", "float64", "int32", "int64"):
             if value is getattr(np, dt):
                 return self.conversion(e, dt)
-        if value is _MISSING:
-            raise self.error(e, f"name {name!r} is not defined")
-        if getattr(value, "__pramsim_kernel__", False):
+        if value is _MISSING and name == self.fn.__name__ or getattr(value, "__pramsim_kernel__", False):
             raise self.error(e, f"a kernel cannot call kernel {name!r} (no recursion or nested launches)",
                              hint="launch kernels one after another from the host program")
+        if value is _MISSING:
+            raise self.error(e, f"name {name!r} is not defined")
         raise self.error(e, f"cannot call {name!r} in a kernel",
                          hint="kernels may call intrinsics (gid, lane, ...), math functions and conversions")
 

@@ -9,6 +9,7 @@ Expressions are values per processor; statements run on every active processor i
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from .errors import Loc
@@ -206,6 +207,8 @@ _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "|": 5, "^": 6, "&": 7, "<
 def format_expr(e: Expr, parent: int = 0) -> str:
     """Render an expression as Python source (used by the printer and the CUDA backend)."""
     if isinstance(e, Const):
+        if isinstance(e.value, float) and not math.isfinite(e.value):
+            return "math.nan" if e.value != e.value else ("math.inf" if e.value > 0 else "-math.inf")
         return repr(e.value)
     if isinstance(e, Var):
         return e.name

@@ -13,7 +13,7 @@ import numpy as np
 from . import bounds
 from .cost import CostTrace
 from .dsl import Program
-from .errors import BrentViolation, MachineError, PramsimError, ProgramError
+from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError
 from .executor import DEFAULT_MEMORY_LIMIT, Executor
 from .machine import MachineSpec, Schedule, simulate
 from .machine.sim import Brent
@@ -28,10 +28,10 @@ def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> 
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise ProgramError(f"parameter {item!r} is not of the form name=value",
+            raise ParameterError(f"parameter {item!r} is not of the form name=value",
                                hint=f"e.g. {next(iter(program.params), 'n')}=1024")
         if name not in program.params:
-            raise ProgramError(f"{program.name} has no parameter {name!r}",
+            raise ParameterError(f"{program.name} has no parameter {name!r}",
                                hint=f"its parameters are: {', '.join(f'{k}={v}' for k, v in program.params.items())}")
         params[name] = parse_positive_int(name, text)
     return params
@@ -42,9 +42,9 @@ def parse_positive_int(name: str, text: str) -> int:
         value = int(text.replace("_", ""), 0) if not text.strip().lower().startswith("2**") \
             else 2 ** int(text.strip()[3:])
     except ValueError:
-        raise ProgramError(f"parameter {name}={text!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
+        raise ParameterError(f"parameter {name}={text!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
     if value < 1:
-        raise ProgramError(f"parameter {name}={value} must be at least 1")
+        raise ParameterError(f"parameter {name}={value} must be at least 1")
     return value
 
 

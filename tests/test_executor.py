@@ -443,10 +443,6 @@ def test_erew_concurrent_read_is_refused(tmp_path):
 
 # ---- known core bugs (found by tests/test_fuzz_frontend.py) ------------------------------------------
 
-@pytest.mark.xfail(reason="a non-bool per-processor condition (`if i:`, `while k:`, `if x / y:`) becomes an "
-                          "int/float mask (executor._Mask.select stores `cond` as is) and crashes later with "
-                          "a NumPy UFuncTypeError/IndexError/TypeError; fix: cond = _truth(cond) in _Mask.select",
-                   strict=True)
 @pytest.mark.parametrize("cond", ["i", "i % 3", "float(i) - 2.0"])
 def test_non_bool_vector_condition(tmp_path, cond):
     mod, _, _ = kernels(tmp_path, f"""
@@ -466,10 +462,6 @@ def test_non_bool_vector_condition(tmp_path, cond):
     np.testing.assert_array_equal(b, np.where(truth, a, 0))
 
 
-@pytest.mark.xfail(reason="unary minus on a per-processor comparison (`-(i == 2)`) raises NumPy's TypeError "
-                          "'boolean negative is not supported' (executor.eval_UnaryOp uses np.negative on a "
-                          "bool array); Python gives -1/0. fix: cast bool arrays to int64 before - and ~",
-                   strict=True)
 def test_negating_a_vector_comparison_is_python_int(tmp_path):
     mod, _, _ = kernels(tmp_path, """
     @kernel
@@ -481,10 +473,6 @@ def test_negating_a_vector_comparison_is_python_int(tmp_path):
     assert a.tolist() == [0, 0, -1, 0]
 
 
-@pytest.mark.xfail(reason="`~` on a per-processor comparison is NumPy's logical not (~True == False) but "
-                          "Python's ~True == -2, and the uniform (scalar) path gives -2: the same kernel "
-                          "computes different values depending on whether a value is uniform. fix: as above",
-                   strict=True)
 def test_invert_of_a_vector_comparison_is_python_int(tmp_path):
     mod, _, _ = kernels(tmp_path, """
     @kernel

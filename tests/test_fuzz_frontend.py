@@ -122,13 +122,7 @@ def define(src):
 # Crashes of known core bugs, each pinned by a strict xfail test in tests/test_executor.py
 # (test_non_bool_vector_condition, test_negating_a_vector_comparison_is_python_int). When the core is
 # fixed those tests XPASS and fail: then delete the matching entry here.
-KNOWN_BUGS = (
-    "Cannot cast ufunc 'bitwise_and' output",                 # non-bool mask
-    "arrays used as indices must be of integer (or boolean)",  # non-bool mask
-    "ufunc 'invert' not supported for the input types",       # float mask & ~exited
-    "ufunc 'bitwise_and' not supported for the input types",  # float mask
-    "numpy boolean negative",                                  # -(vector comparison)
-)
+KNOWN_BUGS: tuple[str, ...] = ()  # all fixed; add a message only with a strict xfail test beside it
 _known_hits = []
 _last = []
 

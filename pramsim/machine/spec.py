@@ -108,7 +108,7 @@ def load_machine(name_or_path: str) -> MachineSpec:
 def _validate(data: dict[str, Any], path: Path, text: str) -> MachineSpec:
     def where(key: str) -> Loc | None:
         for i, line in enumerate(text.splitlines(), 1):
-            if re.match(rf"\s*{re.escape(key)}\s*=", line):
+            if re.match(rf"\s*{re.escape(key)}\s*=", line) or re.match(rf"\s*\[+\s*{re.escape(key)}\s*\]", line):
                 return Loc(str(path), i, 0)
         return None
 
