@@ -165,6 +165,7 @@ class _Launch:
         self.sizes = np.minimum(block, nprocs - self.starts)
         self.nblocks = len(self.starts)
         self._gid: np.ndarray | None = None
+        self._block_of: np.ndarray | None = None
         self.env: dict[str, Any] = {}
         self.arrays: dict[str, tuple[np.ndarray, str]] = {}  # name -> (buffer, space)
         self.exited: np.ndarray | None = None
@@ -204,6 +205,13 @@ class _Launch:
                         f"kernel {k.name!r}: argument {param.name!r} must be a number, got {type(value).__name__}",
                         loc=self.loc)
                 self.env[param.name] = value.item() if isinstance(value, np.generic) else value
+
+    @property
+    def block_of(self) -> np.ndarray:
+        """Each processor's block index, computed once per launch (shared arrays index by it)."""
+        if self._block_of is None:
+            self._block_of = self.gid // self.B
+        return self._block_of
 
     @property
     def gid(self) -> np.ndarray:
@@ -402,7 +410,7 @@ class _Launch:
                 self.out_of_bounds(name, idx, shape, int(np.argmax(mask.arr)) if mask.arr is not None else 0, loc)
             safe.append(i)
         if space == "sram":
-            return (self.gid // self.B, *safe)
+            return (self.block_of, *safe)
         if space == "local":
             return (self.gid, *safe)
         return tuple(safe)
@@ -475,7 +483,7 @@ class _Launch:
         if e.name == "lane":
             return self.gid % self.B if self.nblocks > 1 else self.gid
         if e.name == "block_id":
-            return self.gid // self.B if self.nblocks > 1 else 0
+            return self.block_of if self.nblocks > 1 else 0
         if e.name == "block_dim":
             return self.B
         if e.name == "num_blocks":
