@@ -30,6 +30,9 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 traceback.print_exc()
             click.echo(str(exc), err=True)
             sys.exit(exc.exit_code)
+        except BrokenPipeError:  # `pramsim list | head`: the reader left; nothing to report
+            sys.stderr.close()
+            sys.exit(0)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)

@@ -299,7 +299,7 @@ class _KernelBuilder:
 
     def check_uniform(self, e: ir.Expr, what: str) -> None:
         """Shapes must be the same for every processor: constants and scalar parameters only."""
-        for node in _walk(e):
+        for node in ir.walk_expr(e):
             if isinstance(node, (ir.Intrinsic, ir.Load)) or (isinstance(node, ir.Var) and node.name not in self.params):
                 raise DSLError(f"{what} must be the same for every processor",
                                loc=node.loc, hint="build it from constants and scalar kernel parameters only")
@@ -476,12 +476,3 @@ def _dsl(name: str) -> Any:
     return getattr(dsl, name)
 
 
-def _walk(e: ir.Expr):
-    yield e
-    for value in vars(e).values():
-        if isinstance(value, ir.Expr):
-            yield from _walk(value)
-        elif isinstance(value, tuple):
-            for v in value:
-                if isinstance(v, ir.Expr):
-                    yield from _walk(v)

@@ -198,6 +198,18 @@ class Kernel:
         return tuple(p.name for p in self.params)
 
 
+def walk_expr(e: Expr):
+    """Every expression node under `e`, `e` first."""
+    yield e
+    for value in vars(e).values():
+        if isinstance(value, Expr):
+            yield from walk_expr(value)
+        elif isinstance(value, tuple):
+            for v in value:
+                if isinstance(v, Expr):
+                    yield from walk_expr(v)
+
+
 # ---- printing --------------------------------------------------------------------------------
 
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "|": 5, "^": 6, "&": 7, "<<": 8, ">>": 8,

@@ -12,14 +12,11 @@ from .errors import Loc, PramsimError, ProgramError
 
 
 def programs_dir() -> Path:
-    """programs/ beside the package (editable install, checkout) or installed as pramsim.programs."""
+    """programs/ beside the package (checkout, editable install) or <prefix>/share/pramsim/programs."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "programs", here / "programs"):
+    for candidate in (here.parent / "programs", Path(sys.prefix) / "share" / "pramsim" / "programs"):
         if candidate.is_dir():
             return candidate
-    spec = importlib.util.find_spec("pramsim.programs")
-    if spec and spec.submodule_search_locations:
-        return Path(list(spec.submodule_search_locations)[0])
     raise PramsimError("cannot find the programs/ folder", hint="reinstall pramsim with `pip install -e .`")
 
 

@@ -73,7 +73,7 @@ def shape_params(kernel: ir.Kernel) -> list[str]:
         for s in body:
             if isinstance(s, ir.AllocArray):
                 for d in s.shape:
-                    for node in _walk(d):
+                    for node in ir.walk_expr(d):
                         if isinstance(node, ir.Var) and node.name in params and node.name not in names:
                             names.append(node.name)
             for child in _children(s):
@@ -406,15 +406,6 @@ def _device_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> list[Any
 # ---- helpers ---------------------------------------------------------------------------------
 
 
-def _walk(e: ir.Expr):
-    yield e
-    for value in vars(e).values():
-        if isinstance(value, ir.Expr):
-            yield from _walk(value)
-        elif isinstance(value, tuple):
-            for v in value:
-                if isinstance(v, ir.Expr):
-                    yield from _walk(v)
 
 
 def _children(s: ir.Stmt) -> list[tuple[ir.Stmt, ...]]:
