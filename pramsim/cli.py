@@ -95,11 +95,13 @@ def _machine(machine: str, p: int | None) -> Any:
 @click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
 @click.option("--max-memory", type=click.FloatRange(min=0.001), default=8.0, show_default=True,
               help="GiB of arrays and simulation state the executor may use before it refuses a run.")
+@click.option("--gantt", "gantt_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a chart of the simulated schedule (.png or .svg).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
-        check_races: bool, max_memory: float, as_json: bool, trace_path: Path | None) -> None:
+        check_races: bool, max_memory: float, as_json: bool, gantt_path: Path | None, trace_path: Path | None) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     prog = load_program(program)
     values = parse_params(prog, params)
@@ -108,6 +110,10 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
         click.echo(json.dumps(report.run_json(result), indent=2))
     else:
         click.echo(report.run_text(result))
+    if gantt_path:
+        from .plots import plot_gantt
+        plot_gantt(result.schedule, gantt_path)
+        click.echo(f"schedule chart written to {gantt_path}", err=True)
     if trace_path:
         from .timeline import write_chrome_trace
         write_chrome_trace(result.schedule, trace_path)
@@ -163,12 +169,14 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a plot (.png or .svg): speedup vs p, or work and depth vs size.")
+@click.option("--plot-kind", type=click.Choice(["auto", "memory"]), default="auto", show_default=True,
+              help="auto: speedup vs p, or work and depth vs size; memory: HBM traffic and footprint vs size.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--scheduler", default=None, help="Run the points on a Dask distributed cluster at this address.")
 @_friendly_errors
 def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | None, as_json: bool,
-          plot: Path | None, jobs: int | None, seed: int, scheduler: str | None) -> None:
+          plot: Path | None, plot_kind: str, jobs: int | None, seed: int, scheduler: str | None) -> None:
     """Run PROGRAM over a grid: AXES like n=64..65536 (x2 steps; n=64..65536:4 for x4), p=1,2,4, d=64."""
     from . import plots
     from .sweep import grid, run_sweep
@@ -195,7 +203,13 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
     if plot:
         varied = [n for n in names if len({r[n] for r in rows}) > 1]
         try:
-            plots.plot_sweep(rows, prog, varied, plot)
+            sizes = [n for n in varied if n != "p"]
+            if plot_kind == "memory":
+                if not sizes:
+                    raise ValueError("--plot-kind memory needs a size range, e.g. n=64..1024")
+                plots.plot_memory(rows, prog, sizes[0], plot)
+            else:
+                plots.plot_sweep(rows, prog, varied, plot)
         except ValueError as exc:
             raise PramsimError(str(exc)) from None
         click.echo(f"plot written to {plot}", err=True)
@@ -217,6 +231,31 @@ def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
     result = v.validate(profile, small, repeat, progress=click.echo)
     md, js = v.write(result, out_dir)
     click.echo(f"wrote {md} and {js} (device: {result['device']})", err=True)
+
+
+@main.command()
+@click.argument("programs", nargs=-1, required=True)
+@click.option("--machine", "-m", default="h100", show_default=True, help="A GPU profile.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .png or .svg.")
+@_friendly_errors
+def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
+    """Place PROGRAMS (names or files, at their default parameters) on the machine's roofline."""
+    from .plots import plot_roofline
+    spec = load_machine(machine)
+    if not spec.is_gpu:
+        raise PramsimError(f"{machine!r} is not a GPU profile", hint="use --machine h100 or a100")
+    points = []
+    for name in programs:
+        prog = load_program(name)
+        r = run_program(prog, dict(prog.params), spec)
+        roof = r.schedule.details["roofline"]
+        if roof["arithmetic_intensity"]:
+            rate = roof["flops"] / r.schedule.time_s
+            points.append((prog.name, roof["arithmetic_intensity"], rate))
+            click.echo(f"{prog.name:<22} intensity {roof['arithmetic_intensity']:8.3f} flop/B   "
+                       f"predicted {rate / 1e9:10.2f} GFLOP/s   {roof['model_bound']}-bound")
+    plot_roofline(points, spec.p * spec.clock_hz, spec.hbm_bytes_per_s, plot, spec.name)
+    click.echo(f"roofline written to {plot}", err=True)
 
 
 @main.command("show-ir")

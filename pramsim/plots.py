@@ -76,3 +76,70 @@ def _work_depth(plt: Any, rows: list[dict[str, Any]], program: Program, size: st
         ax.set_title(f"{program.name}: {key} vs {size}")
         ax.legend(fontsize=8)
     return fig
+
+
+def plot_memory(rows: list[dict[str, Any]], program: Program, size: str, path: Path) -> Path:
+    """HBM traffic and peak HBM footprint against a size, on log axes."""
+    plt = _pyplot()
+    seen: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        seen.setdefault(r[size], r)
+    xs = sorted(seen)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.plot(xs, [seen[x]["hbm_bytes"] for x in xs], "o-", label="HBM bytes moved (read + written)")
+    ax.plot(xs, [seen[x]["peak_hbm_bytes"] for x in xs], "s-", label="peak HBM footprint (bytes)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(size)
+    ax.set_ylabel("bytes")
+    ax.set_title(f"{program.name}: memory traffic and footprint vs {size}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_gantt(schedule: Any, path: Path) -> Path:
+    """The simpy schedule: one bar per stretch of each launch, shaded by processor utilisation."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(9, 0.35 * max(len({s.launch for s in schedule.segments}), 4) + 1.5))
+    cmap = plt.get_cmap("viridis")
+    for s in schedule.segments:
+        util = s.busy / max(schedule.p * (s.end - s.start), 1)
+        ax.barh(s.launch, s.end - s.start, left=s.start, color=cmap(util), edgecolor="none")
+    kernels = {s.launch: s.kernel for s in schedule.segments}
+    ax.set_yticks(list(kernels), [f"{i}: {k}" for i, k in kernels.items()], fontsize=7)
+    ax.invert_yaxis()
+    unit = "cycles" if schedule.machine.is_gpu else "steps"
+    ax.set_xlabel(f"time ({unit})")
+    ax.set_title(f"schedule on {schedule.machine.name}, p = {schedule.p:,}: T_p = {schedule.steps:,} {unit}")
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+    fig.colorbar(sm, ax=ax, label="processor utilisation")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_roofline(points: list[tuple[str, float, float]], peak_ops_per_s: float, bytes_per_s: float,
+                  path: Path, machine: str) -> Path:
+    """Roofline: attainable op rate min(peak, intensity x bandwidth); points (label, intensity, ops/s)."""
+    import numpy as np
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.8, 4.6))
+    xs = np.logspace(-3, 4, 200)
+    ax.plot(xs, np.minimum(peak_ops_per_s, xs * bytes_per_s), "k-", lw=1.2, label=f"{machine} roofline")
+    for label, intensity, rate in points:
+        ax.plot(intensity, rate, "o")
+        ax.annotate(label, (intensity, rate), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (flops per HBM byte)")
+    ax.set_ylabel("predicted flop rate (flops/s)")
+    ax.set_title(f"roofline on {machine}: programs at their predicted rates")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -66,3 +66,24 @@ def test_sweep_on_a_local_dask_cluster_matches_the_local_sweep():
     key = lambda r: (r["n"], r["p"])  # noqa: E731
     assert sorted((key(r), r["work"], r["depth"], r["steps"]) for r in remote) == \
         sorted((key(r), r["work"], r["depth"], r["steps"]) for r in local)
+
+
+def test_gantt_roofline_and_memory_plots(tmp_path):
+    def cli(*args):
+        r = subprocess.run([sys.executable, "-m", "pramsim.cli", *args], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+    cli("run", "tree_sum", "n=1000", "--p", "16", "--gantt", str(tmp_path / "g.png"))
+    out = cli("roofline", "vector_mul", "matmul_tiled", "--plot", str(tmp_path / "r.svg"))
+    assert "vector_mul" in out and "memory-bound" in out
+    cli("sweep", "attention_naive", "n=16..64", "--plot", str(tmp_path / "m.png"), "--plot-kind", "memory", "-j", "1")
+    for name in ("g.png", "r.svg", "m.png"):
+        assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_vector_mul_intensity_is_one_flop_per_twelve_bytes():
+    # n multiplies over 3n float32 values moved (two loads, one store): 1/12 flop per byte.
+    from pramsim.machine import load_machine
+    from pramsim.runner import run_program
+    r = run_program(load_program("vector_mul"), {"n": 4096}, load_machine("h100"))
+    assert abs(r.schedule.details["roofline"]["arithmetic_intensity"] - 1 / 12) < 1e-12
