@@ -17,7 +17,7 @@ BASIC = ["tree_sum", "vector_mul", "tree_max", "outer_product", "scan_hillis_ste
 
 def run(name, p=8, model="crcw-arbitrary", **params):
     prog = load_program(name)
-    return run_program(prog, {**prog.params, **params}, PRAM.with_processors(p), model=model)
+    return run_program(prog, {**prog.params, **params}, PRAM.with_processors(p), model=model, check_races=True)
 
 
 # ---- every shipped program, present and future ------------------------------------------------------
@@ -25,7 +25,7 @@ def run(name, p=8, model="crcw-arbitrary", **params):
 @pytest.mark.parametrize("name", sorted(shipped_programs()))
 def test_every_program_is_correct_and_obeys_brent_at_its_defaults(name):
     prog = load_program(name)
-    r = run_program(prog, dict(prog.params), PRAM.with_processors(7))
+    r = run_program(prog, dict(prog.params), PRAM.with_processors(7), check_races=True)
     assert r.comparison.correct, r.comparison.message
     assert r.trace.work > 0 and r.trace.depth > 0
     for p in (1, 7, 1000, r.trace.work + 1):
