@@ -35,7 +35,7 @@ def run_text(r: RunResult) -> str:
     W, D, p, T = t.work, t.depth, r.p, r.schedule.steps
     lines = [
         f"pramsim run {r.program.name}  {_params(r.params)}  (seed {r.seed})",
-        f"  {r.program.description}" if r.program.description else "",
+        *([f"  {r.program.description}"] if r.program.description else []),
         f"machine   {r.machine.summary()}",
         f"result    {'correct' if r.comparison.correct else 'INCORRECT'}: {r.comparison.message}",
         "",
@@ -61,7 +61,7 @@ def run_text(r: RunResult) -> str:
     ]
     if r.schedule.time_s is not None:
         lines.append(f"predicted {r.schedule.time_s * 1e6:,.2f} µs on {r.machine.name}")
-    return "\n".join(line for line in lines if line != "" or True).replace("\n\n\n", "\n\n")
+    return "\n".join(lines)
 
 
 def run_json(r: RunResult) -> dict[str, Any]:
