@@ -79,7 +79,7 @@ def _work_depth(plt: Any, rows: list[dict[str, Any]], program: Program, size: st
 
 
 def plot_memory(rows: list[dict[str, Any]], program: Program, size: str, path: Path) -> Path:
-    """HBM traffic and peak HBM footprint against a size, on log axes."""
+    """HBM and SRAM traffic, peak HBM footprint and SRAM per block against a size, on log axes."""
     plt = _pyplot()
     seen: dict[int, dict[str, Any]] = {}
     for r in rows:
@@ -88,11 +88,14 @@ def plot_memory(rows: list[dict[str, Any]], program: Program, size: str, path: P
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     ax.plot(xs, [seen[x]["hbm_bytes"] for x in xs], "o-", label="HBM bytes moved (read + written)")
     ax.plot(xs, [seen[x]["peak_hbm_bytes"] for x in xs], "s-", label="peak HBM footprint (bytes)")
+    if any(seen[x]["sram_bytes"] for x in xs):
+        ax.plot(xs, [seen[x]["sram_bytes"] for x in xs], "^--", label="SRAM bytes moved (read + written)")
+        ax.plot(xs, [seen[x]["sram_per_block_bytes"] for x in xs], "v:", label="SRAM per block (bytes)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel(size)
     ax.set_ylabel("bytes")
-    ax.set_title(f"{program.name}: memory traffic and footprint vs {size}")
+    ax.set_title(f"{program.name}: memory traffic and footprint vs {size}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
