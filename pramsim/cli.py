@@ -227,7 +227,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
 def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
     """Predicted vs measured time for the program suite: a markdown and a JSON table."""
     from . import validate as v
-    click.echo("| program | params | predicted µs | measured µs | (pred − meas)/meas | correct |")
+    click.echo(v.HEADER)
     result = v.validate(profile, small, repeat, progress=click.echo)
     md, js = v.write(result, out_dir)
     click.echo(f"wrote {md} and {js} (device: {result['device']})", err=True)

@@ -91,12 +91,3 @@ class CostTrace:
     def allocate(self, nbytes: int) -> None:
         self.hbm_allocated_bytes += nbytes
         self.peak_hbm_bytes = max(self.peak_hbm_bytes, self.hbm_allocated_bytes)
-
-    def free(self, nbytes: int) -> None:
-        self.hbm_allocated_bytes -= nbytes
-
-    def profile(self) -> np.ndarray:
-        """Operations per global step, launches one after another (the parallelism profile)."""
-        if not self.launches:
-            return np.zeros(0, dtype=np.int64)
-        return np.concatenate([launch.profile for launch in self.launches])

@@ -288,9 +288,8 @@ class _Launch:
         value = self.eval(s.value, mask)
         buf, space = self.array(s.array, s.loc)
         index = self.index(s.array, s.index, buf, space, mask, s.loc)
-        sel = slice(None) if mask.arr is None else mask.arr
-        full = tuple(np.broadcast_to(i, (self.P,))[sel] for i in index)
-        values = np.broadcast_to(value, (self.P,))[sel]
+        full = self.active(index, mask)
+        values = self.active((value,), mask)[0]
         if self.model in _EXCLUSIVE_WRITE or self.model == "crcw-common":
             self.check_concurrent(s.array, buf, full, mask, s.loc, "write", values)
         if self.races is not None and space == "sram":
@@ -415,6 +414,11 @@ class _Launch:
             return (self.gid, *safe)
         return tuple(safe)
 
+    def active(self, values: tuple[Any, ...], mask: _Mask) -> tuple[np.ndarray, ...]:
+        """Each value (scalar or per-processor vector) as a vector over the active processors only."""
+        sel = slice(None) if mask.arr is None else mask.arr
+        return tuple(np.broadcast_to(v, (self.P,))[sel] for v in values)
+
     def track_race(self, name: str, buf: np.ndarray, full: tuple[np.ndarray, ...], mask: _Mask, kind: str,
                    loc: Loc) -> None:
         lanes = (self.gid if mask.arr is None else self.gid[mask.arr]) % self.B
@@ -493,13 +497,13 @@ class _Launch:
     def eval_Load(self, e: ir.Load, mask: _Mask) -> Any:
         buf, space = self.array(e.array, e.loc)
         index = self.index(e.array, e.index, buf, space, mask, e.loc)
-        if self.model in _EXCLUSIVE_READ:
-            sel = slice(None) if mask.arr is None else mask.arr
-            self.check_concurrent(e.array, buf, tuple(np.broadcast_to(i, (self.P,))[sel] for i in index),
-                                  mask, e.loc, "read")
-        if self.races is not None and space == "sram":
-            sel = slice(None) if mask.arr is None else mask.arr
-            self.track_race(e.array, buf, tuple(np.broadcast_to(i, (self.P,))[sel] for i in index), mask, "read", e.loc)
+        checking_races = self.races is not None and space == "sram"
+        if self.model in _EXCLUSIVE_READ or checking_races:
+            cells = self.active(index, mask)
+            if self.model in _EXCLUSIVE_READ:
+                self.check_concurrent(e.array, buf, cells, mask, e.loc, "read")
+            if checking_races:
+                self.track_race(e.array, buf, cells, mask, "read", e.loc)
         value = buf[index]
         self.charge_memory("load", space, buf.itemsize, mask, "read")
         return value

@@ -17,7 +17,7 @@ from .errors import ExecutionError, Loc
 
 
 class RaceTracker:
-    def __init__(self, nblocks_by_array: dict[str, tuple[int, ...]] | None = None):
+    def __init__(self) -> None:
         self.state: dict[str, dict[str, np.ndarray]] = {}
         self.epoch = 0
 

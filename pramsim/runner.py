@@ -195,15 +195,19 @@ class CheckResult:
 
 
 def sweep_points(program: Program) -> list[dict[str, int]]:
-    if not program.sweep:
-        if "n" not in program.params:
-            raise ProgramError(f"{program.name} declares no sweep", hint="add sweep={'n': [...]} to @program(...)")
-        program.sweep = {"n": [16, 64, 256, 1024, 4096]}  # two and a half orders of magnitude
-    lengths = {len(v) for v in program.sweep.values()}
-    if len(lengths) != 1:
+    sweep = sweep_axes(program)
+    if len({len(v) for v in sweep.values()}) != 1:
         raise ProgramError(f"{program.name}: sweep lists must have equal lengths (they are zipped)")
-    keys = list(program.sweep)
-    return [{**program.params, **dict(zip(keys, values))} for values in zip(*program.sweep.values())]
+    return [{**program.params, **dict(zip(sweep, values))} for values in zip(*sweep.values())]
+
+
+def sweep_axes(program: Program) -> dict[str, list[int]]:
+    """The program's declared sweep, or n over two and a half orders of magnitude if it has an n."""
+    if program.sweep:
+        return program.sweep
+    if "n" not in program.params:
+        raise ProgramError(f"{program.name} declares no sweep", hint="add sweep={'n': [...]} to @program(...)")
+    return {"n": [16, 64, 256, 1024, 4096]}
 
 
 def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = DEFAULT_PS, seed: int = 0,
@@ -240,7 +244,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
                                  counters, failures, brents))
         if progress:
             progress(k + 1, len(points_params))
-    varied = [k for k in program.sweep if len(set(program.sweep[k])) > 1]
+    varied = [k for k, values in sweep_axes(program).items() if len(set(values)) > 1]
     ps_params = [p.params for p in points]
     work_fit = bounds.check_theta(program.work, ps_params, [p.work for p in points], varied) if program.work else None
     depth_fit = bounds.check_theta(program.depth, ps_params, [p.depth for p in points], varied) if program.depth else None

@@ -37,6 +37,8 @@ SUITE: list[tuple[str, dict[str, int]]] = [
     ("attention_chunked", {"batch": 1, "heads": 4, "n": 256, "d": 64, "chunk": 0}),
 ]
 
+HEADER = "| program | params | predicted µs | measured µs | (pred − meas)/meas | correct |"
+
 SMALL_SUITE: list[tuple[str, dict[str, int]]] = [
     ("vector_mul", {"n": 256}), ("tree_sum", {"n": 256}), ("matmul_tiled", {"n": 16, "tile": 8}),
 ]
@@ -87,8 +89,7 @@ def _line(r: dict[str, Any]) -> str:
 def markdown(result: dict[str, Any]) -> str:
     head = [f"Validation on {result['device']} against the `{result['profile']}` profile, {result['date']}"
             + (" (numba CUDA simulator: measured times are not GPU times)" if result["simulated"] else ""),
-            "", "| program | params | predicted µs | measured µs | (pred − meas)/meas | correct |",
-            "|---|---|---:|---:|---:|---|"]
+            "", HEADER, "|---|---|---:|---:|---:|---|"]
     return "\n".join(head + [_line(r) for r in result["rows"]]) + "\n"
 
 
