@@ -63,6 +63,7 @@ class Occupancy:
 
 def occupancy(launch: LaunchTrace, machine: MachineSpec) -> Occupancy:
     """Blocks per SM for this launch, or a MachineError if one block does not fit on an SM."""
+    machine.check_block_threads(launch.kernel, launch.block, launch.loc)
     if launch.block > machine.max_threads_per_sm:
         raise MachineError(
             f"kernel {launch.kernel!r} is launched with {launch.block:,} threads per block; an SM of "

@@ -35,6 +35,7 @@ class MachineSpec:
     lanes_per_sm: int = 0           # gpu: fp32 lanes per SM (one unit-cost op per lane per cycle)
     clock_hz: float = 0.0
     max_threads_per_sm: int = 0
+    max_threads_per_block: int | None = None  # gpu: CUDA's block limit (1024); None: no limit below max_threads_per_sm
     max_blocks_per_sm: int = 0
     sram_bytes_per_sm: int = 0      # shared memory a block may use, per SM
     sram_bytes_per_cycle: float = 0.0   # per SM
@@ -60,6 +61,16 @@ class MachineSpec:
                                hint="drop --p, or edit a copy of the profile")
         return dataclasses.replace(self, processors=p)
 
+    def check_block_threads(self, kernel: str, threads: int, loc: Loc | None = None) -> None:
+        """MachineError if a launch's block has more threads than a block may have on this machine."""
+        limit = self.max_threads_per_block
+        if self.is_gpu and limit is not None and threads > limit:
+            raise MachineError(
+                f"kernel {kernel!r} is launched with {threads:,} threads per block; a block on {self.name} "
+                f"has at most {limit:,} threads (max_threads_per_block)", loc=loc,
+                hint=f"launch with at most {limit:,} threads per block, k[blocks, threads](...), and let each "
+                     f"thread loop over several elements (see programs/attention_flash_looped.py)")
+
     def summary(self) -> str:
         if self.kind == "pram":
             return f"{self.name}: {self.description or 'ideal PRAM'}, p = {self.p:,}"
@@ -75,7 +86,7 @@ _FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "max_blocks_per_sm": (int, ("gpu",)), "sram_bytes_per_sm": (int, ("gpu",)),
     "sram_bytes_per_cycle": (float, ("gpu",)), "hbm_bytes": (int, ("gpu",)),
     "hbm_bytes_per_s": (float, ("gpu",)), "hbm_latency_cycles": (int, ("gpu",)),
-    "launch_overhead_s": (float, ()),
+    "launch_overhead_s": (float, ()), "max_threads_per_block": (int, ()),
 }
 
 
@@ -135,4 +146,8 @@ def _validate(data: dict[str, Any], path: Path, text: str) -> MachineSpec:
                                hint=f"add `{key} = ...`; see the shipped profiles in {PROFILE_DIR}")
         if kind in kinds and _FIELDS[key][0] in (int, float) and values[key] == 0:
             raise MachineError(f"field {key!r} must be positive", loc=where(key))
+    block = values.get("max_threads_per_block")
+    if block is not None and (block == 0 or (kind == "gpu" and block > values["max_threads_per_sm"])):
+        raise MachineError(f"field 'max_threads_per_block' must be between 1 and max_threads_per_sm "
+                           f"({values.get('max_threads_per_sm', 0):,}), got {block:,}", loc=where("max_threads_per_block"))
     return MachineSpec(**values, file=str(path))
