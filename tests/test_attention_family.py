@@ -25,6 +25,8 @@ CASES = [
     ("softmax", {"rows": 3, "n": 16}), ("softmax", {"rows": 5, "n": 128}),
     ("softmax_online", {"rows": 3, "n": 64, "threads": 8}), ("softmax_online", {"rows": 4, "n": 96, "threads": 32}),
     ("attention_naive", {"n": 16, "d": 8}), ("attention_naive", {"batch": 2, "heads": 3, "n": 40, "d": 12}),
+    ("attention_naive_blocked", {"n": 16, "d": 8, "tile": 4}),
+    ("attention_naive_blocked", {"batch": 2, "heads": 3, "n": 37, "d": 12, "tile": 8}),
     ("attention_flash", {"n": 32, "d": 8, "tile_r": 8, "tile_c": 16}),
     ("attention_flash", {"batch": 2, "heads": 3, "n": 48, "d": 40, "tile_r": 12, "tile_c": 12}),
     ("attention_chunked", {"n": 16, "d": 8}), ("attention_chunked", {"batch": 2, "heads": 1, "n": 30, "d": 5, "chunk": 6}),
@@ -95,6 +97,25 @@ def test_attention_flash_hbm_reads_follow_the_tile_count():
         t = run("attention_flash", batch=1, heads=2, n=n, d=d, tile_r=tr, tile_c=tc).trace
         assert t.counter("bytes.hbm.read") == 2 * 4 * (n * d + 2 * n * d * (n // tr))
         assert t.counter("bytes.hbm.write") == 2 * 4 * n * d
+
+
+def test_attention_naive_blocked_hbm_bytes_by_hand_and_theta_nd_plus_n2():
+    # Per (batch, head), floats: Q and K rows read once per tile of S (2·n·d·ceil(n/tile)), the
+    # softmax reads S 3 times, P·V reads P once and V once per row tile; S written 3 times, O once.
+    for n, d, tile in [(16, 8, 4), (37, 5, 8), (64, 16, 16)]:
+        t = run("attention_naive_blocked", batch=1, heads=2, n=n, d=d, tile=tile).trace
+        nt = math.ceil(n / tile)
+        assert t.counter("bytes.hbm.read") == 2 * 4 * (3 * n * d * nt + 4 * n * n)
+        assert t.counter("bytes.hbm.write") == 2 * 4 * (3 * n * n + n * d)
+    # with tile = d the traffic over (n d + n²) settles to a constant; attention_naive's keeps growing (Θ(n² d))
+    ratio = {}
+    for name, extra in (("attention_naive_blocked", {"tile": 16}), ("attention_naive", {})):
+        hbm = [sum(run(name, batch=1, heads=1, n=n, d=16, **extra).trace.counter(f"bytes.hbm.{rw}") for rw in ("read", "write"))
+               for n in (64, 128, 256)]
+        ratio[name] = [h / (n * 16 + n * n) for h, n in zip(hbm, (64, 128, 256))]
+    blocked = ratio["attention_naive_blocked"]
+    assert all(30 < r < 40 for r in blocked), blocked    # -> 4 bytes · 10 accesses per score as n grows
+    assert ratio["attention_naive"][0] > 4 * blocked[0] and ratio["attention_naive"][2] > ratio["attention_naive"][0] * 1.1
 
 
 def test_attention_chunked_extra_memory_is_the_chunk_summaries():
