@@ -28,6 +28,8 @@ BYTES_PER_PROCESSOR = 200
 
 # PRAM memory-access models: what concurrent access to one cell within one step is allowed.
 # A step is one statement executed by every active processor (reads happen before writes).
+# How launches run: "vector" (lockstep, NumPy; defines the semantics) or "compiled" (pramsim.compiled).
+ENGINES = ("vector", "compiled")
 MODELS = ("crcw-arbitrary", "crcw-common", "crcw-priority", "crew", "erew")
 _EXCLUSIVE_READ = {"erew"}
 _EXCLUSIVE_WRITE = {"erew", "crew"}
@@ -49,13 +51,20 @@ class Executor:
     name = "executor"
 
     def __init__(self, model: str = "crcw-arbitrary", check_races: bool = False,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, engine: str = "vector") -> None:
         self.check_races = check_races
         self.memory_limit = memory_limit
         if model not in MODELS:
             raise PramsimError(f"unknown PRAM model {model!r}", hint=f"choose one of {', '.join(MODELS)}")
+        if engine not in ENGINES:
+            raise PramsimError(f"unknown engine {engine!r}", hint=f"choose one of {', '.join(ENGINES)}")
+        if engine == "compiled" and (model != "crcw-arbitrary" or check_races):
+            raise PramsimError("the compiled engine runs the default model (crcw-arbitrary) without race checks",
+                               hint="use --engine vector with --model or --check-races")
         self.trace = CostTrace()
         self.model = model
+        self.engine = engine
+        self.notes: list[str] = []  # kernels the compiled engine handed back to the vector engine, and why
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
         self.reserve(np.asarray(host).nbytes, f"input {name!r}", None)
@@ -83,6 +92,17 @@ class Executor:
         return np.array(a.data, copy=True)
 
     def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
+        if self.engine == "compiled":
+            from . import compiled  # noqa: PLC0415 - numba is imported only when this engine is asked for
+            arrays, scalars = bind_args(kernel, args, loc)
+            try:
+                with np.errstate(all="ignore"):
+                    compiled.launch(kernel, nprocs, block, arrays, scalars, loc, self.trace)
+                return
+            except compiled.Unsupported as why:
+                note = f"kernel {kernel.name} ran on the vector engine: {why}"
+                if note not in self.notes:
+                    self.notes.append(note)
         # Each simulated processor costs about this much working memory (index, mask and counter vectors).
         estimate = nprocs * BYTES_PER_PROCESSOR
         if estimate > self.memory_limit:
@@ -186,25 +206,8 @@ class _Launch:
     # ---- set-up ------------------------------------------------------------------------------
 
     def bind(self, args: tuple[Any, ...]) -> None:
-        k = self.kernel
-        for param, value in zip(k.params, args):
-            if param.name in k.arrays:
-                if not isinstance(value, DeviceArray):
-                    raise ExecutionError(
-                        f"kernel {k.name!r} indexes parameter {param.name!r} as an array, "
-                        f"but the launch passed {value!r} ({type(value).__name__})", loc=self.loc,
-                        hint="pass an array created by the program's inputs or by zeros(...)")
-                self.arrays[param.name] = (value.data, "hbm")
-            else:
-                if isinstance(value, DeviceArray):
-                    raise ExecutionError(
-                        f"kernel {k.name!r} uses parameter {param.name!r} as a number, but the launch passed an array",
-                        loc=self.loc, hint=f"index it inside the kernel ({param.name}[i]) or pass a number")
-                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-                    raise ExecutionError(
-                        f"kernel {k.name!r}: argument {param.name!r} must be a number, got {type(value).__name__}",
-                        loc=self.loc)
-                self.env[param.name] = value.item() if isinstance(value, np.generic) else value
+        arrays, self.env = bind_args(self.kernel, args, self.loc)
+        self.arrays = {name: (data, "hbm") for name, data in arrays.items()}
 
     @property
     def block_of(self) -> np.ndarray:
@@ -586,6 +589,32 @@ class _Launch:
             result = result.astype(np.int64) if isinstance(result, np.ndarray) else int(result)
         self.tick(mask, _category(*args), e.func, "flop" if any(_is_float(a) for a in args) else None)
         return _unwrap(result)
+
+
+def bind_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A launch's arguments checked against the kernel: (arrays by name, numbers by name)."""
+    arrays: dict[str, np.ndarray] = {}
+    scalars: dict[str, Any] = {}
+    k = kernel
+    for param, value in zip(k.params, args):
+        if param.name in k.arrays:
+            if not isinstance(value, DeviceArray):
+                raise ExecutionError(
+                    f"kernel {k.name!r} indexes parameter {param.name!r} as an array, "
+                    f"but the launch passed {value!r} ({type(value).__name__})", loc=loc,
+                    hint="pass an array created by the program's inputs or by zeros(...)")
+            arrays[param.name] = value.data
+        else:
+            if isinstance(value, DeviceArray):
+                raise ExecutionError(
+                    f"kernel {k.name!r} uses parameter {param.name!r} as a number, but the launch passed an array",
+                    loc=loc, hint=f"index it inside the kernel ({param.name}[i]) or pass a number")
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ExecutionError(
+                    f"kernel {k.name!r}: argument {param.name!r} must be a number, got {type(value).__name__}",
+                    loc=loc)
+            scalars[param.name] = value.item() if isinstance(value, np.generic) else value
+    return arrays, scalars
 
 
 # ---- helpers -------------------------------------------------------------------------------------

@@ -1,0 +1,922 @@
+"""The compiled engine: a kernel's IR rendered to a numba (CPU) function that counts as the executor does.
+
+`--engine compiled` runs the same cost model as the vector executor (pramsim.executor), tens of
+times faster on large launches, by giving up lockstep execution: each block's lanes run one after
+another between barriers, as a GPU may run them. For a race-free program (no lane touches a cell
+that another lane writes, between two barriers or anywhere in another block of the launch) that
+changes nothing: outputs, work by category, depth by class, the parallelism profile, per-block
+figures and the barrier count are the executor's (tests/test_compiled.py checks every shipped
+program). A program that relies on lockstep reads-before-writes will compute something else, and
+its comparison with the NumPy reference will say so; `--check-races` on the vector engine finds
+such races.
+
+How it counts without per-processor vectors: within one barrier interval a processor's operations
+occupy consecutive depth steps, so the profile needs only each lane's step count at the interval's
+start and end (a difference array), and the per-operation charges are constant additions that LLVM
+folds out of inner loops.
+
+Structure of the generated function: loop over blocks; barrier-free runs of statements become a
+loop over the block's lanes ("lane regions"); an if/while/for that contains barrier() stays at
+block level, its condition is evaluated per lane and must agree across the block's running lanes
+(else: the divergent-barrier error). Variables live in per-lane arrays between regions.
+
+Limits (the kernel then runs on the vector engine, with a note): a variable assigned both float and
+non-float values, a non-integer or constant out-of-range index, shared/local shapes that are not
+plain integers, anything numba cannot type. Only the default PRAM model (crcw-arbitrary), without
+--check-races. A variable read before it is assigned reads 0 here (the vector engine reports it).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .cost import CostTrace, LaunchTrace
+from .errors import ExecutionError, Loc, PramsimError
+
+MAX_ITERATIONS = 10_000_000  # as the vector executor: a loop's iterations per execution
+
+
+class Unsupported(Exception):
+    """This kernel (or launch) cannot run on the compiled engine; the message says why."""
+
+
+# ---- static kinds: b(ool) < i(nt) < f(loat), as the executor's dynamic values would have ----
+
+_JOIN = {"b": 0, "i": 1, "f": 2}
+_MATH_FLOAT = {"exp", "log", "sqrt", "tanh"}
+
+
+def _join(*kinds: str) -> str:
+    return max(kinds, key=_JOIN.__getitem__)
+
+
+def _dtype_kind(dtype: np.dtype) -> str:
+    return {"f": "f", "i": "i", "u": "i", "b": "b"}[np.dtype(dtype).kind]
+
+
+class _Kinds:
+    """Each variable's and expression's kind, inferred once per (kernel, argument kinds)."""
+
+    def __init__(self, kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalar_kinds: dict[str, str]):
+        self.arrays = dict(array_dtypes)
+        self.vars: dict[str, str] = dict(scalar_kinds)
+        assigned: dict[str, set[str]] = {}
+        for _ in range(20):  # fixpoint: a kind only rises, so this settles within a few rounds
+            before = dict(self.vars)
+            assigned = {}
+            for s in _walk_stmts(kernel.body):
+                if isinstance(s, ir.Assign):
+                    assigned.setdefault(s.target, set()).add(self.of(s.value))
+                elif isinstance(s, ir.For):
+                    assigned.setdefault(s.var, set()).add(self.of(s.start))
+            for name, kinds in assigned.items():
+                self.vars[name] = _join(self.vars.get(name, "b"), *kinds)
+            if self.vars == before:
+                break
+        for name, kinds in assigned.items():
+            if "f" in kinds and len(kinds) > 1 or name in scalar_kinds and (scalar_kinds[name] == "f") != ("f" in kinds):
+                raise Unsupported(f"variable {name!r} holds float and integer values at different times")
+
+    def of(self, e: ir.Expr) -> str:
+        if isinstance(e, ir.Const):
+            return "b" if isinstance(e.value, bool) else "i" if isinstance(e.value, int) else "f"
+        if isinstance(e, ir.Var):
+            return self.vars.get(e.name, "b")
+        if isinstance(e, ir.Intrinsic):
+            return "i"
+        if isinstance(e, ir.Load):
+            return _dtype_kind(self.arrays[e.array]) if e.array in self.arrays else "f"
+        if isinstance(e, ir.BinOp):
+            k = _join(self.of(e.left), self.of(e.right))
+            if e.op == "/":
+                return "f"
+            if k == "b" and e.op not in ("&", "|", "^"):
+                return "i"
+            return k
+        if isinstance(e, (ir.Compare, ir.BoolOp)):
+            return "b"
+        if isinstance(e, ir.UnaryOp):
+            k = self.of(e.operand)
+            return "b" if e.op == "not" else ("i" if k == "b" and e.op != "+" else k)
+        if isinstance(e, ir.Select):
+            return _join(self.of(e.if_true), self.of(e.if_false))
+        if isinstance(e, ir.Call):
+            if e.func in ir.CONVERSIONS:
+                return "f" if e.func.startswith("float") else "i"
+            if e.func in _MATH_FLOAT:
+                return "f"
+            if e.func in ("floor", "ceil"):
+                return "i"
+            k = _join(*(self.of(a) for a in e.args))
+            return "i" if k == "b" else k
+        raise Unsupported(f"expression {type(e).__name__}")
+
+    def category(self, *operands: ir.Expr) -> str:
+        return "flop" if any(self.of(a) == "f" for a in operands) else "int"
+
+
+# ---- IR helpers -----------------------------------------------------------------------------------
+
+
+def _children(s: ir.Stmt) -> list[tuple[ir.Stmt, ...]]:
+    if isinstance(s, ir.If):
+        return [s.body, s.orelse]
+    if isinstance(s, (ir.While, ir.For)):
+        return [s.body]
+    return []
+
+
+def _walk_stmts(body: tuple[ir.Stmt, ...]):
+    for s in body:
+        yield s
+        for child in _children(s):
+            yield from _walk_stmts(child)
+
+
+def _has(s: ir.Stmt, kind: type) -> bool:
+    return any(isinstance(x, kind) for x in _walk_stmts((s,)))
+
+
+def _stmt_exprs(s: ir.Stmt) -> list[ir.Expr]:
+    if isinstance(s, ir.Assign):
+        return [s.value]
+    if isinstance(s, ir.Store):
+        return [s.value, *s.index]
+    if isinstance(s, (ir.If, ir.While)):
+        return [s.cond]
+    if isinstance(s, ir.For):
+        return [s.start, s.stop]
+    return []
+
+
+def _names(stmts: tuple[ir.Stmt, ...]) -> tuple[set[str], set[str]]:
+    """(variables read, variables assigned) anywhere in stmts."""
+    read: set[str] = set()
+    written: set[str] = set()
+    for s in _walk_stmts(stmts):
+        for e in _stmt_exprs(s):
+            read |= {n.name for n in ir.walk_expr(e) if isinstance(n, ir.Var)}
+        if isinstance(s, ir.Assign):
+            written.add(s.target)
+        elif isinstance(s, ir.For):
+            written.add(s.var)
+            read.add(s.var)
+    return read, written
+
+
+# ---- code generation -----------------------------------------------------------------------------
+
+# Per-lane counters live in the rows of one array LS: step, flop depth, HBM depth, SRAM depth.
+_LANE_STATE = (("LS[0, t]", "st"), ("LS[1, t]", "fl"), ("LS[2, t]", "hb"), ("LS[3, t]", "sr"))
+_ERR_OOB, _ERR_DIV0, _ERR_INT_NAN, _ERR_DIVERGENT, _ERR_NEG_POW, _ERR_LOOP = range(1, 7)
+_MATH = {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "tanh": "math.tanh",
+         "floor": "math.floor", "ceil": "math.ceil", "min": "min", "max": "max", "abs": "abs"}
+_CONVERSIONS = {"float": "float", "int": "int", "float32": "np.float32", "float64": "np.float64",
+                "int32": "np.int32", "int64": "np.int64"}
+_VAR_DTYPE = {"b": "np.bool_", "i": "np.int64", "f": "np.float64"}  # a Select's result
+
+
+def _rt(text: str) -> str:
+    """A literal as a run-time value (`5 + _Z`, _Z = 0 is an argument): numba would otherwise compile
+    the helper it is passed to once per distinct literal."""
+    return f"{text} + _Z" if text.lstrip("-").isdigit() else text
+
+
+class _Gen:
+    """Renders one kernel (for given argument dtypes and scalar kinds) to a numba function's source."""
+
+    def __init__(self, kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any]):
+        self.k = kernel
+        self.scalars = scalars
+        self.array_params = {n: np.dtype(d) for n, d in array_dtypes.items()}
+        self.allocs: dict[str, ir.AllocArray] = {}
+        self.alloc_shapes: dict[str, tuple[int, ...]] = {}
+        for s in _walk_stmts(kernel.body):
+            if isinstance(s, ir.AllocArray):
+                self.allocs.setdefault(s.name, s)
+        for name, s in self.allocs.items():
+            self.alloc_shapes[name] = tuple(self._shape_value(d, s) for d in s.shape)
+        dtypes = {**self.array_params, **{n: np.dtype(s.dtype) for n, s in self.allocs.items()}}
+        self.kinds = _Kinds(kernel, dtypes, {n: ("f" if isinstance(v, (float, np.floating)) else "i")
+                                             for n, v in scalars.items()})
+        _, assigned = _names(kernel.body)
+        self.assigned_params = {n for n in scalars if n in assigned}
+        self.lane_vars = assigned | self.assigned_params
+        # A chunk is a straight run of code whose charges are constants: the generated code counts
+        # how often each chunk runs (_K[j] += 1) and Python multiplies by the chunk's charges.
+        self.chunks: list[Counter] = []
+        self.sites: list[tuple[int, Loc, Any]] = []
+        self.lines: list[str] = []
+        self.ind = 0
+        self.pending: Counter = Counter()
+        self.tmp = 0
+        self.slots: dict[str, tuple[str, int]] = {}
+
+    def _shape_value(self, d: ir.Expr, s: ir.AllocArray) -> int:
+        if isinstance(d, ir.Const) and isinstance(d.value, int):
+            v = d.value
+        elif isinstance(d, ir.Var) and d.name in self.scalars:
+            v = self.scalars[d.name]
+        else:
+            try:
+                v = eval(ir.format_expr(d), {"__builtins__": {}}, dict(self.scalars))  # noqa: S307 - IR text
+            except Exception:
+                raise Unsupported(f"the shape of {s.space} array {s.name!r} is not computed from parameters") from None
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise Unsupported(f"the shape of {s.space} array {s.name!r} is not a positive integer")
+        return int(v)
+
+    # -- emitting --
+    def emit(self, line: str) -> None:
+        self.lines.append("    " * self.ind + line)
+
+    def fresh(self, stem: str) -> str:
+        self.tmp += 1
+        return f"_{stem}{self.tmp}"
+
+    def site(self, kind: int, loc: Loc, info: Any = None) -> int:
+        self.sites.append((kind, loc, info))
+        return len(self.sites) - 1
+
+    def fail(self, kind: int, loc: Loc, who: str, values: tuple[str, ...] = (), info: Any = None) -> None:
+        """Emit: record the first error (kind, site, processor or block, up to 3 values).
+
+        The caller makes the code go on safely (a zero index, a divisor of one, a break); the
+        function returns after the lane region. Few exits keep numba's compile time down."""
+        sid = self.site(kind, loc, info)
+        vals = [_rt(v) for v in (list(values) + ["0", "0", "0"])[:3]]
+        self.emit(f"_fail(_err, {kind} + _Z, {sid} + _Z, {who}, {', '.join(vals)})")
+
+    def slot(self, name: str) -> str:
+        """Where a variable lives between lane regions: a row of VI (int, bool) or VF (float), column t."""
+        if name not in self.slots:
+            table = "VF" if self.kinds.vars.get(name, "b") == "f" else "VI"
+            self.slots[name] = (table, sum(1 for t, _ in self.slots.values() if t == table))
+        table, row = self.slots[name]
+        return f"{table}[{row}, t]"
+
+    def flush(self) -> None:
+        """Emit the pending charges as one chunk: its execution count and the lane's depth counters."""
+        if not any(self.pending.values()):
+            return
+        self.chunks.append(Counter(self.pending))
+        lane = [f"{name} += {self.pending[name]}" for name in ("st", "fl", "hb", "sr") if self.pending[name]]
+        self.emit("; ".join([f"_K[{len(self.chunks) - 1}] += 1", *lane]))
+        self.pending.clear()
+
+    def charge(self, cat: str, op: str, depth_class: str | None) -> None:
+        self.pending["st"] += 1
+        self.pending[(cat, op)] += 1
+        if depth_class is not None:
+            self.pending[{"flop": "fl", "hbm": "hb", "sram": "sr"}[depth_class]] += 1
+
+    def charge_memory(self, kind: str, level: str, itemsize: int, direction: str) -> None:
+        self.charge(kind, level, level if level in ("hbm", "sram") else None)
+        self.pending[("bytes", level, direction)] += itemsize
+
+    def nested(self, render: Any, keep: bool = False) -> Any:
+        """Run `render` one indent deeper with its own charges, flushed there (a conditional path).
+
+        keep=True moves the charges pending now into that deeper block."""
+        saved, self.pending = (Counter(), self.pending) if keep else (self.pending, Counter())
+        self.ind += 1
+        try:
+            result = render()
+            self.flush()
+        finally:
+            self.ind -= 1
+            self.pending = saved
+        return result
+
+    # -- expressions (inside a lane loop) --
+    def var(self, name: str, loc: Loc) -> str:
+        if name in self.lane_vars:
+            return f"u_{name}"
+        if name in self.scalars:
+            return f"p_{name}"
+        raise Unsupported(f"variable {name!r} is read but never assigned (the vector engine reports where)")
+
+    def value(self, e: ir.Expr) -> str:
+        """An expression's text as a temporary or simple name (so it can be checked and reused)."""
+        text = self.expr(e)
+        if text.isidentifier() or text.lstrip("-").isdigit():
+            return text
+        name = self.fresh("v")
+        self.emit(f"{name} = {text}")
+        return name
+
+    def expr(self, e: ir.Expr) -> str:
+        K = self.kinds
+        if isinstance(e, ir.Const):
+            v = e.value
+            if isinstance(v, float):
+                text = "math.nan" if math.isnan(v) else ("math.inf" if v > 0 else "(-math.inf)") if math.isinf(v) else repr(v)
+                return f"np.float32({text})"  # NEP 50: a Python float beside float32 data stays float32
+            return repr(v)
+        if isinstance(e, ir.Var):
+            return self.var(e.name, e.loc)
+        if isinstance(e, ir.Intrinsic):
+            return {"gid": "_g", "lane": "t", "block_id": "b", "block_dim": "_B", "num_blocks": "_NB",
+                    "num_procs": "_P"}[e.name]
+        if isinstance(e, ir.Load):
+            ref = self.array_ref(e.array, e.index, e.loc)
+            level, itemsize = self.level(e.array)
+            self.charge_memory("load", level, itemsize, "read")
+            return ref
+        if isinstance(e, ir.BinOp):
+            left, right = self.expr(e.left), self.expr(e.right)
+            ints = K.of(e.left) != "f" and K.of(e.right) != "f"
+            if e.op in ("//", "%") and ints and not (isinstance(e.right, ir.Const) and e.right.value != 0):
+                right = f"_nz({right}, _err, {self.site(_ERR_DIV0, e.loc)} + _Z, _g)"
+            elif e.op == "**" and ints:
+                right = self.checked(right, "{v} < 0", _ERR_NEG_POW, e.loc, "0")
+            self.charge(K.category(e.left, e.right), e.op, "flop" if K.category(e.left, e.right) == "flop" else None)
+            if K.of(e.left) == "b" and K.of(e.right) == "b" and e.op not in ("&", "|", "^"):
+                left = f"np.int64({left})"
+            return f"({left} {e.op} {right})"
+        if isinstance(e, ir.Compare):
+            left, right = self.expr(e.left), self.expr(e.right)
+            cat = K.category(e.left, e.right)
+            self.charge(cat, e.op, "flop" if cat == "flop" else None)
+            return f"({left} {e.op} {right})"
+        if isinstance(e, ir.UnaryOp):
+            operand = self.expr(e.operand)
+            if e.op == "+":
+                return operand
+            cat = K.category(e.operand)
+            self.charge(cat, e.op, "flop" if cat == "flop" else None)
+            if e.op == "not":
+                return f"(not {operand})"
+            if K.of(e.operand) == "b":
+                operand = f"np.int64({operand})"
+            return f"({e.op}{operand})"
+        if isinstance(e, ir.BoolOp):
+            name = self.fresh("b")
+            self.emit(f"{name} = bool({self.expr(e.left)})")
+            self.emit(f"if {'' if e.op == 'and' else 'not '}{name}:")
+            self.nested(lambda: self.emit(f"{name} = bool({self.expr(e.right)})"))
+            return name
+        if isinstance(e, ir.Select):
+            name = self.fresh("s")
+            cast = _VAR_DTYPE[K.of(e)]
+            self.emit(f"if {self.expr(e.cond)}:")
+            self.nested(lambda: self.emit(f"{name} = {cast}({self.expr(e.if_true)})"))
+            self.emit("else:")
+            self.nested(lambda: self.emit(f"{name} = {cast}({self.expr(e.if_false)})"))
+            return name
+        if isinstance(e, ir.Call):
+            args = [self.expr(a) for a in e.args]
+            if e.func in ir.CONVERSIONS:
+                if e.func.startswith("int") and K.of(e.args[0]) == "f":
+                    args[0] = self.checked(args[0], "not math.isfinite({v})", _ERR_INT_NAN, e.loc, "0.0")
+                return f"{_CONVERSIONS[e.func]}({args[0]})"
+            if e.func not in _MATH:
+                raise Unsupported(f"call of {e.func}()")
+            cat = K.category(*e.args)
+            self.charge(cat, e.func, "flop" if cat == "flop" else None)
+            return f"{_MATH[e.func]}({', '.join(args)})"
+        raise Unsupported(f"expression {type(e).__name__}")
+
+    def checked(self, text: str, test: str, kind: int, loc: Loc, safe: str = "1") -> str:
+        """Bind text to a temporary and fail with `kind` where `test` ({v} = the temporary) holds."""
+        name = self.fresh("v")
+        self.emit(f"{name} = {text}")
+        self.emit(f"if {test.format(v=name)}:")
+        self.ind += 1
+        self.fail(kind, loc, "_g")
+        self.emit(f"{name} = {safe}")
+        self.ind -= 1
+        return name
+
+    def level(self, array: str) -> tuple[str, int]:
+        if array in self.array_params:
+            return "hbm", self.array_params[array].itemsize
+        if array in self.allocs:
+            s = self.allocs[array]
+            return ("sram" if s.space == "shared" else "local"), np.dtype(s.dtype).itemsize
+        raise Unsupported(f"array {array!r} is not a parameter or an allocated array")
+
+    def array_ref(self, array: str, index: tuple[ir.Expr, ...], loc: Loc) -> str:
+        level, _ = self.level(array)
+        if array in self.array_params:
+            ndim = None  # checked against the runtime shape
+            dims = [f"A_{array}.shape[{d}]" for d in range(len(index))]
+            prefix = f"A_{array}"
+        else:
+            shape = self.alloc_shapes[array]
+            ndim = len(shape)
+            dims = [str(n) for n in shape]
+            prefix = f"S_{array}" if level == "sram" else f"L_{array}"
+        if ndim is not None and len(index) != ndim:
+            raise Unsupported(f"{array!r} indexed with {len(index)} indices")
+        idx = []
+        site = self.site(_ERR_OOB, loc, array)
+        for d, (e, dim) in enumerate(zip(index, dims)):
+            if self.kinds.of(e) != "i":
+                raise Unsupported(f"a non-integer index of {array!r}")
+            idx.append(f"_ix({self.expr(e)}, {_rt(dim)}, _err, {site} + _Z, _g, {d} + _Z)")
+        if level == "local":
+            idx = ["t", *idx]
+        return f"{prefix}[{', '.join(idx)}]"
+
+    # -- statements inside a lane loop --
+    def lane_stmts(self, stmts: tuple[ir.Stmt, ...]) -> None:
+        for i, s in enumerate(stmts):
+            self.lane_stmt(s)
+            if _has(s, ir.Return) and i + 1 < len(stmts):
+                self.flush()
+                self.emit("if not exl:")
+                self.nested(lambda rest=stmts[i + 1:]: self.lane_stmts(rest))
+                return
+        self.flush()
+
+    def lane_stmt(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Assign):
+            self.emit(f"u_{s.target} = {self.expr(s.value)}")
+        elif isinstance(s, ir.Store):
+            value = self.value(s.value)
+            ref = self.array_ref(s.array, s.index, s.loc)
+            level, itemsize = self.level(s.array)
+            self.charge_memory("store", level, itemsize, "write")
+            self.emit(f"{ref} = {value}")
+        elif isinstance(s, ir.If):
+            cond = self.expr(s.cond)
+            self.flush()
+            self.emit(f"if {cond}:")
+            self.nested(lambda: self.lane_stmts(s.body) if s.body else self.emit("pass"))
+            if s.orelse:
+                self.emit("else:")
+                self.nested(lambda: self.lane_stmts(s.orelse))
+        elif isinstance(s, ir.While):
+            self.flush()
+            counter = self.fresh("it")
+            self.emit(f"{counter} = 0")
+            self.emit("while True:")
+            self.ind += 1
+            cond = self.expr(s.cond)
+            self.flush()
+            self.emit(f"if not ({cond}):")
+            self.emit("    break")
+            self.emit(f"{counter} += 1")
+            self.emit(f"if {counter} > {MAX_ITERATIONS}:")
+            self.ind += 1
+            self.fail(_ERR_LOOP, s.loc, "_g")
+            self.emit("break")
+            self.ind -= 1
+            self.lane_stmts(s.body)
+            if _has(s, ir.Return):
+                self.emit("if exl:")
+                self.emit("    break")
+            self.ind -= 1
+        elif isinstance(s, ir.For):
+            self.lane_for(s)
+        elif isinstance(s, ir.Return):
+            self.emit("exl = True")
+        elif isinstance(s, ir.AllocArray):
+            pass  # allocated once per block at the top of the function
+        elif isinstance(s, ir.Barrier):  # pragma: no cover - regions never hold barriers
+            raise AssertionError("barrier inside a lane region")
+        else:
+            raise Unsupported(f"statement {type(s).__name__}")
+
+    def lane_for(self, s: ir.For) -> None:
+        if s.step == 0:
+            raise Unsupported("a range with step 0")
+        var = f"u_{s.var}"
+        start = self.expr(s.start)
+        self.emit(f"{var} = {start}")
+        stop = self.value(s.stop)
+        self.flush()
+        less = "<" if s.step > 0 else ">"
+        trips = f"({stop} - {var} + {s.step - 1}) // {s.step}" if s.step > 0 else f"({var} - {stop} + {-s.step - 1}) // {-s.step}"
+        self.emit(f"if {trips} > {MAX_ITERATIONS}:")
+        self.ind += 1
+        self.fail(_ERR_LOOP, s.loc, "_g")
+        self.emit(f"{var} = {stop}")
+        self.ind -= 1
+        self.emit(f"while {var} {less} {stop}:")
+        self.ind += 1
+        self.charge("int", less, None)  # this iteration's compare and increment
+        self.charge("int", "+", None)
+        self.lane_stmts(s.body)
+        if _has(s, ir.Return):
+            self.emit("if exl:")
+            self.ind += 1
+            self.pending["st"] -= 1  # a processor that returned does not increment
+            self.pending[("int", "+")] -= 1
+            self.flush()
+            self.emit("break")
+            self.ind -= 1
+        self.emit(f"{var} += {s.step}")
+        self.ind -= 1
+        self.charge("int", less, None)  # the compare that ends the loop
+        if _has(s, ir.Return):
+            self.emit("if not exl:")
+            self.nested(lambda: None, keep=True)
+        else:
+            self.flush()
+
+    # -- block level --
+    def lane_region(self, stmts: tuple[ir.Stmt, ...]) -> None:
+        if not any(not isinstance(s, ir.AllocArray) for s in stmts):
+            return
+        read, written = _names(stmts)
+        load = sorted((read | written) & self.lane_vars)
+        store = sorted(written & self.lane_vars)
+        self.emit("for t in range(nb):")
+        self.ind += 1
+        self.emit("if ex[t]:")
+        self.emit("    continue")
+        self.emit("; ".join(f"{local} = {arr}" for arr, local in _LANE_STATE) + "; exl = False")
+        self.emit("st0 = st; fl0 = fl; _g = _b0 + t")
+        for v in load:
+            self.emit(f"u_{v} = {self.slot(v)}")
+        self.lane_stmts(stmts)
+        self.emit("_bw += st - st0; _bfl += fl - fl0")
+        self.emit("; ".join(f"{arr} = {local}" for arr, local in _LANE_STATE))
+        self.emit("if exl:")
+        self.emit("    ex[t] = True")
+        for v in store:
+            self.emit(f"{self.slot(v)} = u_{v}")
+        self.ind -= 1
+        self.emit("if _err[0] != 0:")
+        self.emit("    return _diff")
+
+    def block_stmts(self, stmts: tuple[ir.Stmt, ...]) -> None:
+        run: list[ir.Stmt] = []
+        for s in stmts:
+            if not _has(s, ir.Barrier):
+                run.append(s)
+                continue
+            self.lane_region(tuple(run))
+            run = []
+            self.block_stmt(s)
+        self.lane_region(tuple(run))
+
+    def uniform(self, cond: ir.Expr, loc: Loc) -> None:
+        """Evaluate cond per running lane into _na/_nt (lanes running / lanes where it holds)."""
+        name = f"__cond{self.tmp + 1}"
+        self.tmp += 1
+        self.kinds.vars[name] = self.kinds.of(cond)
+        self.lane_vars.add(name)
+        self.lane_region((ir.Assign(loc, name, cond),))
+        self.emit("_na = 0; _nt = 0")
+        self.emit("for t in range(nb):")
+        self.emit("    if not ex[t]:")
+        self.emit("        _na += 1")
+        self.emit(f"        if {self.slot(name)}:")
+        self.emit("            _nt += 1")
+        self.emit("if _nt != 0 and _nt != _na:")
+        self.ind += 1
+        self.fail(_ERR_DIVERGENT, loc, "b")
+        self.emit("return _diff")
+        self.ind -= 1
+
+    def block_stmt(self, s: ir.Stmt) -> None:
+        if isinstance(s, ir.Barrier):
+            self.emit("_diff = _flush_profile(_diff, LS[0], nb, _rs)")
+            self.emit("_rs = _lift(LS, nb)")
+            self.emit("_nbar += 1")
+        elif isinstance(s, ir.If):
+            self.uniform(s.cond, s.loc)
+            self.emit("if _nt > 0:")
+            self.ind += 1
+            self.block_stmts(s.body)
+            self.emit("pass")
+            self.ind -= 1
+            if s.orelse:
+                self.emit("elif _na > 0:")
+                self.ind += 1
+                self.block_stmts(s.orelse)
+                self.emit("pass")
+                self.ind -= 1
+        elif isinstance(s, ir.While):
+            counter = self.fresh("it")
+            self.emit(f"{counter} = 0")
+            self.emit("while True:")
+            self.ind += 1
+            self.uniform(s.cond, s.loc)
+            self.emit("if _nt == 0:")
+            self.emit("    break")
+            self.emit(f"{counter} += 1")
+            self.emit(f"if {counter} > {MAX_ITERATIONS}:")
+            self.ind += 1
+            self.fail(_ERR_LOOP, s.loc, "b")
+            self.emit("return _diff")
+            self.ind -= 1
+            self.block_stmts(s.body)
+            self.ind -= 1
+        elif isinstance(s, ir.For):
+            if s.step == 0:
+                raise Unsupported("a range with step 0")
+            stop = f"__stop{self.tmp + 1}"
+            self.tmp += 1
+            self.kinds.vars[stop] = self.kinds.of(s.stop)
+            self.lane_vars.add(stop)
+            self.lane_region((ir.Assign(s.loc, s.var, s.start), ir.Assign(s.loc, stop, s.stop)))
+            var = ir.Var(s.loc, s.var)
+            cond = ir.Compare(s.loc, "<" if s.step > 0 else ">", var, ir.Var(s.loc, stop))
+            step = ir.Assign(s.loc, s.var, ir.BinOp(s.loc, "+", var, ir.Const(s.loc, s.step)))
+            self.block_stmt(ir.While(s.loc, cond, (*s.body, step)))
+        else:
+            raise Unsupported(f"statement {type(s).__name__} holding a barrier")
+
+    # -- the function --
+    def render(self, fn_name: str) -> str:
+        body_lines: list[str] = []
+        self.lines, saved = body_lines, self.lines
+        self.ind = 2
+        self.block_stmts(self.k.body)
+        self.lines = saved
+        head = [f"@numba.njit(nogil=True, cache=True, error_model='numpy')",
+                f"def {fn_name}(_blo, _bhi, _P, _B, _NB, "
+                + "".join(f"A_{n}, " for n in self.array_params)
+                + "".join(f"p_{n}, " for n in self.scalars)
+                + "_K, _K0, _WH, _WS, _cls, _bstat, _diff, _err, _Z):",
+                f"    # from kernel {self.k.name} at {self.k.loc}"]
+        for v in sorted(self.lane_vars):
+            self.slot(v)
+        rows = Counter(table for table, _ in self.slots.values())
+        pre = ["LS = np.zeros((4, _B), np.int64); ex = np.zeros(_B, np.bool_)",
+               f"VI = np.zeros(({rows['VI']}, _B), np.int64); VF = np.zeros(({rows['VF']}, _B), np.float64)"]
+        for name, s in self.allocs.items():
+            shape = self.alloc_shapes[name]
+            if s.space == "shared":
+                pre.append(f"S_{name} = np.zeros({shape!r}, np.{s.dtype})")
+            else:
+                pre.append(f"L_{name} = np.zeros((_B, {', '.join(map(str, shape))}), np.{s.dtype})")
+        pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0",
+                "for b in range(_blo, _bhi):"]
+        per_block = ["_b0 = b * _B", "nb = min(_B, _P - _b0)",
+                     "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0",
+                     "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0; _K0[:] = _K"]
+        for v in sorted(self.assigned_params):
+            table, row = self.slots[v]
+            per_block.append(f"{table}[{row}, :] = p_{v}")
+        per_block += [f"S_{n}[:] = 0" if s.space == "shared" else f"L_{n}[:] = 0" for n, s in self.allocs.items()]
+        post = ["_diff = _flush_profile(_diff, LS[0], nb, _rs)",
+                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[0, :nb].max(); _bstat[b, 2] = _dot(_K, _K0, _WH)",
+                "_bstat[b, 3] = _bfl; _bstat[b, 4] = _dot(_K, _K0, _WS)",
+                "_flmax = max(_flmax, LS[1, :nb].max()); _hbmax = max(_hbmax, LS[2, :nb].max())",
+                "_srmax = max(_srmax, LS[3, :nb].max()); _nbarmax = max(_nbarmax, _nbar)"]
+        tail = ["_cls[0] = max(_cls[0], _flmax); _cls[1] = max(_cls[1], _hbmax)",
+                 "_cls[2] = max(_cls[2], _srmax); _cls[3] = max(_cls[3], _nbarmax)", "return _diff"]
+        lines = head + ["    " + x for x in pre] + ["        " + x for x in per_block] + body_lines
+        lines += ["        " + x for x in post] + ["    " + x for x in tail]
+        return "\n".join(lines) + "\n"
+
+
+# ---- numba support functions (imported by every generated module) -------------------------------
+
+SUPPORT = '''
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(nogil=True, cache=True)
+def _flush_profile(diff, stp, nb, rs):
+    """Add each lane's steps since the last barrier (rs+1 .. stp[t]) to the difference array."""
+    top = 0
+    for t in range(nb):
+        top = max(top, stp[t])
+    if top + 2 > diff.shape[0]:
+        grown = np.zeros(max(top + 2, 2 * diff.shape[0]), np.int64)
+        grown[:diff.shape[0]] = diff
+        diff = grown
+    for t in range(nb):
+        if stp[t] > rs:
+            diff[rs + 1] += 1
+            diff[stp[t] + 1] -= 1
+    return diff
+
+
+@numba.njit(nogil=True, cache=True)
+def _lift(ls, nb):
+    """A barrier: every lane's counters (rows of ls) rise to the block's maximum; returns the new step."""
+    for row in range(ls.shape[0]):
+        m = ls[row, :nb].max()
+        ls[row, :nb] = m
+    return ls[0, 0]
+
+
+@numba.njit(nogil=True, cache=True)
+def _ix(i, n, err, site, who, dim):
+    """An index checked against its dimension: out of range records the error and reads cell 0."""
+    if i < 0 or i >= n:
+        _fail(err, 1, site, who, dim, i, n)
+        return 0
+    return i
+
+
+@numba.njit(nogil=True, cache=True)
+def _nz(v, err, site, who):
+    """An integer divisor: zero records the error and divides by one."""
+    if v == 0:
+        _fail(err, 2, site, who, 0, 0, 0)
+        return 1
+    return v
+
+
+@numba.njit(nogil=True, cache=True)
+def _dot(k, k0, w):
+    """Charges (weights w) of the chunks run since the snapshot k0."""
+    total = 0
+    for j in range(k.shape[0]):
+        total += (k[j] - k0[j]) * w[j]
+    return total
+
+
+@numba.njit(nogil=True, cache=True)
+def _fail(err, kind, site, who, a, b, c):
+    """Record the first error of this call: its kind, site, processor (or block) and values."""
+    if err[0] == 0:
+        err[0] = kind
+        err[1] = site
+        err[2] = who
+        err[3] = a
+        err[4] = b
+        err[5] = c
+'''
+
+
+# ---- running a launch ------------------------------------------------------------------------------
+
+_cache: dict[tuple, tuple[Any, _Gen]] = {}
+_cache_lock = threading.Lock()
+
+
+def _cache_dir() -> Path:
+    d = Path(os.environ.get("PRAMSIM_COMPILED_CACHE", Path(tempfile.gettempdir()) / f"pramsim_cpu_{os.getuid()}"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _load(source: str, fn_name: str) -> Any:
+    """Write the module to a file named by its hash (numba caches compiled code beside it) and import it."""
+    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
+    path = _cache_dir() / f"pramsim_cpu_{digest}.py"
+    if not path.exists() or path.read_text() != source:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    mod_name = f"pramsim_cpu_generated_{digest}"
+    module = sys.modules.get(mod_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        spec.loader.exec_module(module)
+    return getattr(module, fn_name)
+
+
+def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any]) -> tuple[str, _Gen]:
+    """The generated module's source for one specialization, and the generator (counter keys, sites)."""
+    gen = _Gen(kernel, array_dtypes, scalars)
+    fn = f"{kernel.name}_cpu"
+    return SUPPORT + "\n\n" + gen.render(fn), gen
+
+
+def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> tuple[Any, _Gen]:
+    shapes = {}
+    for s in _walk_stmts(kernel.body):
+        if isinstance(s, ir.AllocArray):
+            shapes[s.name] = tuple(ir.format_expr(d) for d in s.shape)
+    shape_values = tuple(sorted((n, v) for n, v in scalars.items()
+                                if any(n in " ".join(dims) for dims in shapes.values())))
+    key = (id(kernel), tuple((n, a.dtype.str, a.ndim) for n, a in arrays.items()),
+           tuple((n, isinstance(v, (float, np.floating))) for n, v in scalars.items()), shape_values)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is None:
+            source, gen = render(kernel, {n: a.dtype for n, a in arrays.items()}, scalars)
+            hit = (_load(source, f"{kernel.name}_cpu"), gen)
+            _cache[key] = hit
+    return hit
+
+
+def _threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndarray], scalars: dict[str, Any],
+           loc: Loc, trace: CostTrace) -> None:
+    """Run one launch on the compiled engine, writing outputs in place and the costs into `trace`.
+
+    Raises Unsupported (before anything runs) when the kernel needs the vector engine.
+    """
+    fn, gen = _compiled(kernel, arrays, scalars)
+    nblocks = -(-nprocs // block)
+    array_args = [np.ascontiguousarray(arrays[n]) for n in gen.array_params]
+    for n, a in zip(gen.array_params, array_args):
+        if a is not arrays[n]:
+            raise Unsupported(f"array {n!r} is not contiguous")
+    scalar_args = [scalars[n] for n in gen.scalars]
+    bstat = np.zeros((nblocks, 5), np.int64)
+    nchunks = max(1, len(gen.chunks))
+    weight_hbm = np.array([sum(v for k, v in c.items() if k[:2] == ("bytes", "hbm")) for c in gen.chunks] or [0])
+    weight_sram = np.array([sum(v for k, v in c.items() if k[:2] == ("bytes", "sram")) for c in gen.chunks] or [0])
+
+    def run(lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        runs = np.zeros(nchunks, np.int64)
+        cls = np.zeros(4, np.int64)
+        err = np.zeros(6, np.int64)
+        diff = np.zeros(1024, np.int64)
+        diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, np.zeros_like(runs),
+                  weight_hbm.astype(np.int64), weight_sram.astype(np.int64), cls, bstat, diff, err, 0)
+        return runs, cls, diff, err
+
+    try:
+        first = run(0, 0)  # compiles (or loads from numba's cache) before any block runs
+    except Exception as exc:  # numba's typing errors: let the vector engine run it
+        raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
+    chunks = _chunks(nblocks, _threads())
+    if len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=_threads()) as pool:
+            results = [first] + list(pool.map(lambda c: run(*c), chunks))
+    else:
+        results = [first] + [run(*c) for c in chunks]
+    for *_, err in results:
+        if err[0]:
+            raise _error(gen, err, block, arrays)
+    runs = sum(r[0] for r in results)
+    cls = np.max([r[1] for r in results], axis=0)
+    size = max(len(r[2]) for r in results)
+    diff = sum(np.pad(r[2], (0, size - len(r[2]))) for r in results)
+    depth = int(bstat[:, 1].max()) if nblocks else 0
+    profile = np.cumsum(diff)[1:depth + 1].astype(np.int64)
+    totals: Counter = Counter()
+    for n, chunk in zip(runs, gen.chunks):
+        if n:
+            for key, amount in chunk.items():
+                totals[key] += int(n) * amount
+    work = totals["st"]
+    if int(profile.sum()) != work or int(bstat[:, 0].sum()) != work:
+        raise PramsimError(f"internal accounting error in the compiled launch of {kernel.name}: profile "
+                           f"{int(profile.sum())}, blocks {int(bstat[:, 0].sum())}, work {work}")
+    sram_arrays = {n: int(np.prod(gen.alloc_shapes[n])) * np.dtype(s.dtype).itemsize
+                   for n, s in gen.allocs.items() if s.space == "shared"}
+    trace.launches.append(LaunchTrace(
+        kernel=kernel.name, loc=loc, nprocs=nprocs, block=block, work=work, depth=depth, profile=profile,
+        block_work=bstat[:, 0].copy(), block_depth=bstat[:, 1].copy(), block_hbm_bytes=bstat[:, 2].copy(),
+        block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
+        block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays))
+    for key, amount in totals.items():
+        if isinstance(key, tuple) and amount:
+            if key[0] == "bytes":
+                trace.bytes[key[1:]] += amount
+            else:
+                trace.counts[key] += amount
+    for i, c in enumerate(("flop", "hbm", "sram")):
+        trace.depth_by_class[c] += int(cls[i])
+
+
+def _chunks(nblocks: int, threads: int) -> list[tuple[int, int]]:
+    """Contiguous block ranges, a few per thread so that uneven blocks still balance."""
+    n = min(nblocks, threads * 4) if threads > 1 else 1
+    edges = np.linspace(0, nblocks, n + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _error(gen: _Gen, err: np.ndarray, block: int, arrays: dict[str, np.ndarray]) -> ExecutionError:
+    kind, site, who = (int(x) for x in err[:3])
+    _, loc, info = gen.sites[site]
+    where = f"processor {who}: block {who // block}, lane {who % block}"
+    if kind == _ERR_OOB:
+        shape = arrays[info].shape if info in arrays else gen.alloc_shapes[info]
+        dim, value = int(err[3]), int(err[4])
+        which = f"index {dim} of {info!r}" if len(shape) > 1 else f"index of {info!r}"
+        return ExecutionError(f"{which} is {value}, out of bounds for shape {tuple(shape)} ({where})", loc=loc,
+                              hint="guard the access with an `if` on the index, or launch fewer processors")
+    if kind == _ERR_DIV0:
+        return ExecutionError(f"integer division by zero ({where})", loc=loc, hint="guard the divisor with an `if`")
+    if kind == _ERR_INT_NAN:
+        return ExecutionError(f"a conversion of NaN or infinity to an integer ({where})", loc=loc,
+                              hint="guard the value (e.g. check the divisor) before converting it")
+    if kind == _ERR_NEG_POW:
+        return ExecutionError(f"integer ** negative power ({where})", loc=loc, hint="use a float base, e.g. 2.0 ** k")
+    if kind == _ERR_LOOP:
+        return ExecutionError(f"a loop ran more than {MAX_ITERATIONS:,} iterations ({where})", loc=loc,
+                              hint="check that the loop condition eventually becomes false for every processor")
+    return ExecutionError(
+        f"this condition differs between the lanes of block {who}, and the branch or loop it controls contains "
+        f"barrier(): some lanes would wait at a barrier the others never reach", loc=loc,
+        hint="every processor of a block must execute the same barrier() calls: make the condition the same "
+             "for the whole block, or move the barrier out (--engine vector names the lanes)")
