@@ -78,6 +78,16 @@ def machines() -> None:
         click.echo(f"{name:<8} {load_machine(str(path)).summary()}")
 
 
+DEFAULT_MAX_TIME = 600.0  # seconds; --max-time
+
+
+def _say_estimate(estimate: Any, verbose: bool) -> None:
+    """The estimate line (stderr) with --verbose or --debug."""
+    debug = click.get_current_context().find_root().params.get("debug", False)
+    if estimate is not None and (verbose or debug):
+        click.echo(estimate.describe(), err=True)
+
+
 def _machine(machine: str, p: int | None) -> Any:
     spec = load_machine(machine)
     return spec.with_processors(p) if p is not None else spec
@@ -95,17 +105,23 @@ def _machine(machine: str, p: int | None) -> Any:
 @click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
 @click.option("--max-memory", type=click.FloatRange(min=0.001), default=8.0, show_default=True,
               help="GiB of arrays and simulation state the executor may use before it refuses a run.")
+@click.option("--max-time", type=click.FloatRange(min=0), default=DEFAULT_MAX_TIME, show_default=True,
+              help="Refuse the run if its estimated time exceeds this many seconds (0: do not estimate).")
+@click.option("--verbose", "-v", is_flag=True, help="Also print how long the run was estimated to take, and how.")
 @click.option("--gantt", "gantt_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a chart of the simulated schedule (.png or .svg).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
-        check_races: bool, max_memory: float, as_json: bool, gantt_path: Path | None, trace_path: Path | None) -> None:
+        check_races: bool, max_memory: float, max_time: float, verbose: bool, as_json: bool,
+        gantt_path: Path | None, trace_path: Path | None) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     prog = load_program(program)
     values = parse_params(prog, params)
-    result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30))
+    result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30),
+                         max_time=max_time or None)
+    _say_estimate(result.estimate, verbose)
     if as_json:
         click.echo(json.dumps(report.run_json(result), indent=2))
     else:
@@ -133,9 +149,12 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 @click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
 @click.option("--work", "work", default=None, help="Θ form the work must follow, e.g. 'n log n' (overrides the program's).")
 @click.option("--depth", "depth", default=None, help="Θ form the depth must follow, e.g. 'log^2 n'.")
+@click.option("--max-time", type=click.FloatRange(min=0), default=DEFAULT_MAX_TIME, show_default=True,
+              help="Refuse the check if its estimated time exceeds this many seconds (0: do not estimate).")
+@click.option("--verbose", "-v", is_flag=True, help="Also print how long the check was estimated to take, and how.")
 @_friendly_errors
 def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, check_races: bool,
-          work: str | None, depth: str | None) -> None:
+          work: str | None, depth: str | None, max_time: float, verbose: bool) -> None:
     """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent.
 
     With --work/--depth it grades a submission against the bounds an instructor gives; exit code
@@ -152,7 +171,9 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
         if not as_json and sys.stderr.isatty():
             click.echo(f"\r  point {done}/{total}", err=True, nl=done == total)
 
-    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model, check_races)
+    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model, check_races,
+                           max_time=max_time or None)
+    _say_estimate(result.estimate, verbose)
     if as_json:
         click.echo(json.dumps(report.check_json(result), indent=2))
     else:

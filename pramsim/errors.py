@@ -73,6 +73,12 @@ class MachineError(PramsimError):
     kind = "machine error"
 
 
+class ResourceError(PramsimError):
+    """A run refused before it starts: its estimated time exceeds the limit the user set."""
+
+    kind = "refused"
+
+
 class BrentViolation(PramsimError):
     """The simulated T_p left Brent's bounds: a bug in pramsim's accounting, never silence."""
 

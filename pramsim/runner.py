@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -13,7 +14,8 @@ import numpy as np
 from . import bounds
 from .cost import CostTrace
 from .dsl import Program
-from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError
+from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
+from .estimate import Estimate, Probe, estimate_time, format_seconds
 from .executor import DEFAULT_MEMORY_LIMIT, Executor
 from .machine import MachineSpec, Schedule, simulate
 from .machine.sim import Brent
@@ -68,6 +70,7 @@ class RunResult:
     output: np.ndarray
     wall_s: float
     timings: dict[str, float] = field(default_factory=dict)
+    estimate: Estimate | None = None   # the time estimate made before the run (max_time given)
 
     @property
     def p(self) -> int:
@@ -121,7 +124,17 @@ def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison
 
 def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0,
                 model: str = "crcw-arbitrary", check_races: bool = False,
-                memory_limit: int = DEFAULT_MEMORY_LIMIT) -> RunResult:
+                memory_limit: int = DEFAULT_MEMORY_LIMIT, max_time: float | None = None) -> RunResult:
+    """Run, check against the reference, schedule. With `max_time` (seconds), first estimate the
+    run's time from probe runs and refuse it (ResourceError) when the estimate exceeds max_time."""
+    estimate = None
+    if max_time:
+        def probe(prog: Program, small: dict[str, int]) -> Probe:
+            start = time.perf_counter()
+            r = run_program(prog, small, machine, seed, model, check_races, memory_limit)
+            return Probe(small, time.perf_counter() - start, r.trace.work, r.trace.depth)
+        estimate = estimate_time(program, [params], probe, max_time)
+        refuse_if_too_long(estimate, max_time, "run")
     t0 = time.perf_counter()
     inputs = make_inputs(program, params, seed)
     executor = Executor(model, check_races, memory_limit)
@@ -142,7 +155,16 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
             f"T_p = {schedule.steps} left Brent's bounds [{brent.lower}, {brent.upper if brent.greedy else 'inf'}] "
             f"(W = {trace.work}, D = {trace.depth}, p = {schedule.p}); this is a bug in pramsim")
     return RunResult(program, params, machine, seed, trace, schedule, brent, comparison, output, t3 - t0,
-                     {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2})
+                     {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2}, estimate)
+
+
+def refuse_if_too_long(estimate: Estimate, max_time: float, what: str) -> None:
+    if estimate.seconds is not None and estimate.seconds > max_time:
+        raise ResourceError(
+            f"this {what} would take an estimated {format_seconds(estimate.seconds)}, over the limit of "
+            f"{format_seconds(max_time)} ({estimate.reason})",
+            hint=f"use smaller parameters, or allow it with --max-time {math.ceil(estimate.seconds * 2)} "
+                 f"(--max-time 0 skips the estimate)")
 
 
 def call_user(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -186,6 +208,7 @@ class CheckResult:
     depth_fit: bounds.ThetaCheck | None
     varied: list[str]
     ps: tuple[int, ...]
+    estimate: Estimate | None = None
 
     @property
     def passed(self) -> bool:
@@ -210,42 +233,58 @@ def sweep_axes(program: Program) -> dict[str, list[int]]:
     return {"n": [16, 64, 256, 1024, 4096]}
 
 
+def check_point(program: Program, params: dict[str, int], machine: MachineSpec, ps: tuple[int, ...], seed: int = 0,
+                model: str = "crcw-arbitrary", check_races: bool = False) -> CheckPoint:
+    """One point of `check`: result, declared exact counts and upper bounds, Brent at every p."""
+    inputs = make_inputs(program, params, seed)
+    executor = Executor(model, check_races)
+    output = execute(program, params, inputs, executor)
+    comparison = compare(output, reference_output(program, params, inputs), program.rtol)
+    trace = executor.trace
+    failures = [] if comparison.correct else [comparison.message]
+    counters = {}
+    for name, formula in program.counts.items():
+        want, got = bounds.evaluate(formula, params), trace.counter(name)
+        counters[name] = got
+        if got != want:
+            failures.append(f"{name} = {got:,}, declared exactly {formula} = {want:,.0f}")
+    for name, formula in program.at_most.items():
+        limit, got = bounds.evaluate(formula, params), trace.counter(name)
+        counters[name] = got
+        if got > limit:
+            failures.append(f"{name} = {got:,} exceeds the declared {formula} = {limit:,.0f}")
+    brents = {}
+    for p in ps:
+        schedule = simulate(trace, machine.with_processors(p))
+        b = Brent.check(trace.work, trace.depth, p, schedule.steps)
+        brents[p] = b
+        if not b.holds:
+            failures.append(f"Brent fails at p={p}: T_p = {b.steps} not in [{b.lower}, {b.upper:.1f}]")
+    return CheckPoint(params, trace.work, trace.depth, comparison.correct, comparison.message, counters, failures,
+                      brents)
+
+
 def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = DEFAULT_PS, seed: int = 0,
                   progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary",
-                  check_races: bool = False) -> CheckResult:
+                  check_races: bool = False, max_time: float | None = None) -> CheckResult:
+    """The sweep of `pramsim check`. With `max_time` (seconds) the whole sweep's time is estimated
+    first and the check refused (ResourceError) when the estimate exceeds it."""
     points_params = sweep_points(program)
+    estimate = None
+    if max_time:
+        def probe(prog: Program, small: dict[str, int]) -> Probe:
+            start = time.perf_counter()
+            point = check_point(prog, small, machine, ps, seed, model, check_races)
+            return Probe(small, time.perf_counter() - start, point.work, point.depth)
+        estimate = estimate_time(program, points_params, probe, max_time)
+        refuse_if_too_long(estimate, max_time, "check")
     points: list[CheckPoint] = []
     for k, params in enumerate(points_params):
-        inputs = make_inputs(program, params, seed)
-        executor = Executor(model, check_races)
-        output = execute(program, params, inputs, executor)
-        comparison = compare(output, reference_output(program, params, inputs), program.rtol)
-        trace = executor.trace
-        failures = [] if comparison.correct else [comparison.message]
-        counters = {}
-        for name, formula in program.counts.items():
-            want, got = bounds.evaluate(formula, params), trace.counter(name)
-            counters[name] = got
-            if got != want:
-                failures.append(f"{name} = {got:,}, declared exactly {formula} = {want:,.0f}")
-        for name, formula in program.at_most.items():
-            limit, got = bounds.evaluate(formula, params), trace.counter(name)
-            counters[name] = got
-            if got > limit:
-                failures.append(f"{name} = {got:,} exceeds the declared {formula} = {limit:,.0f}")
-        brents = {}
-        for p in ps:
-            schedule = simulate(trace, machine.with_processors(p))
-            b = Brent.check(trace.work, trace.depth, p, schedule.steps)
-            brents[p] = b
-            if not b.holds:
-                failures.append(f"Brent fails at p={p}: T_p = {b.steps} not in [{b.lower}, {b.upper:.1f}]")
-        points.append(CheckPoint(params, trace.work, trace.depth, comparison.correct, comparison.message,
-                                 counters, failures, brents))
+        points.append(check_point(program, params, machine, ps, seed, model, check_races))
         if progress:
             progress(k + 1, len(points_params))
     varied = [k for k, values in sweep_axes(program).items() if len(set(values)) > 1]
     ps_params = [p.params for p in points]
     work_fit = bounds.check_theta(program.work, ps_params, [p.work for p in points], varied) if program.work else None
     depth_fit = bounds.check_theta(program.depth, ps_params, [p.depth for p in points], varied) if program.depth else None
-    return CheckResult(program, points, work_fit, depth_fit, varied, ps)
+    return CheckResult(program, points, work_fit, depth_fit, varied, ps, estimate)
