@@ -54,11 +54,26 @@ class Kernel:
 
     __pramsim_kernel__ = True
 
-    def __init__(self, fn: Callable[..., Any], readonly: tuple[str, ...] = ()):
+    def __init__(self, fn: Callable[..., Any], readonly: tuple[str, ...] = (), dtypes: dict[str, Any] | None = None):
         self.fn = fn
         self.name = fn.__name__
         self.ir = frontend.parse_kernel(fn, readonly)
+        self.dtypes = _declared_dtypes(self.ir, dtypes or {})
+        self._checked: set[tuple[Any, ...]] = set()  # argument signatures already type-checked
         self.__doc__ = fn.__doc__
+
+    def check_args(self, args: tuple[Any, ...], loc: Loc) -> tuple[Any, ...]:
+        """The launch's arguments checked against the declared dtypes and the kernel's use of them
+        (pramsim.typecheck); numbers declared float are passed as floats."""
+        from . import typecheck
+        from .runtime import DeviceArray
+        args = tuple(_check_declared(self.name, name, self.dtypes[name], value, loc) if name in self.dtypes else value
+                     for name, value in zip(self.ir.param_names, args))
+        signature = tuple(value.dtype.str if isinstance(value, DeviceArray) else type(value).__name__ for value in args)
+        if signature not in self._checked:
+            typecheck.check_launch(self.ir, args, loc)
+            self._checked.add(signature)
+        return args
 
     def __getitem__(self, config: Any) -> "Launch":
         loc = _caller_loc()
@@ -93,14 +108,76 @@ class Launch:
         if len(args) != len(params):
             raise PramsimError(f"kernel {self.kernel.name!r} takes {len(params)} arguments "
                                f"({', '.join(params)}), the launch gave {len(args)}", loc=self.loc)
-        runtime.current_backend(self.loc).launch(self.kernel.ir, self.nprocs, self.block, args, self.loc)
+        backend = runtime.current_backend(self.loc)
+        args = self.kernel.check_args(args, self.loc)
+        backend.launch(self.kernel.ir, self.nprocs, self.block, args, self.loc)
 
 
-def kernel(fn: Callable[..., Any] | None = None, *, readonly: tuple[str, ...] = ()) -> Any:
-    """Decorator: parse `fn` as a kernel. `readonly` names array parameters it must not store to."""
+def kernel(fn: Callable[..., Any] | None = None, *, readonly: tuple[str, ...] = (),
+           dtypes: dict[str, Any] | None = None) -> Any:
+    """Decorator: parse `fn` as a kernel. `readonly` names array parameters it must not store to;
+    `dtypes` (optional) declares parameters' types, checked at every launch: float32, float64, int32,
+    int64 (NumPy types or their names) for an exact array dtype, `float` or `int` for any float or
+    integer array or number."""
     if fn is None:
-        return lambda f: Kernel(f, tuple(readonly))
-    return Kernel(fn, tuple(readonly))
+        return lambda f: Kernel(f, tuple(readonly), dtypes)
+    return Kernel(fn, tuple(readonly), dtypes)
+
+
+_KINDS = {float: "f", int: "i", "float": "f", "int": "i"}
+_EXACT = {"float32", "float64", "int32", "int64"}
+
+
+def _declared_dtypes(k: Any, dtypes: dict[str, Any]) -> dict[str, str]:
+    """{'a': np.float32, 'n': int} -> {'a': 'float32', 'n': 'int'}; unknown names or types are DSL errors."""
+    from .errors import DSLError
+    if not isinstance(dtypes, dict):
+        raise DSLError(f"@kernel(dtypes=...) of {k.name!r} must be a dict of parameter name -> type", loc=k.loc)
+    out = {}
+    for name, t in dtypes.items():
+        if name not in k.param_names:
+            raise DSLError(f"dtypes names {name!r}, which is not a parameter of {k.name!r}", loc=k.loc,
+                           hint=f"its parameters are: {', '.join(k.param_names)}")
+        if t in _KINDS and not isinstance(t, np.dtype):
+            out[name] = "float" if _KINDS[t] == "f" else "int"
+            continue
+        try:
+            dt = np.dtype(t).name
+        except TypeError:
+            dt = None
+        if dt not in _EXACT:
+            raise DSLError(f"dtypes[{name!r}] = {t!r} is not a type pramsim knows", loc=k.loc,
+                           hint="use float32, float64, int32, int64 (exact array dtype), or float / int (any)")
+        out[name] = dt
+    return out
+
+
+def _check_declared(kernel_name: str, name: str, declared: str, value: Any, loc: Loc) -> Any:
+    """A launch argument against its declared type; a number declared float is returned as a float."""
+    from .errors import ExecutionError
+    from .runtime import DeviceArray
+    if isinstance(value, DeviceArray):
+        got = value.dtype
+        ok = got.name == declared or (declared == "float" and got.kind == "f") or (declared == "int" and got.kind in "iu")
+        if not ok:
+            raise ExecutionError(f"kernel {kernel_name!r} declares {name!r} as {_article(declared)} array, "
+                                 f"the launch passed a {got} array", loc=loc,
+                                 hint=f"allocate it as {declared} (zeros(n, {declared}) or .astype(np.{declared}) "
+                                      f"in inputs), or change the declaration")
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return value  # not a number: the backend's binding says what is wrong
+    if declared in ("int", "int32", "int64"):
+        if not isinstance(value, (int, np.integer)):
+            raise ExecutionError(f"kernel {kernel_name!r} declares {name!r} as an integer, the launch passed "
+                                 f"{value!r} ({type(value).__name__})", loc=loc,
+                                 hint="pass an integer, e.g. int(x) or x // y on the host")
+        return value
+    return float(value) if not isinstance(value, np.floating) else value
+
+
+def _article(t: str) -> str:
+    return f"an {t}" if t[0] in "aeiou" else f"a {t}"
 
 
 def zeros(shape: int | tuple[int, ...], dtype: Any = np.float32) -> Any:

@@ -178,3 +178,189 @@ def test_check_and_show_ir_on_a_bad_file():
     assert r.returncode == 1 and f"{FIX / 'bad_dsl_try.py'}:9:" in r.stderr
     r = pramsim("show-ir", FIX / "good_saxpy.py")
     assert r.returncode == 0 and "kernel saxpy(x, y, out, n):" in r.stdout and "2.0 * x[i] + y[i]" in r.stdout
+
+
+# ---- dtypes at launch (pramsim.typecheck, @kernel(dtypes=...)) ---------------------------------------
+
+
+def test_float_array_used_as_an_index_is_refused_at_the_launch():
+    f = FIX / "bad_float_index.py"
+    r = pramsim("run", f)
+    assert r.returncode == 1
+    assert f"{f}:19:" in r.stderr  # the launch that passes the float32 array
+    assert "argument 'idx' (a float32 array)" in r.stderr and f"{f}:11:" in r.stderr  # and the kernel line
+    assert "not an integer" in r.stderr and "hint:" in r.stderr and "astype(np.int32)" in r.stderr
+
+
+def test_float_stored_into_an_int_array_is_refused_not_truncated():
+    f = FIX / "bad_int_store.py"
+    r = pramsim("run", f)
+    assert r.returncode == 1 and r.stdout == ""  # refused before anything ran, not a truncated result
+    assert f"{f}:18:" in r.stderr and f"{f}:11:" in r.stderr
+    assert "stores a float into 'out'" in r.stderr and "an int32 array" in r.stderr and "truncated" in r.stderr
+
+
+def test_declared_dtype_mismatch_is_refused_at_the_launch():
+    f = FIX / "bad_declared_dtype.py"
+    r = pramsim("run", f)
+    assert r.returncode == 1
+    assert f"{f}:18:" in r.stderr and "declares 'a' as a float32 array, the launch passed a float64 array" in r.stderr
+    assert "hint:" in r.stderr
+
+
+def _program(tmp_path, body, name="prog"):
+    import textwrap
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def _run(path, **params):
+    from pramsim.machine import load_machine
+    from pramsim.programs import load_file
+    from pramsim.runner import run_program
+    program = load_file(path)[0]
+    return run_program(program, {**program.params, **params}, load_machine("pram"))
+
+
+HEAD = """
+import numpy as np
+from pramsim.dsl import float32, gid, int32, kernel, lane, program, shared, zeros
+"""
+
+
+def test_float_index_computed_in_the_kernel_points_at_the_kernel_line(tmp_path):
+    from pramsim.errors import ExecutionError
+    path = _program(tmp_path, HEAD + """
+@kernel
+def k(a, out, n):
+    i = gid()
+    half = i / 2
+    out[i] = a[half]
+
+@program(params={"n": 8}, inputs=lambda rng, n: {"a": np.ones(n, np.float32)}, reference=lambda a, n: a)
+def p(a, n):
+    out = zeros(n, np.float32)
+    k[n](a, out, n)
+    return out
+""")
+    with pytest.raises(ExecutionError) as info:
+        _run(path)
+    assert info.value.loc.line == 9 and "index `half` of 'a' is not an integer" in info.value.message
+    assert "//" in info.value.hint
+
+
+def test_float_scalar_argument_in_an_index_points_at_the_launch(tmp_path):
+    from pramsim.errors import ExecutionError
+    path = _program(tmp_path, HEAD + """
+@kernel
+def k(a, out, stride):
+    i = gid()
+    out[i] = a[i * stride]
+
+@program(params={"n": 8}, inputs=lambda rng, n: {"a": np.ones(4 * n, np.float32)}, reference=lambda a, n: a[:n])
+def p(a, n):
+    out = zeros(n, np.float32)
+    k[n](a, out, 2.0)
+    return out
+""")
+    with pytest.raises(ExecutionError) as info:
+        _run(path)
+    assert info.value.loc.line == 13 and "argument 'stride' (the float 2.0)" in info.value.message
+
+
+def test_float_into_a_shared_int_array_points_at_the_store(tmp_path):
+    from pramsim.errors import ExecutionError
+    path = _program(tmp_path, HEAD + """
+@kernel
+def k(a, out):
+    s = shared(4, int32)
+    t = lane()
+    s[t] = a[t] + 0.5
+    out[t] = s[t]
+
+@program(params={"n": 4}, inputs=lambda rng, n: {"a": np.ones(n, np.float32)}, reference=lambda a, n: a)
+def p(a, n):
+    out = zeros(n, np.float32)
+    k[1, n](a, out)
+    return out
+""")
+    with pytest.raises(ExecutionError) as info:
+        _run(path)
+    assert info.value.loc.line == 9 and "integer array 's'" in info.value.message and "truncated" in info.value.message
+
+
+def test_explicit_int_conversion_and_int_to_float_stores_are_accepted(tmp_path):
+    path = _program(tmp_path, HEAD + """
+@kernel
+def k(a, counts, out, n):
+    i = gid()
+    if i < n:
+        j = 0
+        if a[i] > 0.5:
+            j = int(a[i] * 2.0)
+        counts[i] = int(a[i] * 10.0)
+        out[i] = counts[i] + j
+
+@program(params={"n": 8}, inputs=lambda rng, n: {"a": np.linspace(0, 1, n).astype(np.float32)},
+         reference=lambda a, n: np.trunc(a * 10.0) + np.where(a > 0.5, np.trunc(a * 2.0), 0))
+def p(a, n):
+    counts = zeros(n, int32)
+    out = zeros(n, np.float32)
+    k[n](a, counts, out, n)
+    return out
+""")
+    assert _run(path).comparison.correct
+
+
+def test_a_number_declared_float_is_passed_as_a_float(tmp_path):
+    from pramsim.errors import ExecutionError
+    body = HEAD + """
+@kernel{decl}
+def k(out, s):
+    out[gid()] = s ** -1
+
+@program(params={{"n": 4}}, inputs=lambda rng, n: {{}}, reference=lambda n: np.full(n, 0.1))
+def p(n):
+    out = zeros(n, np.float32)
+    k[n](out, 10)
+    return out
+"""
+    assert _run(_program(tmp_path, body.format(decl='(dtypes={"s": float})'))).comparison.correct
+    with pytest.raises(ExecutionError) as info:  # undeclared, 10 is an int: integer ** negative power
+        _run(_program(tmp_path, body.format(decl=""), "undeclared"))
+    assert "negative power" in info.value.message
+
+
+def test_a_number_declared_int_refuses_a_float(tmp_path):
+    from pramsim.errors import ExecutionError
+    path = _program(tmp_path, HEAD + """
+@kernel(dtypes={"n": int})
+def k(out, n):
+    out[gid()] = n
+
+@program(params={"n": 4}, inputs=lambda rng, n: {}, reference=lambda n: np.full(n, n))
+def p(n):
+    out = zeros(n, np.float32)
+    k[n](out, n / 2)
+    return out
+""")
+    with pytest.raises(ExecutionError) as info:
+        _run(path)
+    assert info.value.loc.line == 12 and "declares 'n' as an integer, the launch passed 2.0" in info.value.message
+
+
+@pytest.mark.parametrize("decl, words", [('{"m": float32}', "not a parameter of 'k'"),
+                                         ('{"a": "complex64"}', "not a type pramsim knows"),
+                                         ('{"a": list}', "not a type pramsim knows")])
+def test_bad_dtypes_declaration_is_a_dsl_error_at_the_kernel(tmp_path, decl, words):
+    from pramsim.errors import DSLError
+    path = _program(tmp_path, HEAD + f"""
+@kernel(dtypes={decl})
+def k(a):
+    a[gid()] = 1.0
+""")
+    from pramsim.programs import load_file
+    with pytest.raises(DSLError) as info:
+        load_file(path)
+    assert words in info.value.message and info.value.loc.line == 6 and str(path) == info.value.loc.file
