@@ -161,6 +161,60 @@ def _stmt_exprs(s: ir.Stmt) -> list[ir.Expr]:
     return []
 
 
+_UNIFORM_INTRINSICS = {"block_id", "block_dim", "num_blocks", "num_procs"}
+
+
+def _top_level(body: tuple[ir.Stmt, ...]):
+    """Statements at block level: the kernel's own, and those of if/while/for holding a barrier."""
+    for s in body:
+        yield s
+        if _has(s, ir.Barrier):
+            for child in _children(s):
+                yield from _top_level(child)
+
+
+def _uniform_vars(kernel: ir.Kernel, params: set[str]) -> set[str]:
+    """Variables that are the same on every lane of a block and only assigned at block level: the
+    generated code keeps them as one scalar per block and computes them once (charging every lane)."""
+    top = list(_top_level(kernel.body))
+    top_ids = {id(s) for s in top}
+    assigns: dict[str, list[ir.Expr]] = {}
+    demoted: set[str] = set()
+    for s in _walk_stmts(kernel.body):
+        if isinstance(s, ir.Assign):
+            (assigns.setdefault(s.target, []).append(s.value) if id(s) in top_ids else demoted.add(s.target))
+        elif isinstance(s, ir.For):
+            if id(s) in top_ids and _has(s, ir.Barrier):
+                assigns.setdefault(s.var, []).extend([s.start, s.stop])
+            else:
+                demoted.add(s.var)
+    uniform = set(assigns) - demoted
+
+    def ok(e: ir.Expr) -> bool:
+        for n in ir.walk_expr(e):
+            if isinstance(n, ir.Load) or isinstance(n, ir.Intrinsic) and n.name not in _UNIFORM_INTRINSICS:
+                return False
+            if isinstance(n, ir.Var) and n.name not in uniform and (n.name not in params or n.name in assigns):
+                return False
+        return True
+    while True:
+        bad = {v for v in uniform if not all(ok(e) for e in assigns[v])}
+        if not bad:
+            return uniform
+        uniform -= bad
+
+
+def _reads(stmts: tuple[ir.Stmt, ...]) -> Counter:
+    """How many times each variable is read in stmts (a for loop reads its variable)."""
+    reads: Counter = Counter()
+    for s in _walk_stmts(stmts):
+        for e in _stmt_exprs(s):
+            reads.update(n.name for n in ir.walk_expr(e) if isinstance(n, ir.Var))
+        if isinstance(s, ir.For):
+            reads[s.var] += 1
+    return reads
+
+
 def _names(stmts: tuple[ir.Stmt, ...]) -> tuple[set[str], set[str]]:
     """(variables read, variables assigned) anywhere in stmts."""
     read: set[str] = set()
@@ -213,7 +267,9 @@ class _Gen:
                                              for n, v in scalars.items()})
         _, assigned = _names(kernel.body)
         self.assigned_params = {n for n in scalars if n in assigned}
-        self.lane_vars = assigned | self.assigned_params
+        self.uniform_vars = _uniform_vars(kernel, set(scalars))
+        self.lane_vars = (assigned | self.assigned_params) - self.uniform_vars
+        self.uniform_ctx = False  # generating block-level code that runs once for all lanes
         # A chunk is a straight run of code whose charges are constants: the generated code counts
         # how often each chunk runs (_K[j] += 1) and Python multiplies by the chunk's charges.
         self.chunks: list[Counter] = []
@@ -223,6 +279,9 @@ class _Gen:
         self.pending: Counter = Counter()
         self.tmp = 0
         self.slots: dict[str, tuple[str, int]] = {}
+        self.total_reads = _reads(kernel.body)
+        self.always_store: set[str] = set()  # loop variables of block-level loops, conditions
+        self.loops = 0  # block-level loops around the code being generated
 
     def _shape_value(self, d: ir.Expr, s: ir.AllocArray) -> int:
         if isinstance(d, ir.Const) and isinstance(d.value, int):
@@ -272,8 +331,14 @@ class _Gen:
         if not any(self.pending.values()):
             return
         self.chunks.append(Counter(self.pending))
-        lane = [f"{name} += {self.pending[name]}" for name in ("st", "fl", "hb", "sr") if self.pending[name]]
-        self.emit("; ".join([f"_K[{len(self.chunks) - 1}] += 1", *lane]))
+        j = len(self.chunks) - 1
+        if self.uniform_ctx:  # computed once for the block: charge every running lane
+            amounts = ", ".join(f"{self.pending[n]} + _Z" for n in ("st", "fl", "hb", "sr"))
+            self.emit(f"_nr = _charge(LS, ex, nb, {amounts}); _K[{j}] += _nr")
+            self.emit(f"_bw += {self.pending['st']} * _nr; _bfl += {self.pending['fl']} * _nr")
+        else:
+            lane = [f"{name} += {self.pending[name]}" for name in ("st", "fl", "hb", "sr") if self.pending[name]]
+            self.emit("; ".join([f"_K[{j}] += 1", *lane]))
         self.pending.clear()
 
     def charge(self, cat: str, op: str, depth_class: str | None) -> None:
@@ -302,6 +367,8 @@ class _Gen:
 
     # -- expressions (inside a lane loop) --
     def var(self, name: str, loc: Loc) -> str:
+        if name in self.uniform_vars:
+            return f"w_{name}"
         if name in self.lane_vars:
             return f"u_{name}"
         if name in self.scalars:
@@ -426,7 +493,9 @@ class _Gen:
         for d, (e, dim) in enumerate(zip(index, dims)):
             if self.kinds.of(e) != "i":
                 raise Unsupported(f"a non-integer index of {array!r}")
-            idx.append(f"_ix({self.expr(e)}, {_rt(dim)}, _err, {site} + _Z, _g, {d} + _Z)")
+            # Literal dimensions (shared/local arrays) let LLVM fold the check; numba compiles _ix
+            # once per distinct literal, and arrays have few distinct sizes.
+            idx.append(f"_ix({self.expr(e)}, {dim}, _err, {site} + _Z, _g, {d} + _Z)")
         if level == "local":
             idx = ["t", *idx]
         return f"{prefix}[{', '.join(idx)}]"
@@ -533,8 +602,12 @@ class _Gen:
         if not any(not isinstance(s, ir.AllocArray) for s in stmts):
             return
         read, written = _names(stmts)
-        load = sorted((read | written) & self.lane_vars)
-        store = sorted(written & self.lane_vars)
+        here = _reads(stmts)
+        # Between regions a variable lives in VI/VF: store what another region may read (or this
+        # one, in the next trip of a block-level loop); load what this region reads or must keep.
+        store = sorted(v for v in written & self.lane_vars
+                       if self.total_reads[v] > here[v] or v in self.always_store or (self.loops and v in read))
+        load = sorted((read | set(store)) & self.lane_vars)
         self.emit("for t in range(nb):")
         self.ind += 1
         self.emit("if ex[t]:")
@@ -557,7 +630,7 @@ class _Gen:
     def block_stmts(self, stmts: tuple[ir.Stmt, ...]) -> None:
         run: list[ir.Stmt] = []
         for s in stmts:
-            if not _has(s, ir.Barrier):
+            if not _has(s, ir.Barrier) and not (isinstance(s, ir.Assign) and s.target in self.uniform_vars):
                 run.append(s)
                 continue
             self.lane_region(tuple(run))
@@ -567,10 +640,16 @@ class _Gen:
 
     def uniform(self, cond: ir.Expr, loc: Loc) -> None:
         """Evaluate cond per running lane into _na/_nt (lanes running / lanes where it holds)."""
+        if all(not isinstance(n, ir.Load) and not (isinstance(n, ir.Intrinsic) and n.name not in _UNIFORM_INTRINSICS)
+               and not (isinstance(n, ir.Var) and n.name in self.lane_vars) for n in ir.walk_expr(cond)):
+            self.emit("_na = _running(ex, nb)")
+            self.once(lambda: self.emit(f"_nt = _na if {self.expr(cond)} else 0"))
+            return
         name = f"__cond{self.tmp + 1}"
         self.tmp += 1
         self.kinds.vars[name] = self.kinds.of(cond)
         self.lane_vars.add(name)
+        self.always_store.add(name)
         self.lane_region((ir.Assign(loc, name, cond),))
         self.emit("_na = 0; _nt = 0")
         self.emit("for t in range(nb):")
@@ -584,10 +663,24 @@ class _Gen:
         self.emit("return _diff")
         self.ind -= 1
 
+    def once(self, render: Any) -> Any:
+        """Generate block-level code that runs once for the whole block (uniform values)."""
+        self.uniform_ctx = True
+        self.emit("_g = _b0")
+        try:
+            result = render()
+            self.flush()
+        finally:
+            self.uniform_ctx = False
+        self.emit("if _err[0] != 0:")
+        self.emit("    return _diff")
+        return result
+
     def block_stmt(self, s: ir.Stmt) -> None:
-        if isinstance(s, ir.Barrier):
-            self.emit("_diff = _flush_profile(_diff, LS[0], nb, _rs)")
-            self.emit("_rs = _lift(LS, nb)")
+        if isinstance(s, ir.Assign):  # a uniform variable
+            self.once(lambda: self.emit(f"w_{s.target} = {self.expr(s.value)}"))
+        elif isinstance(s, ir.Barrier):
+            self.emit("_diff, _rs = _barrier(_diff, LS, nb, _rs)")
             self.emit("_nbar += 1")
         elif isinstance(s, ir.If):
             self.uniform(s.cond, s.loc)
@@ -607,6 +700,7 @@ class _Gen:
             self.emit(f"{counter} = 0")
             self.emit("while True:")
             self.ind += 1
+            self.loops += 1
             self.uniform(s.cond, s.loc)
             self.emit("if _nt == 0:")
             self.emit("    break")
@@ -617,6 +711,7 @@ class _Gen:
             self.emit("return _diff")
             self.ind -= 1
             self.block_stmts(s.body)
+            self.loops -= 1
             self.ind -= 1
         elif isinstance(s, ir.For):
             if s.step == 0:
@@ -624,8 +719,13 @@ class _Gen:
             stop = f"__stop{self.tmp + 1}"
             self.tmp += 1
             self.kinds.vars[stop] = self.kinds.of(s.stop)
-            self.lane_vars.add(stop)
-            self.lane_region((ir.Assign(s.loc, s.var, s.start), ir.Assign(s.loc, stop, s.stop)))
+            if s.var in self.uniform_vars:
+                self.uniform_vars.add(stop)
+                self.block_stmts((ir.Assign(s.loc, s.var, s.start), ir.Assign(s.loc, stop, s.stop)))
+            else:
+                self.lane_vars.add(stop)
+                self.always_store |= {stop, s.var}
+                self.lane_region((ir.Assign(s.loc, s.var, s.start), ir.Assign(s.loc, stop, s.stop)))
             var = ir.Var(s.loc, s.var)
             cond = ir.Compare(s.loc, "<" if s.step > 0 else ">", var, ir.Var(s.loc, stop))
             step = ir.Assign(s.loc, s.var, ir.BinOp(s.loc, "+", var, ir.Const(s.loc, s.step)))
@@ -657,14 +757,19 @@ class _Gen:
                 pre.append(f"S_{name} = np.zeros({shape!r}, np.{s.dtype})")
             else:
                 pre.append(f"L_{name} = np.zeros((_B, {', '.join(map(str, shape))}), np.{s.dtype})")
-        pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0",
+        init = {"b": "False", "i": "0", "f": "0.0"}
+        pre += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
+        pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0; _nr = 0; _na = 0; _nt = 0; _g = 0",
                 "for b in range(_blo, _bhi):"]
         per_block = ["_b0 = b * _B", "nb = min(_B, _P - _b0)",
                      "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0",
                      "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0; _K0[:] = _K"]
         for v in sorted(self.assigned_params):
-            table, row = self.slots[v]
-            per_block.append(f"{table}[{row}, :] = p_{v}")
+            if v in self.uniform_vars:
+                per_block.append(f"w_{v} = p_{v}")
+            else:
+                table, row = self.slots[v]
+                per_block.append(f"{table}[{row}, :] = p_{v}")
         per_block += [f"S_{n}[:] = 0" if s.space == "shared" else f"L_{n}[:] = 0" for n, s in self.allocs.items()]
         post = ["_diff = _flush_profile(_diff, LS[0], nb, _rs)",
                 "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[0, :nb].max(); _bstat[b, 2] = _dot(_K, _K0, _WH)",
@@ -705,12 +810,17 @@ def _flush_profile(diff, stp, nb, rs):
 
 
 @numba.njit(nogil=True, cache=True)
-def _lift(ls, nb):
-    """A barrier: every lane's counters (rows of ls) rise to the block's maximum; returns the new step."""
+def _barrier(diff, ls, nb, rs):
+    """A barrier: the profile takes the lanes' steps since the last one, then every lane's counters
+    (rows of ls: step, flop, HBM, SRAM depth) rise to the block's maximum. Returns (diff, new step)."""
+    diff = _flush_profile(diff, ls[0], nb, rs)
     for row in range(ls.shape[0]):
-        m = ls[row, :nb].max()
-        ls[row, :nb] = m
-    return ls[0, 0]
+        m = ls[row, 0]
+        for t in range(1, nb):
+            m = max(m, ls[row, t])
+        for t in range(nb):
+            ls[row, t] = m
+    return diff, ls[0, 0]
 
 
 @numba.njit(nogil=True, cache=True)
@@ -729,6 +839,29 @@ def _nz(v, err, site, who):
         _fail(err, 2, site, who, 0, 0, 0)
         return 1
     return v
+
+
+@numba.njit(nogil=True, cache=True)
+def _charge(ls, ex, nb, st, fl, hb, sr):
+    """Charge every running lane of the block for code run once for all; returns how many run."""
+    n = 0
+    for t in range(nb):
+        if not ex[t]:
+            n += 1
+            ls[0, t] += st
+            ls[1, t] += fl
+            ls[2, t] += hb
+            ls[3, t] += sr
+    return n
+
+
+@numba.njit(nogil=True, cache=True)
+def _running(ex, nb):
+    n = 0
+    for t in range(nb):
+        if not ex[t]:
+            n += 1
+    return n
 
 
 @numba.njit(nogil=True, cache=True)
