@@ -103,6 +103,26 @@ def too_big(a, out, n):
         out[i] = s[lane()]
 
 
+@kernel
+def chase(nxt, out, n, k):
+    i = gid()
+    if i < n:
+        p = i
+        for j in range(k):
+            p = nxt[p]          # each load's address is the value of the one before
+        out[i] = p
+
+
+def chase_trace(n, k):
+    nxt = np.random.default_rng(4).permutation(n).astype(np.int32)
+
+    def host(nxt):
+        out = zeros(n, np.int32)
+        chase[n](nxt, out, n, k)
+
+    return run_host(host, nxt=nxt)
+
+
 def elementwise_trace(n):
     rng = np.random.default_rng(0)
 
@@ -223,12 +243,60 @@ def test_depth_bound_block_takes_its_depth(toy):
     assert s.steps == 1000
 
 
-def test_launches_run_in_sequence_with_overhead(toy):
-    machine = dataclasses.replace(toy, launch_overhead_s=1e-6)
-    s = simulate_gpu(trace_of(launch_trace(10, 32, 320, 10, sram=512), launch_trace(1, 32, 1000, 1000)), machine)
+def test_launches_run_in_sequence_and_overlap_the_host(toy):
+    launches = (launch_trace(10, 32, 320, 10, sram=512), launch_trace(1, 32, 1000, 1000))   # 30 and 1000 cycles
+    # Host-bound: each launch takes the host 1 µs = 1000 cycles to issue. Launch 1 is issued at
+    # 1000 and ends at 1030; launch 2 is issued at 2000, when the device is idle again.
+    s = simulate_gpu(trace_of(*launches), dataclasses.replace(toy, launch_overhead_s=1e-6))
     assert s.steps == 30 + 1000
-    assert s.time_s == pytest.approx(1030e-9 + 2e-6)
-    assert [(seg.start, seg.end) for seg in s.segments] == [(1000, 1030), (2030, 3030)]   # 1 µs = 1000 cycles
+    assert [(seg.start, seg.end) for seg in s.segments] == [(1000, 1030), (2000, 3000)]
+    assert s.time_s == pytest.approx(3000e-9)
+    assert s.details["gpu"]["host_wait_s"] == pytest.approx(1000e-9 + 970e-9)
+    # Device-bound: 10 cycles to issue. Launch 2 is issued at 20 but waits for launch 1 (ends at 40).
+    s = simulate_gpu(trace_of(*launches), dataclasses.replace(toy, launch_overhead_s=10e-9))
+    assert [(seg.start, seg.end) for seg in s.segments] == [(10, 40), (40, 1040)]
+    assert s.time_s == pytest.approx(1040e-9)
+    # The program's own host time comes first: every launch is issued 500 cycles later.
+    s = simulate_gpu(trace_of(*launches), dataclasses.replace(toy, launch_overhead_s=10e-9, program_overhead_s=500e-9))
+    assert [(seg.start, seg.end) for seg in s.segments] == [(510, 540), (540, 1540)]
+    assert s.time_s == pytest.approx(1540e-9)
+
+
+def test_a_host_bound_program_pays_every_launch(toy):
+    # Three launches of one cycle each: the device always waits for the host, so the time is the
+    # program's overhead + 3 launch overheads + the last launch's cycle.
+    machine = dataclasses.replace(toy, launch_overhead_s=2e-6, program_overhead_s=5e-6)
+    tiny = launch_trace(1, 32, 32, 1)
+    s = simulate_gpu(trace_of(tiny, tiny, tiny), machine)
+    assert s.steps == 3
+    assert s.time_s == pytest.approx(5e-6 + 3 * 2e-6 + 1e-9)
+    assert simulate_gpu(trace_of(tiny), machine).time_s == pytest.approx(5e-6 + 2e-6 + 1e-9)
+    assert simulate_gpu(trace_of(), machine).time_s == pytest.approx(5e-6)   # no launch: the host's time only
+
+
+def test_a_chain_of_dependent_loads_pays_a_latency_per_access(toy):
+    # Each thread loads k times from HBM, each address the previous value, then stores once: k + 1
+    # accesses of 4 bytes on its chain. 32 threads in one block move 128 (k + 1) bytes, 1.28 (k + 1)
+    # cycles at 100 bytes/cycle: the chain, 50 cycles per access, is what takes the time.
+    machine = dataclasses.replace(toy, hbm_dependent_latency_cycles=50)
+    for k in (1, 10, 40):
+        trace = chase_trace(32, k)
+        assert trace.depth_by_class["hbm"] == k + 1          # the executor's count of the chain
+        s = simulate_gpu(trace, machine)
+        assert s.steps == 50 * (k + 1) >= 50 * k
+        assert s.steps > trace.depth                          # longer than the unit-cost critical path
+        # Without the term only one latency (10 cycles) is charged: the unit-cost depth sets the time.
+        assert simulate_gpu(trace, toy).steps == max(trace.depth, 10)
+
+
+def test_dependent_accesses_count_a_partial_blocks_own_threads(toy):
+    # 256 + 44 threads: the full block's threads make 10 accesses each, the partial block's 20.
+    launch = LaunchTrace(kernel="k", loc=Loc(__file__, 1), nprocs=300, block=256, work=300, depth=1,
+                         profile=np.zeros(1, np.int64), block_work=np.array([256, 44]), block_depth=np.array([1, 1]),
+                         block_hbm_bytes=np.array([256 * 10 * 4, 44 * 20 * 4]), block_flops=np.zeros(2, np.int64),
+                         sram_per_block=0)
+    machine = dataclasses.replace(toy, max_threads_per_sm=256, hbm_bytes_per_s=1e15, hbm_dependent_latency_cycles=50)
+    assert simulate_gpu(trace_of(launch), machine).steps == 20 * 50
 
 
 # ---- calibration-free sanity on the shipped profiles ---------------------------------------------
@@ -239,7 +307,7 @@ def test_memory_bound_elementwise_takes_bytes_over_bandwidth(machine):
     trace = elementwise_trace(n)
     assert trace.bytes[("hbm", "read")] == 8 * n and trace.bytes[("hbm", "write")] == 4 * n
     s = simulate_gpu(trace, machine)
-    predicted = 12 * n / machine.hbm_bytes_per_s + machine.launch_overhead_s
+    predicted = 12 * n / machine.hbm_bytes_per_s + machine.launch_overhead_s + machine.program_overhead_s
     assert s.time_s == pytest.approx(predicted, rel=0.02)
     assert s.details["roofline"]["bound"] == "memory" and s.details["roofline"]["model_bound"] == "memory"
     assert s.details["roofline"]["arithmetic_intensity"] == pytest.approx(1 / 12)
@@ -250,7 +318,8 @@ def test_compute_bound_kernel_takes_work_over_lanes(machine):
     blocks = machine.sms * (machine.max_threads_per_sm // 256)   # exactly one full wave
     trace = iterate_trace(blocks * 256, 100)   # 200 flops per 8 bytes: past both ridge points
     s = simulate_gpu(trace, machine)
-    predicted = trace.work / (machine.sms * machine.lanes_per_sm * machine.clock_hz) + machine.launch_overhead_s
+    predicted = (trace.work / (machine.sms * machine.lanes_per_sm * machine.clock_hz) + machine.launch_overhead_s
+                 + machine.program_overhead_s)
     assert s.time_s == pytest.approx(predicted, rel=0.02)
     assert s.details["roofline"]["bound"] == "compute" and s.details["roofline"]["model_bound"] == "compute"
 
@@ -319,5 +388,24 @@ def test_run_json_reports_time_occupancy_and_roofline(tmp_path):
     data = json.loads(r.stdout)
     assert data["correct"] and data["occupancy"]["blocks_per_sm"] == 8 and data["occupancy"]["waves"] == 1
     assert data["roofline"]["bound"] == "memory" and data["roofline"]["hbm_bytes"] == 8 * 65536
-    assert data["time_s"] == pytest.approx(8 * 65536 / 1555e9 + 5e-6, rel=0.1)
+    assert data["time_s"] == pytest.approx(8 * 65536 / 1555e9 + A100.launch_overhead_s + A100.program_overhead_s,
+                                           rel=0.1)
     assert data["steps"] >= data["brent"]["lower"]
+
+
+def test_calibration_recovers_the_values_that_made_synthetic_measurements(toy):
+    """scripts/calibrate.py's fit, on times the model itself produced with known values."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location("calibrate", Path(__file__).resolve().parents[1] / "scripts" / "calibrate.py")
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    one = launch_trace(64, 32, 32 * 20, 20, hbm_bytes=32 * 12)
+    traces = [trace_of(one), trace_of(*[one] * 3), trace_of(*[one] * 10), chase_trace(32, 40), chase_trace(64, 5),
+              trace_of(launch_trace(8, 32, 32 * 4000, 4000))]
+    truth = {"program_overhead_s": 30e-6, "launch_overhead_s": 4e-6, "hbm_dependent_latency_cycles": 120.0}
+    measured = np.array([simulate_gpu(t, dataclasses.replace(toy, **truth)).time_s for t in traces])
+    model = calibrate.Model(traces, toy)
+    theta = calibrate.fit(model, measured, list(range(len(traces))))
+    assert theta == pytest.approx(list(truth.values()), rel=0.02)
+    assert model.predict(theta, list(range(len(traces)))) == pytest.approx(measured, rel=0.01)

@@ -2,8 +2,10 @@
 
 Model (docs/machine-model.md says why each choice):
 
-- Launches run one after another (a launch boundary is a global barrier); each costs the
-  profile's `launch_overhead_s` of host time before it starts.
+- Host and device: the host spends `program_overhead_s` (the host program's own work: zeros
+  fills, events) and then `launch_overhead_s` to issue each launch; launches are asynchronous,
+  so launch i starts on the device at max(when the host has issued it, when launch i-1 ends).
+  Launches run one after another (a launch boundary is a global barrier).
 - Occupancy: an SM holds blocks_per_sm = min(max_blocks_per_sm, max_threads_per_sm // block,
   sram_bytes_per_sm // sram_per_block) blocks. A block that needs more threads or SRAM than an SM
   has is a MachineError. The GPU's slots, sms * blocks_per_sm of them, are one simpy Container;
@@ -13,9 +15,11 @@ Model (docs/machine-model.md says why each choice):
   A block dispatched while r blocks per SM are, or will still be, in flight gets
   min(block, lanes_per_sm / r) lanes and computes for max(block_depth, block_work / lanes) cycles.
 - Memory: every HBM transfer in flight shares one bandwidth equally (fluid processor sharing);
-  a block's memory takes max(hbm_latency_cycles, its bytes at its share of the bandwidth),
-  the latency being overlapped with the stream as the many warps of a GPU do. A block ends when
-  both its compute and its memory are done (they overlap).
+  a block's memory takes max(hbm_latency_cycles, accesses x hbm_dependent_latency_cycles, its
+  bytes at its share of the bandwidth): one latency overlapped with the stream, as the many
+  warps of a GPU do, but a thread's own accesses one after another (accesses = the block's HBM
+  bytes / (ACCESS_BYTES x its threads), the HBM accesses per thread). A block ends when both its
+  compute and its memory are done (they overlap).
 - Aggregation: a cohort of identical consecutive blocks dispatched at one instant is one simpy
   process (identical blocks started together finish together under fair sharing), so a launch
   of identical blocks costs a few events per wave, not per block. A launch whose blocks differ
@@ -44,6 +48,7 @@ from .sim import Schedule, Segment
 from .spec import MachineSpec
 
 MAX_COHORTS = 2000  # cohorts one launch may fragment into before it is redone wave by wave
+ACCESS_BYTES = 4    # bytes per HBM access when counting a thread's accesses (fp32/int32 elements)
 
 
 @dataclass(frozen=True)
@@ -150,17 +155,19 @@ class SharedBandwidth:
 def cohort_kinds(launch: LaunchTrace, group: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Run-length encoding of the launch's blocks in dispatch order: (counts, kinds).
 
-    kinds[i] = (work, depth, HBM bytes, SRAM bytes) of each of the counts[i] blocks of run i:
-    the blocks the model cannot tell apart.
+    kinds[i] = (work, depth, HBM bytes, SRAM bytes, threads) of each of the counts[i] blocks of
+    run i: the blocks the model cannot tell apart.
 
     With `group`, consecutive blocks are first coarsened into groups of that many (mean work,
     mean bytes, max depth), which keeps the launch's work, bytes and depth.
     """
     n = launch.nblocks
     sram = getattr(launch, "block_sram_bytes", None)
+    threads = np.full(n, float(launch.block))
+    threads[-1] = launch.nprocs - (n - 1) * launch.block   # a partial last block
     cols = [np.asarray(launch.block_work, np.float64), np.asarray(launch.block_depth, np.float64),
             np.asarray(launch.block_hbm_bytes, np.float64),
-            np.zeros(n) if sram is None else np.asarray(sram, np.float64)]
+            np.zeros(n) if sram is None else np.asarray(sram, np.float64), threads]
     table = np.stack([np.broadcast_to(c, (n,)) for c in cols], axis=1)
     if group:
         edges = np.append(np.arange(0, n, group), n)
@@ -191,7 +198,7 @@ class _CountingEnvironment(simpy.Environment):
 class _LaunchResult:
     kernel: str
     occupancy: Occupancy
-    start: float             # cycles since the program began, launch overheads included
+    start: float             # cycle the launch starts on the device (host overheads included)
     cycles: int
     cohorts: int
     events: int
@@ -201,15 +208,18 @@ class _LaunchResult:
 def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
     """Schedule the trace's launches on a GPU profile: T_p in cycles, predicted seconds, details.
 
-    Launches run one after another, each after `launch_overhead_s`; a launch boundary is a
-    global barrier, so HBM is idle between launches and each launch is simulated on its own
-    simpy clock (identical launches once).
+    The host spends `program_overhead_s`, then `launch_overhead_s` per launch to issue it; launch
+    i starts on the device when it is issued and launch i-1 has ended (launches are asynchronous,
+    and a launch boundary is a global barrier). HBM is idle between launches, so each launch is
+    simulated on its own simpy clock (identical launches once). time_s is when the last launch
+    ends: what CUDA events around the whole host program measure.
     """
     occupancies = [occupancy(launch, machine) for launch in trace.launches]  # errors before any run
     overhead_cycles = machine.launch_overhead_s * machine.clock_hz
     results: list[_LaunchResult] = []
     seen: dict[Any, tuple[float, int, int, bool]] = {}
-    now = 0.0
+    host = machine.program_overhead_s * machine.clock_hz  # cycle at which the host has issued the launch
+    now = 0.0                                             # cycle at which the device is free
     for launch, occ in zip(trace.launches, occupancies):
         runs = cohort_kinds(launch)
         key = (occ, launch.block, runs[0].tobytes(), runs[1].tobytes())
@@ -224,11 +234,12 @@ def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
         makespan, cohorts, events, coarsened = seen[key]
         # Whole cycles; the clamp to Brent's lower bound only ever absorbs floating-point round-off.
         cycles = max(math.ceil(makespan - 1e-9), -(-launch.work // machine.p), launch.depth)
-        now += overhead_cycles
-        results.append(_LaunchResult(launch.kernel, occ, now, cycles, cohorts, events, coarsened))
-        now += cycles
+        host += overhead_cycles
+        start = max(host, now)
+        results.append(_LaunchResult(launch.kernel, occ, start, cycles, cohorts, events, coarsened))
+        now = start + cycles
     steps = sum(r.cycles for r in results)
-    time_s = steps / machine.clock_hz + len(results) * machine.launch_overhead_s
+    time_s = max(now, host) / machine.clock_hz
     segments = [Segment(i, r.kernel, r.start, r.start + r.cycles, launch.work)
                 for i, (r, launch) in enumerate(zip(results, trace.launches))]
     return Schedule(machine=machine, p=machine.p, steps=steps, time_s=time_s, segments=segments,
@@ -247,7 +258,7 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
         """Blocks in launch order onto free slots, as many at once as are free (a cohort)."""
         waiting = launch.nblocks
         procs = []
-        for count, (work, depth, hbm_bytes, sram_bytes) in zip(runs[0].tolist(), runs[1].tolist()):
+        for count, (work, depth, hbm_bytes, sram_bytes, threads) in zip(runs[0].tolist(), runs[1].tolist()):
             left = count
             while left:
                 taken = 0
@@ -265,8 +276,10 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
                 compute = max(depth, work / lanes)
                 if sram_bytes:
                     compute = max(compute, sram_bytes * per_sm / machine.sram_bytes_per_cycle)
+                # A thread's HBM accesses one after another, each waiting its latency.
+                chain = hbm_bytes / (ACCESS_BYTES * threads) * machine.hbm_dependent_latency_cycles
                 procs.append(env.process(_cohort(env, slots, hbm, m, compute, hbm_bytes,
-                                                 machine.hbm_latency_cycles)))
+                                                 max(machine.hbm_latency_cycles, chain))))
                 counter["cohorts"] += 1
                 if max_cohorts is not None and counter["cohorts"] > max_cohorts:
                     raise _TooFine
@@ -282,7 +295,10 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
 
 def _cohort(env: simpy.Environment, slots: simpy.Container, hbm: SharedBandwidth, m: int, compute: float,
             nbytes: float, latency: float) -> Iterator[simpy.Event]:
-    """m identical blocks: compute and memory overlap; the cohort ends when both are done."""
+    """m identical blocks: compute and memory overlap; the cohort ends when both are done.
+
+    `latency`: the least time the blocks' memory takes whatever the bandwidth (one HBM latency,
+    or the chain of a thread's dependent accesses)."""
     start = env.now
     end = start + compute
     if nbytes > 0:
@@ -314,7 +330,10 @@ def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult
         },
         "gpu": {
             "launch_overhead_s": len(results) * machine.launch_overhead_s,
+            "program_overhead_s": machine.program_overhead_s,
             "device_s": steps / machine.clock_hz,
+            # Time the device sat idle waiting for the host to issue work (time_s - device_s).
+            "host_wait_s": (results[-1].start + results[-1].cycles - steps) / machine.clock_hz if results else 0.0,
             "cohorts": sum(r.cohorts for r in results),
             "coarsened_launches": sum(r.coarsened for r in results),
             "kernels": _by_kernel(results, machine),

@@ -43,6 +43,8 @@ class MachineSpec:
     hbm_bytes_per_s: float = 0.0    # measured or datasheet bandwidth, bytes read + written
     hbm_latency_cycles: int = 0
     launch_overhead_s: float = 0.0  # host-side cost of one kernel launch
+    program_overhead_s: float = 0.0  # gpu: host time per timed program besides its launches (zeros fills, events)
+    hbm_dependent_latency_cycles: float = 0.0  # gpu: cycles each HBM access of a thread waits for the one before
     file: str = ""
 
     @property
@@ -87,6 +89,7 @@ _FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "sram_bytes_per_cycle": (float, ("gpu",)), "hbm_bytes": (int, ("gpu",)),
     "hbm_bytes_per_s": (float, ("gpu",)), "hbm_latency_cycles": (int, ("gpu",)),
     "launch_overhead_s": (float, ()), "max_threads_per_block": (int, ()),
+    "program_overhead_s": (float, ()), "hbm_dependent_latency_cycles": (float, ()),
 }
 
 
