@@ -5,7 +5,8 @@ For each (program, params) of a suite, the executor + GPU model predict the time
 "executor-sized": large enough to fill the GPU for the simpler programs, small enough that the
 executor, which runs every operation of every virtual processor, finishes in seconds. Writes a
 markdown table and a JSON file. Without a GPU it runs on numba's CUDA simulator and says so;
-then the measured times mean nothing (use `--small`).
+then the measured times mean nothing (use `--small`). scripts/calibrate.py fits the profile's
+host overheads and dependent-access latency to the JSON this writes.
 """
 from __future__ import annotations
 
@@ -61,7 +62,10 @@ def validate(profile: str = "h100", small: bool = False, repeat: int = 10,
             sim = run_program(prog, params, machine)
             row.update(predicted_s=sim.schedule.time_s, simulate_wall_s=time.perf_counter() - t0,
                        work=sim.trace.work, hbm_bytes=sim.trace.bytes[("hbm", "read")] + sim.trace.bytes[("hbm", "write")],
-                       launches=len(sim.trace.launches), bound=sim.schedule.details.get("roofline", {}).get("model_bound"))
+                       launches=len(sim.trace.launches), bound=sim.schedule.details.get("roofline", {}).get("model_bound"),
+                       # the prediction split: device time, and time the device waits for the host
+                       predicted_device_s=sim.schedule.details.get("gpu", {}).get("device_s"),
+                       predicted_host_wait_s=sim.schedule.details.get("gpu", {}).get("host_wait_s"))
             measured = gpu.run_on_gpu(prog, params, repeat=repeat)
             row.update(measured_s=measured["measured_s"], correct=measured["correct"], device=measured["device"])
             row["relative_error"] = (row["predicted_s"] - row["measured_s"]) / row["measured_s"]
