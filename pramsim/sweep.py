@@ -2,15 +2,18 @@
 
 `n=64..65536` is a geometric range (x2 per point; `n=64..65536:4` for x4), `p=1,2,4` a list,
 `d=64` one value. Points are independent and run in parallel worker processes; each finished
-point is appended to the CSV at once, so an interrupted sweep keeps what it had.
+point is appended to the CSV at once, so an interrupted sweep keeps what it had: on Ctrl-C the
+worker processes are terminated at once, the rows already written stay, and `pramsim sweep` exits
+with code 130.
 """
 from __future__ import annotations
 
 import csv
 import itertools
 import json
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -78,6 +81,14 @@ def run_point(program_path: str, point: dict[str, int], machine: str, seed: int)
             "flop": t.category("flop"), "depth_flop": t.depth_by_class["flop"]}
 
 
+def _run_point_star(args: tuple[str, dict[str, int], str, int]) -> dict[str, Any]:
+    return run_point(*args)
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
               csv_path: Path | None = None, progress: Callable[[int, int], None] | None = None,
               scheduler: str | None = None) -> list[dict[str, Any]]:
@@ -111,15 +122,12 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
             for point in points:
                 record(run_point(program.file, point, machine, seed))
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(run_point, program.file, point, machine, seed) for point in points]
-                try:
-                    for future in as_completed(futures):
-                        record(future.result())
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
+            # Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only this process
+            # should answer it; leaving the `with` on an exception terminates the workers at once
+            # (a ProcessPoolExecutor would first finish the points already queued).
+            with multiprocessing.Pool(jobs, initializer=_ignore_sigint) as pool:
+                for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed) for p in points]):
+                    record(row)
     finally:
         if handle:
             handle.close()
