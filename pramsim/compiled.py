@@ -233,7 +233,7 @@ def _names(stmts: tuple[ir.Stmt, ...]) -> tuple[set[str], set[str]]:
 # ---- code generation -----------------------------------------------------------------------------
 
 # Per-lane counters live in the rows of one array LS: step, flop depth, HBM depth, SRAM depth.
-_LANE_STATE = (("LS[0, t]", "st"), ("LS[1, t]", "fl"), ("LS[2, t]", "hb"), ("LS[3, t]", "sr"))
+_LANE_STATE = (("LS[t, 0]", "st"), ("LS[t, 1]", "fl"), ("LS[t, 2]", "hb"), ("LS[t, 3]", "sr"))
 _ERR_OOB, _ERR_DIV0, _ERR_INT_NAN, _ERR_DIVERGENT, _ERR_NEG_POW, _ERR_LOOP = range(1, 7)
 _MATH = {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "tanh": "math.tanh",
          "floor": "math.floor", "ceil": "math.ceil", "min": "min", "max": "max", "abs": "abs"}
@@ -324,7 +324,7 @@ class _Gen:
             table = "VF" if self.kinds.vars.get(name, "b") == "f" else "VI"
             self.slots[name] = (table, sum(1 for t, _ in self.slots.values() if t == table))
         table, row = self.slots[name]
-        return f"{table}[{row}, t]"
+        return f"{table}[t, {row}]"
 
     def flush(self) -> None:
         """Emit the pending charges as one chunk: its execution count and the lane's depth counters."""
@@ -333,9 +333,10 @@ class _Gen:
         self.chunks.append(Counter(self.pending))
         j = len(self.chunks) - 1
         if self.uniform_ctx:  # computed once for the block: charge every running lane
-            amounts = ", ".join(f"{self.pending[n]} + _Z" for n in ("st", "fl", "hb", "sr"))
-            self.emit(f"_nr = _charge(LS, ex, nb, {amounts}); _K[{j}] += _nr")
-            self.emit(f"_bw += {self.pending['st']} * _nr; _bfl += {self.pending['fl']} * _nr")
+            # Deferred: the lanes' counters get _ust/_ufl before the next barrier (order within a
+            # barrier interval does not matter); _nr counts the running lanes.
+            st, fl = self.pending["st"], self.pending["fl"]
+            self.emit(f"_K[{j}] += _nr; _ust += {st}; _ufl += {fl}; _bw += {st} * _nr; _bfl += {fl} * _nr")
         else:
             lane = [f"{name} += {self.pending[name]}" for name in ("st", "fl", "hb", "sr") if self.pending[name]]
             self.emit("; ".join([f"_K[{j}] += 1", *lane]))
@@ -608,6 +609,9 @@ class _Gen:
         store = sorted(v for v in written & self.lane_vars
                        if self.total_reads[v] > here[v] or v in self.always_store or (self.loops and v in read))
         load = sorted((read | set(store)) & self.lane_vars)
+        returns = any(_has(st, ir.Return) for st in stmts)
+        if returns:  # lanes may stop here: charge them what ran for all before, count again after
+            self.emit("_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)")
         self.emit("for t in range(nb):")
         self.ind += 1
         self.emit("if ex[t]:")
@@ -624,6 +628,8 @@ class _Gen:
         for v in store:
             self.emit(f"{self.slot(v)} = u_{v}")
         self.ind -= 1
+        if returns:
+            self.emit("_nr = _running(ex, nb)")
         self.emit("if _err[0] != 0:")
         self.emit("    return _diff")
 
@@ -642,7 +648,7 @@ class _Gen:
         """Evaluate cond per running lane into _na/_nt (lanes running / lanes where it holds)."""
         if all(not isinstance(n, ir.Load) and not (isinstance(n, ir.Intrinsic) and n.name not in _UNIFORM_INTRINSICS)
                and not (isinstance(n, ir.Var) and n.name in self.lane_vars) for n in ir.walk_expr(cond)):
-            self.emit("_na = _running(ex, nb)")
+            self.emit("_na = _nr")
             self.once(lambda: self.emit(f"_nt = _na if {self.expr(cond)} else 0"))
             return
         name = f"__cond{self.tmp + 1}"
@@ -680,6 +686,7 @@ class _Gen:
         if isinstance(s, ir.Assign):  # a uniform variable
             self.once(lambda: self.emit(f"w_{s.target} = {self.expr(s.value)}"))
         elif isinstance(s, ir.Barrier):
+            self.emit("_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)")
             self.emit("_diff, _rs = _barrier(_diff, LS, nb, _rs)")
             self.emit("_nbar += 1")
         elif isinstance(s, ir.If):
@@ -749,8 +756,8 @@ class _Gen:
         for v in sorted(self.lane_vars):
             self.slot(v)
         rows = Counter(table for table, _ in self.slots.values())
-        pre = ["LS = np.zeros((4, _B), np.int64); ex = np.zeros(_B, np.bool_)",
-               f"VI = np.zeros(({rows['VI']}, _B), np.int64); VF = np.zeros(({rows['VF']}, _B), np.float64)"]
+        pre = ["LS = np.zeros((_B, 4), np.int64); ex = np.zeros(_B, np.bool_)",
+               f"VI = np.zeros((_B, {rows['VI']}), np.int64); VF = np.zeros((_B, {rows['VF']}), np.float64)"]
         for name, s in self.allocs.items():
             shape = self.alloc_shapes[name]
             if s.space == "shared":
@@ -760,22 +767,24 @@ class _Gen:
         init = {"b": "False", "i": "0", "f": "0.0"}
         pre += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0; _nr = 0; _na = 0; _nt = 0; _g = 0",
+                "_ust = 0; _ufl = 0",
                 "for b in range(_blo, _bhi):"]
         per_block = ["_b0 = b * _B", "nb = min(_B, _P - _b0)",
-                     "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0",
+                     "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0; _nr = nb",
                      "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0; _K0[:] = _K"]
         for v in sorted(self.assigned_params):
             if v in self.uniform_vars:
                 per_block.append(f"w_{v} = p_{v}")
             else:
                 table, row = self.slots[v]
-                per_block.append(f"{table}[{row}, :] = p_{v}")
+                per_block.append(f"{table}[:, {row}] = p_{v}")
         per_block += [f"S_{n}[:] = 0" if s.space == "shared" else f"L_{n}[:] = 0" for n, s in self.allocs.items()]
-        post = ["_diff = _flush_profile(_diff, LS[0], nb, _rs)",
-                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[0, :nb].max(); _bstat[b, 2] = _dot(_K, _K0, _WH)",
+        post = ["_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)",
+                "_diff = _flush_profile(_diff, LS[:, 0], nb, _rs)",
+                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 2] = _dot(_K, _K0, _WH)",
                 "_bstat[b, 3] = _bfl; _bstat[b, 4] = _dot(_K, _K0, _WS)",
-                "_flmax = max(_flmax, LS[1, :nb].max()); _hbmax = max(_hbmax, LS[2, :nb].max())",
-                "_srmax = max(_srmax, LS[3, :nb].max()); _nbarmax = max(_nbarmax, _nbar)"]
+                "_flmax = max(_flmax, LS[:nb, 1].max()); _hbmax = max(_hbmax, LS[:nb, 2].max())",
+                "_srmax = max(_srmax, LS[:nb, 3].max()); _nbarmax = max(_nbarmax, _nbar)"]
         tail = ["_cls[0] = max(_cls[0], _flmax); _cls[1] = max(_cls[1], _hbmax)",
                  "_cls[2] = max(_cls[2], _srmax); _cls[3] = max(_cls[3], _nbarmax)", "return _diff"]
         lines = head + ["    " + x for x in pre] + ["        " + x for x in per_block] + body_lines
@@ -813,14 +822,19 @@ def _flush_profile(diff, stp, nb, rs):
 def _barrier(diff, ls, nb, rs):
     """A barrier: the profile takes the lanes' steps since the last one, then every lane's counters
     (rows of ls: step, flop, HBM, SRAM depth) rise to the block's maximum. Returns (diff, new step)."""
-    diff = _flush_profile(diff, ls[0], nb, rs)
-    for row in range(ls.shape[0]):
-        m = ls[row, 0]
-        for t in range(1, nb):
-            m = max(m, ls[row, t])
-        for t in range(nb):
-            ls[row, t] = m
-    return diff, ls[0, 0]
+    diff = _flush_profile(diff, ls[:, 0], nb, rs)
+    m0, m1, m2, m3 = ls[0, 0], ls[0, 1], ls[0, 2], ls[0, 3]
+    for t in range(1, nb):
+        m0 = max(m0, ls[t, 0])
+        m1 = max(m1, ls[t, 1])
+        m2 = max(m2, ls[t, 2])
+        m3 = max(m3, ls[t, 3])
+    for t in range(nb):
+        ls[t, 0] = m0
+        ls[t, 1] = m1
+        ls[t, 2] = m2
+        ls[t, 3] = m3
+    return diff, m0
 
 
 @numba.njit(nogil=True, cache=True)
@@ -842,17 +856,14 @@ def _nz(v, err, site, who):
 
 
 @numba.njit(nogil=True, cache=True)
-def _charge(ls, ex, nb, st, fl, hb, sr):
-    """Charge every running lane of the block for code run once for all; returns how many run."""
-    n = 0
-    for t in range(nb):
-        if not ex[t]:
-            n += 1
-            ls[0, t] += st
-            ls[1, t] += fl
-            ls[2, t] += hb
-            ls[3, t] += sr
-    return n
+def _apply(ls, ex, nb, st, fl):
+    """Charge every running lane the steps (and flop steps) of code run once for the block."""
+    if st != 0:
+        for t in range(nb):
+            if not ex[t]:
+                ls[t, 0] += st
+                ls[t, 1] += fl
+    return 0, 0
 
 
 @numba.njit(nogil=True, cache=True)
@@ -943,6 +954,9 @@ def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[st
 
 
 def _threads() -> int:
+    """Worker threads: PRAMSIM_THREADS, else the CPUs this process may use."""
+    if os.environ.get("PRAMSIM_THREADS", "").isdigit() and int(os.environ["PRAMSIM_THREADS"]) > 0:
+        return int(os.environ["PRAMSIM_THREADS"])
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
