@@ -36,6 +36,9 @@ SUITE: list[tuple[str, dict[str, int]]] = [
     ("attention_naive", {"batch": 1, "heads": 4, "n": 256, "d": 64}),
     ("attention_flash", {"batch": 1, "heads": 4, "n": 256, "d": 64, "tile_r": 16, "tile_c": 16}),
     ("attention_chunked", {"batch": 1, "heads": 4, "n": 256, "d": 64, "chunk": 0}),
+    # Variants written for the GPU (docs/validation/README.md section 5), not measured yet:
+    ("vector_mul_gridstride", {"n": 1 << 22, "blocks": 1056, "threads": 256}),
+    ("matmul_regblock", {"n": 256, "tile": 16}),
 ]
 
 HEADER = "| program | params | predicted µs | measured µs | (pred − meas)/meas | correct |"
