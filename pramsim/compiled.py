@@ -271,7 +271,7 @@ class _Gen:
         self.lane_vars = (assigned | self.assigned_params) - self.uniform_vars
         self.uniform_ctx = False  # generating block-level code that runs once for all lanes
         # A chunk is a straight run of code whose charges are constants: the generated code counts
-        # how often each chunk runs (_K[j] += 1) and Python multiplies by the chunk's charges.
+        # how often each chunk runs (_kj += 1, into _K[j]) and Python multiplies by its charges.
         self.chunks: list[Counter] = []
         self.sites: list[tuple[int, Loc, Any]] = []
         self.lines: list[str] = []
@@ -279,6 +279,7 @@ class _Gen:
         self.pending: Counter = Counter()
         self.tmp = 0
         self.slots: dict[str, tuple[str, int]] = {}
+        self.used: set[str] = set()  # lane counters (st, fl, hb, sr) the current region charges
         self.total_reads = _reads(kernel.body)
         self.always_store: set[str] = set()  # loop variables of block-level loops, conditions
         self.loops = 0  # block-level loops around the code being generated
@@ -336,10 +337,11 @@ class _Gen:
             # Deferred: the lanes' counters get _ust/_ufl before the next barrier (order within a
             # barrier interval does not matter); _nr counts the running lanes.
             st, fl = self.pending["st"], self.pending["fl"]
-            self.emit(f"_K[{j}] += _nr; _ust += {st}; _ufl += {fl}; _bw += {st} * _nr; _bfl += {fl} * _nr")
+            self.emit(f"_k{j} += _nr; _ust += {st}; _ufl += {fl}; _bw += {st} * _nr; _bfl += {fl} * _nr")
         else:
             lane = [f"{name} += {self.pending[name]}" for name in ("st", "fl", "hb", "sr") if self.pending[name]]
-            self.emit("; ".join([f"_K[{j}] += 1", *lane]))
+            self.used |= {name for name in ("st", "fl", "hb", "sr") if self.pending[name]}
+            self.emit("; ".join([f"_k{j} += 1", *lane]))
         self.pending.clear()
 
     def charge(self, cat: str, op: str, depth_class: str | None) -> None:
@@ -616,13 +618,18 @@ class _Gen:
         self.ind += 1
         self.emit("if ex[t]:")
         self.emit("    continue")
-        self.emit("; ".join(f"{local} = {arr}" for arr, local in _LANE_STATE) + "; exl = False")
-        self.emit("st0 = st; fl0 = fl; _g = _b0 + t")
+        outer, self.lines = self.lines, []
+        self.used = {"st"}
+        self.lane_stmts(stmts)
+        body, self.lines = self.lines, outer
+        state = [(arr, local) for arr, local in _LANE_STATE if local in self.used]  # counters this region moves
+        self.emit("; ".join(f"{local} = {arr}" for arr, local in state) + "; exl = False")
+        self.emit("st0 = st; _g = _b0 + t" + ("; fl0 = fl" if "fl" in self.used else ""))
         for v in load:
             self.emit(f"u_{v} = {self.slot(v)}")
-        self.lane_stmts(stmts)
-        self.emit("_bw += st - st0; _bfl += fl - fl0")
-        self.emit("; ".join(f"{arr} = {local}" for arr, local in _LANE_STATE))
+        self.lines += body
+        self.emit("_bw += st - st0" + ("; _bfl += fl - fl0" if "fl" in self.used else ""))
+        self.emit("; ".join(f"{arr} = {local}" for arr, local in state))
         self.emit("if exl:")
         self.emit("    ex[t] = True")
         for v in store:
@@ -740,6 +747,12 @@ class _Gen:
         else:
             raise Unsupported(f"statement {type(s).__name__} holding a barrier")
 
+    def weighted(self, level: str) -> str:
+        """This block's bytes moved at `level`: the chunks' run counts times their bytes."""
+        terms = [f"_k{j} * {n}" for j, c in enumerate(self.chunks)
+                 if (n := c[("bytes", level, "read")] + c[("bytes", level, "write")])]
+        return " + ".join(terms) or "0"
+
     # -- the function --
     def render(self, fn_name: str) -> str:
         body_lines: list[str] = []
@@ -751,7 +764,7 @@ class _Gen:
                 f"def {fn_name}(_blo, _bhi, _P, _B, _NB, "
                 + "".join(f"A_{n}, " for n in self.array_params)
                 + "".join(f"p_{n}, " for n in self.scalars)
-                + "_K, _K0, _WH, _WS, _cls, _bstat, _diff, _err, _Z):",
+                + "_K, _cls, _bstat, _diff, _err, _Z):",
                 f"    # from kernel {self.k.name} at {self.k.loc}"]
         for v in sorted(self.lane_vars):
             self.slot(v)
@@ -766,12 +779,13 @@ class _Gen:
                 pre.append(f"L_{name} = np.zeros((_B, {', '.join(map(str, shape))}), np.{s.dtype})")
         init = {"b": "False", "i": "0", "f": "0.0"}
         pre += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
+        pre += [f"_k{j} = 0" for j in range(len(self.chunks))]
         pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0; _nr = 0; _na = 0; _nt = 0; _g = 0",
                 "_ust = 0; _ufl = 0",
                 "for b in range(_blo, _bhi):"]
         per_block = ["_b0 = b * _B", "nb = min(_B, _P - _b0)",
                      "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0; _nr = nb",
-                     "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0; _K0[:] = _K"]
+                     "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0"]
         for v in sorted(self.assigned_params):
             if v in self.uniform_vars:
                 per_block.append(f"w_{v} = p_{v}")
@@ -781,8 +795,9 @@ class _Gen:
         per_block += [f"S_{n}[:] = 0" if s.space == "shared" else f"L_{n}[:] = 0" for n, s in self.allocs.items()]
         post = ["_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)",
                 "_diff = _flush_profile(_diff, LS[:, 0], nb, _rs)",
-                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 2] = _dot(_K, _K0, _WH)",
-                "_bstat[b, 3] = _bfl; _bstat[b, 4] = _dot(_K, _K0, _WS)",
+                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 3] = _bfl",
+                f"_bstat[b, 2] = {self.weighted('hbm')}; _bstat[b, 4] = {self.weighted('sram')}",
+                *(f"_K[{j}] += _k{j}; _k{j} = 0" for j in range(len(self.chunks))),
                 "_flmax = max(_flmax, LS[:nb, 1].max()); _hbmax = max(_hbmax, LS[:nb, 2].max())",
                 "_srmax = max(_srmax, LS[:nb, 3].max()); _nbarmax = max(_nbarmax, _nbar)"]
         tail = ["_cls[0] = max(_cls[0], _flmax); _cls[1] = max(_cls[1], _hbmax)",
@@ -873,15 +888,6 @@ def _running(ex, nb):
         if not ex[t]:
             n += 1
     return n
-
-
-@numba.njit(nogil=True, cache=True)
-def _dot(k, k0, w):
-    """Charges (weights w) of the chunks run since the snapshot k0."""
-    total = 0
-    for j in range(k.shape[0]):
-        total += (k[j] - k0[j]) * w[j]
-    return total
 
 
 @numba.njit(nogil=True, cache=True)
@@ -978,16 +984,13 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     scalar_args = [scalars[n] for n in gen.scalars]
     bstat = np.zeros((nblocks, 5), np.int64)
     nchunks = max(1, len(gen.chunks))
-    weight_hbm = np.array([sum(v for k, v in c.items() if k[:2] == ("bytes", "hbm")) for c in gen.chunks] or [0])
-    weight_sram = np.array([sum(v for k, v in c.items() if k[:2] == ("bytes", "sram")) for c in gen.chunks] or [0])
 
     def run(lo: int, hi: int) -> tuple[np.ndarray, ...]:
         runs = np.zeros(nchunks, np.int64)
         cls = np.zeros(4, np.int64)
         err = np.zeros(6, np.int64)
         diff = np.zeros(1024, np.int64)
-        diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, np.zeros_like(runs),
-                  weight_hbm.astype(np.int64), weight_sram.astype(np.int64), cls, bstat, diff, err, 0)
+        diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat, diff, err, 0)
         return runs, cls, diff, err
 
     try:
