@@ -37,6 +37,8 @@ def run_text(r: RunResult) -> str:
         f"pramsim run {r.program.name}  {_params(r.params)}  (seed {r.seed})",
         *([f"  {r.program.description}"] if r.program.description else []),
         f"machine   {r.machine.summary()}",
+        *([f"engine    compiled (lanes of a block run one after another between barriers)"]
+          if r.engine == "compiled" else []),
         f"result    {'correct' if r.comparison.correct else 'INCORRECT'}: {r.comparison.message}",
         "",
         f"work W    {_n(W):>16} operations",
@@ -71,6 +73,7 @@ def run_json(r: RunResult) -> dict[str, Any]:
         "params": r.params,
         "seed": r.seed,
         "machine": r.machine.name,
+        "engine": r.engine,
         "p": r.p,
         "correct": r.comparison.correct,
         "max_rel_error": r.comparison.max_rel_error,

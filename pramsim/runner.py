@@ -71,6 +71,8 @@ class RunResult:
     wall_s: float
     timings: dict[str, float] = field(default_factory=dict)
     estimate: Estimate | None = None   # the time estimate made before the run (max_time given)
+    engine: str = "vector"             # how launches ran (executor.ENGINES)
+    notes: list[str] = field(default_factory=list)  # kernels the compiled engine handed back, and why
 
     @property
     def p(self) -> int:
@@ -124,20 +126,23 @@ def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison
 
 def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0,
                 model: str = "crcw-arbitrary", check_races: bool = False,
-                memory_limit: int = DEFAULT_MEMORY_LIMIT, max_time: float | None = None) -> RunResult:
+                memory_limit: int = DEFAULT_MEMORY_LIMIT, max_time: float | None = None,
+                engine: str = "vector") -> RunResult:
     """Run, check against the reference, schedule. With `max_time` (seconds), first estimate the
     run's time from probe runs and refuse it (ResourceError) when the estimate exceeds max_time."""
     estimate = None
     if max_time:
         def probe(prog: Program, small: dict[str, int]) -> Probe:
+            if engine == "compiled":  # compile first: the estimate is of the run, not of numba
+                run_program(prog, small, machine, seed, model, check_races, memory_limit, engine=engine)
             start = time.perf_counter()
-            r = run_program(prog, small, machine, seed, model, check_races, memory_limit)
+            r = run_program(prog, small, machine, seed, model, check_races, memory_limit, engine=engine)
             return Probe(small, time.perf_counter() - start, r.trace.work, r.trace.depth)
         estimate = estimate_time(program, [params], probe, max_time)
         refuse_if_too_long(estimate, max_time, "run")
     t0 = time.perf_counter()
     inputs = make_inputs(program, params, seed)
-    executor = Executor(model, check_races, memory_limit)
+    executor = Executor(model, check_races, memory_limit, engine)
     output = execute(program, params, inputs, executor)
     t1 = time.perf_counter()
     expected = reference_output(program, params, inputs)
@@ -155,7 +160,8 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
             f"T_p = {schedule.steps} left Brent's bounds [{brent.lower}, {brent.upper if brent.greedy else 'inf'}] "
             f"(W = {trace.work}, D = {trace.depth}, p = {schedule.p}); this is a bug in pramsim")
     return RunResult(program, params, machine, seed, trace, schedule, brent, comparison, output, t3 - t0,
-                     {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2}, estimate)
+                     {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2}, estimate, engine,
+                     executor.notes)
 
 
 def refuse_if_too_long(estimate: Estimate, max_time: float, what: str) -> None:
