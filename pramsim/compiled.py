@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
 from . import ir
@@ -809,11 +810,14 @@ class _Gen:
 
 # ---- numba support functions (imported by every generated module) -------------------------------
 
-SUPPORT = '''
-import math
+# The generated modules import these (compiled once per process, cached on disk by numba).
+GENERATED_HEADER = """import math
 
 import numba
 import numpy as np
+
+from pramsim.compiled import _apply, _barrier, _fail, _flush_profile, _ix, _nz, _running
+"""
 
 
 @numba.njit(nogil=True, cache=True)
@@ -900,7 +904,7 @@ def _fail(err, kind, site, who, a, b, c):
         err[3] = a
         err[4] = b
         err[5] = c
-'''
+
 
 
 # ---- running a launch ------------------------------------------------------------------------------
@@ -938,7 +942,7 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
     """The generated module's source for one specialization, and the generator (counter keys, sites)."""
     gen = _Gen(kernel, array_dtypes, scalars)
     fn = f"{kernel.name}_cpu"
-    return SUPPORT + "\n\n" + gen.render(fn), gen
+    return GENERATED_HEADER + "\n\n" + gen.render(fn), gen
 
 
 def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> tuple[Any, _Gen]:

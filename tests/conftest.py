@@ -1,0 +1,13 @@
+"""Test-session settings that must be in place before numba is imported.
+
+The compiled engine's tests compile every shipped kernel with numba: at LLVM's -O0 that takes a
+few seconds a kernel instead of tens (tests check counts and values, not speed). Its compiled code
+is cached in a folder of this session's own, so that a later benchmark never loads -O0 code.
+"""
+import os
+import tempfile
+
+os.environ.setdefault("NUMBA_OPT", "0")
+_cache = tempfile.mkdtemp(prefix="pramsim_test_numba_")
+os.environ.setdefault("NUMBA_CACHE_DIR", _cache)
+os.environ.setdefault("PRAMSIM_COMPILED_CACHE", _cache)

@@ -1,0 +1,136 @@
+"""The compiled engine against the vector executor, which defines the semantics.
+
+For every shipped program (race-free by tests/test_programs.py) the two engines must agree exactly on
+every figure of the cost trace, and on the outputs up to float rounding. Error cases must be reported
+at the user's line, as the executor reports them.
+"""
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from pramsim.errors import ExecutionError, PramsimError
+from pramsim.executor import Executor
+from pramsim.programs import load_program, shipped_programs
+from pramsim.runner import execute, make_inputs, parse_params
+
+numba = pytest.importorskip("numba")
+
+
+def run(program, params, engine):
+    inputs = make_inputs(program, params, seed=1)
+    executor = Executor(engine=engine)
+    return execute(program, params, inputs, executor), executor
+
+
+def assert_same_trace(a, b):
+    assert dict(a.counts) == dict(b.counts)
+    assert dict(a.bytes) == dict(b.bytes)
+    assert dict(a.depth_by_class) == dict(b.depth_by_class)
+    assert len(a.launches) == len(b.launches)
+    for la, lb in zip(a.launches, b.launches):
+        assert (la.kernel, la.nprocs, la.block, la.work, la.depth, la.barriers, la.sram_per_block) == \
+               (lb.kernel, lb.nprocs, lb.block, lb.work, lb.depth, lb.barriers, lb.sram_per_block)
+        assert la.sram_arrays == lb.sram_arrays
+        for field in ("profile", "block_work", "block_depth", "block_hbm_bytes", "block_flops", "block_sram_bytes"):
+            np.testing.assert_array_equal(getattr(la, field), getattr(lb, field), err_msg=f"{la.kernel}.{field}")
+
+
+@pytest.mark.parametrize("name", sorted(shipped_programs()))
+def test_every_program_counts_exactly_as_the_executor(name):
+    program = load_program(name)
+    params = parse_params(program, [])
+    vec_out, vec = run(program, params, "vector")
+    com_out, com = run(program, params, "compiled")
+    assert com.notes == [], com.notes  # every shipped kernel runs compiled
+    assert_same_trace(vec.trace, com.trace)
+    np.testing.assert_allclose(com_out, vec_out, rtol=1e-4, atol=1e-6)
+
+
+def test_partial_last_block_and_several_threads(monkeypatch):
+    """A launch whose last block is partial, split over several worker threads."""
+    monkeypatch.setenv("PRAMSIM_THREADS", "3")
+    program = load_program("block_sum")
+    params = parse_params(program, ["n=3000"])
+    vec_out, vec = run(program, params, "vector")
+    com_out, com = run(program, params, "compiled")
+    assert_same_trace(vec.trace, com.trace)
+    np.testing.assert_allclose(com_out, vec_out, rtol=1e-5)
+
+
+HEADER = """import numpy as np
+from pramsim.dsl import kernel, program, gid, lane, barrier
+
+
+@kernel
+def k(a, n):
+"""
+FOOTER = """
+
+def inputs(rng, n):
+    return {"a": np.zeros(n, np.float32)}
+
+
+@program(params={"n": 8}, inputs=inputs, reference=lambda a, n: a)
+def prog(a, n):
+    k[2, 4](a, n)
+    return a
+"""
+
+
+def user_program(tmp_path, body: str):
+    """A one-kernel program file; the kernel body's first line is line 7 of the file."""
+    path = tmp_path / "prog.py"
+    path.write_text(HEADER + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n" + FOOTER)
+    return load_program(str(path)), path
+
+
+def test_out_of_bounds_is_reported_at_the_users_line(tmp_path):
+    program, path = user_program(tmp_path, """
+        i = gid()
+        a[i + 1] = 1.0
+    """)
+    with pytest.raises(ExecutionError) as err:
+        run(program, {"n": 8}, "compiled")
+    assert err.value.loc.file == str(path.resolve()) and err.value.loc.line == 8
+    assert "out of bounds" in str(err.value) and "processor 7" in str(err.value)
+
+
+def test_divergent_barrier_is_an_error(tmp_path):
+    program, path = user_program(tmp_path, """
+        if lane() < 2:
+            barrier()
+        a[gid()] = 1.0
+    """)
+    with pytest.raises(ExecutionError, match="differs between the lanes of block 0") as err:
+        run(program, {"n": 8}, "compiled")
+    assert err.value.loc.line == 7  # the `if`, whose body holds the barrier
+
+
+def test_integer_division_by_zero(tmp_path):
+    program, _ = user_program(tmp_path, """
+        i = gid()
+        a[i] = float(i // (i - 3))
+    """)
+    with pytest.raises(ExecutionError, match="integer division by zero.*processor 3"):
+        run(program, {"n": 8}, "compiled")
+
+
+def test_a_kernel_it_cannot_compile_runs_on_the_vector_engine_with_a_note(tmp_path):
+    program, _ = user_program(tmp_path, """
+        x = 1
+        x = x * 0.5
+        a[gid()] = x
+    """)
+    out, ex = run(program, {"n": 8}, "compiled")
+    assert ex.notes and "vector engine" in ex.notes[0] and "float and integer" in ex.notes[0]
+    np.testing.assert_array_equal(out, np.full(8, 0.5, np.float32))
+
+
+def test_compiled_engine_refuses_other_models():
+    with pytest.raises(PramsimError, match="default model"):
+        Executor(model="erew", engine="compiled")
+    with pytest.raises(PramsimError, match="default model"):
+        Executor(check_races=True, engine="compiled")
