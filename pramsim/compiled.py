@@ -656,7 +656,7 @@ class _Gen:
         """Evaluate cond per running lane into _na/_nt (lanes running / lanes where it holds)."""
         if all(not isinstance(n, ir.Load) and not (isinstance(n, ir.Intrinsic) and n.name not in _UNIFORM_INTRINSICS)
                and not (isinstance(n, ir.Var) and n.name in self.lane_vars) for n in ir.walk_expr(cond)):
-            self.emit("_na = _nr")
+            self.emit("_na = _nr; _nt = 0")
             self.once(lambda: self.emit(f"_nt = _na if {self.expr(cond)} else 0"))
             return
         name = f"__cond{self.tmp + 1}"
@@ -681,11 +681,14 @@ class _Gen:
         """Generate block-level code that runs once for the whole block (uniform values)."""
         self.uniform_ctx = True
         self.emit("_g = _b0")
+        self.emit("if _nr > 0:")  # a block whose lanes all returned runs nothing, as in the executor
+        self.ind += 1
         try:
             result = render()
             self.flush()
         finally:
             self.uniform_ctx = False
+            self.ind -= 1
         self.emit("if _err[0] != 0:")
         self.emit("    return _diff")
         return result

@@ -366,7 +366,12 @@ class _Launch:
     def exec_AllocArray(self, s: ir.AllocArray, mask: _Mask) -> None:
         if s.name in self.arrays:
             return  # allocated once per launch, as cuda.shared.array / cuda.local.array are
-        shape = tuple(self.eval(d, _Mask(None, self.P)) for d in s.shape)
+        # A shape is a compile-time constant (as in CUDA): computing it costs no processor work.
+        tick, self.tick = self.tick, lambda *args: None
+        try:
+            shape = tuple(self.eval(d, _Mask(None, self.P)) for d in s.shape)
+        finally:
+            self.tick = tick
         for d in shape:
             if not isinstance(d, (int, np.integer)) or d < 1:
                 raise ExecutionError(f"{s.space} array {s.name!r} has dimension {d!r}; dimensions must be positive integers",
