@@ -27,22 +27,17 @@ plain integers, anything numba cannot type. Only the default PRAM model (crcw-ar
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
 import os
-import sys
-import tempfile
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numba
 import numpy as np
 
-from . import ir
+from . import codecache, ir
 from .cost import CostTrace, LaunchTrace
 from .errors import ExecutionError, Loc, PramsimError
 
@@ -764,7 +759,7 @@ class _Gen:
         self.ind = 2
         self.block_stmts(self.k.body)
         self.lines = saved
-        head = [f"@numba.njit(nogil=True, cache=True, error_model='numpy')",
+        head = ["@numba.njit(nogil=True, cache=True, error_model='numpy')",
                 f"def {fn_name}(_blo, _bhi, _P, _B, _NB, "
                 + "".join(f"A_{n}, " for n in self.array_params)
                 + "".join(f"p_{n}, " for n in self.scalars)
@@ -916,29 +911,9 @@ _cache: dict[tuple, tuple[Any, _Gen]] = {}
 _cache_lock = threading.Lock()
 
 
-def _cache_dir() -> Path:
-    d = Path(os.environ.get("PRAMSIM_COMPILED_CACHE", Path(tempfile.gettempdir()) / f"pramsim_cpu_{os.getuid()}"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
-
-
 def _load(source: str, fn_name: str) -> Any:
-    """Write the module to a file named by its hash (numba caches compiled code beside it) and import it."""
-    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-    path = _cache_dir() / f"pramsim_cpu_{digest}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    mod_name = f"pramsim_cpu_generated_{digest}"
-    module = sys.modules.get(mod_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        spec.loader.exec_module(module)
-    return getattr(module, fn_name)
+    folder = codecache.cache_dir("PRAMSIM_COMPILED_CACHE", "pramsim_cpu")
+    return codecache.load_source(source, fn_name, folder, "pramsim_cpu")
 
 
 def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any]) -> tuple[str, _Gen]:

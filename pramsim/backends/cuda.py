@@ -20,19 +20,14 @@ its source) and imported; its kernels are then compiled by cuda.jit on first lau
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
-import os
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .. import ir
+from .. import codecache, ir
 from ..errors import Loc, LoweringError
 from ..runtime import DeviceArray
 
@@ -212,7 +207,7 @@ class _Renderer:
     def render(self, fn_name: str) -> str:
         k = self.kernel
         params = [self.name(p) for p in k.param_names] + [NPROCS]
-        lines = [f"@cuda.jit",
+        lines = ["@cuda.jit",
                  f"def {fn_name}({', '.join(params)}):",
                  f"    # from {k.name} at {k.loc}"
                  + (f"; specialized on {', '.join(f'{a}={b}' for a, b in self.spec.literals)}" if self.spec.literals else "")]
@@ -248,28 +243,12 @@ def render_module(kernels: list[tuple[ir.Kernel, Specialization]]) -> str:
 
 
 def cache_dir() -> Path:
-    d = Path(os.environ.get("PRAMSIM_CUDA_CACHE", Path(tempfile.gettempdir()) / f"pramsim_cuda_{os.getuid()}"))
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    return codecache.cache_dir("PRAMSIM_CUDA_CACHE", "pramsim_cuda")
 
 
 def load_source(source: str, fn_name: str) -> Any:
     """Write `source` to a file (named by its hash) and import it; return the function `fn_name`."""
-    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-    path = cache_dir() / f"pramsim_k_{digest}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    mod_name = f"pramsim_cuda_generated_{digest}"
-    module = sys.modules.get(mod_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        spec.loader.exec_module(module)
-    return getattr(module, fn_name)
+    return codecache.load_source(source, fn_name, cache_dir(), "pramsim_k")
 
 
 @dataclass
