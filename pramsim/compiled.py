@@ -126,19 +126,8 @@ class _Kinds:
 # ---- IR helpers -----------------------------------------------------------------------------------
 
 
-def _children(s: ir.Stmt) -> list[tuple[ir.Stmt, ...]]:
-    if isinstance(s, ir.If):
-        return [s.body, s.orelse]
-    if isinstance(s, (ir.While, ir.For)):
-        return [s.body]
-    return []
-
-
-def _walk_stmts(body: tuple[ir.Stmt, ...]):
-    for s in body:
-        yield s
-        for child in _children(s):
-            yield from _walk_stmts(child)
+_children = ir.stmt_children
+_walk_stmts = ir.walk_stmts
 
 
 def _has(s: ir.Stmt, kind: type) -> bool:

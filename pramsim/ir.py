@@ -210,6 +210,23 @@ def walk_expr(e: Expr):
                     yield from walk_expr(v)
 
 
+def stmt_children(s: Stmt) -> list[tuple[Stmt, ...]]:
+    """The statement lists nested in `s` (an if's two branches, a loop's body)."""
+    if isinstance(s, If):
+        return [s.body, s.orelse]
+    if isinstance(s, (While, For)):
+        return [s.body]
+    return []
+
+
+def walk_stmts(body: tuple[Stmt, ...]):
+    """Every statement in `body` and in the lists nested in it, in program order."""
+    for s in body:
+        yield s
+        for child in stmt_children(s):
+            yield from walk_stmts(child)
+
+
 # ---- printing --------------------------------------------------------------------------------
 
 _PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "|": 5, "^": 6, "&": 7, "<<": 8, ">>": 8,

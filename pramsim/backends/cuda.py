@@ -387,12 +387,7 @@ def _device_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> list[Any
 
 
 
-def _children(s: ir.Stmt) -> list[tuple[ir.Stmt, ...]]:
-    if isinstance(s, ir.If):
-        return [s.body, s.orelse]
-    if isinstance(s, (ir.While, ir.For)):
-        return [s.body]
-    return []
+_children = ir.stmt_children
 
 
 def _assigned_names(body: tuple[ir.Stmt, ...]) -> set[str]:
