@@ -17,6 +17,8 @@ not measured: then β is taken from a calibration probe (2^16 processors looping
 flops, run the same way, so with the same engine), and the estimate comes with a range, from the
 fit (overhead only) to the largest probe's time scaled by the work ratio (everything per element).
 When the budget allows a single probe (a slow program), the same holds with α = its time / D.
+A fitted β above 8 times the calibration kernel's is taken for timing noise of tiny probes (a
+loaded machine) and held to that cap.
 
 Limits: the forms are Θ forms, so constants and lower-order terms come from the largest probe;
 cost per element grows at sizes that leave the CPU caches, which probes of a fraction of a second
@@ -40,6 +42,7 @@ from .errors import PramsimError
 PROBE_BUDGET_S = 0.5   # wall time the probes together aim to stay under (the first always runs)
 MAX_PROBES = 8
 IDENTIFIED_SHARE = 0.25  # β·W must be this share of the largest probe's time for β to count as measured
+BETA_CAP = 8  # β at most this many times the calibration kernel's (measured 0.5-4.2x on the shipped programs)
 
 Params = dict[str, int]
 Form = Callable[[Params], float]
@@ -148,7 +151,7 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
         fitted = alpha * d_t + beta * w_t
         denser = (w_t / max(d_t, 1)) > 2 * (anchor.work / max(anchor.depth, 1))
         if beta * anchor.work >= IDENTIFIED_SHARE * anchor.wall_s or not denser:
-            return Estimate(fitted, _how(program, probes, "α·D + β·W fitted to the probes"), probes, fitted, fitted)
+            return _checked_fit(program, probes, probe, alpha, beta, d_t, w_t)
         why = "the probes are dominated by per-statement overhead"
     else:  # the budget allowed one probe: all of its time charged to its statements, then per element
         alpha = anchor.wall_s / max(anchor.depth, 1)
@@ -164,6 +167,26 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
     point = min(max(alpha * d_t + cal * w_t, low), high)
     return Estimate(point, _how(program, probes, f"{why}, so the cost per operation is the calibration "
                                                  f"kernel's ({cal * 1e9:.1f} ns)"), probes, low, high)
+
+
+def _checked_fit(program: Program, probes: list[Probe], probe: ProbeFn, alpha: float, beta: float,
+                 d_t: float, w_t: float) -> Estimate:
+    """The fitted α·D + β·W, with β held to at most BETA_CAP times the calibration kernel's cost per
+    operation: on a loaded machine the noise of a few tiny probes can pass for a large β, which the
+    extrapolation to the target multiplies by thousands."""
+    fitted = alpha * d_t + beta * w_t
+    try:
+        cal = calibrate(probe)
+    except PramsimError:
+        return Estimate(fitted, _how(program, probes, "α·D + β·W fitted to the probes"), probes, fitted, fitted)
+    if beta <= BETA_CAP * cal:
+        return Estimate(fitted, _how(program, probes, "α·D + β·W fitted to the probes"), probes, fitted, fitted)
+    beta = BETA_CAP * cal
+    alpha = max(sum(max(p.wall_s - beta * p.work, 0.0) / max(p.depth, 1) for p in probes[-3:]) / len(probes[-3:]), 0.0)
+    capped = alpha * d_t + beta * w_t
+    return Estimate(capped, _how(program, probes, f"α·D + β·W fitted to the probes, β held to {BETA_CAP}× the "
+                                                  f"calibration kernel's cost per operation (the probes are "
+                                                  f"too small or noisy to measure it)"), probes, capped, fitted)
 
 
 def format_seconds(s: float) -> str:

@@ -87,6 +87,18 @@ def test_a_single_probe_is_split_with_the_calibration_not_scaled_as_a_bound():
     assert est.low < est.seconds < est.high
 
 
+def test_a_per_operation_cost_far_above_the_calibration_is_held_to_the_cap():
+    # tiny probes on a loaded machine can look like a huge β; the calibration kernel bounds it
+    from pramsim.estimate import BETA_CAP
+    prog = load_program("matmul_naive")
+    probe = synthetic(lambda p: 2 * p["n"] ** 3, lambda p: 4 * p["n"], 1e-5, 1e-6, calib_s_per_op=1e-9)
+    est = estimate_time(prog, [{"n": 4096}], probe, limit_s=0.01)
+    w_t, d_t = 2 * 4096**3, 4 * 4096
+    assert est.high == pytest.approx(1e-5 * d_t + 1e-6 * w_t, rel=1e-6)  # the uncapped fit
+    assert BETA_CAP * 1e-9 * w_t <= est.seconds < est.high / 10
+    assert f"held to {BETA_CAP}×" in est.reason
+
+
 def test_sizes_the_program_refuses_are_skipped():
     prog = load_program("matmul_tiled")  # require(n % tile == 0): the probes keep tile=16
     log = []
