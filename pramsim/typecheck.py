@@ -105,10 +105,9 @@ class _Checker:
         return self.loop(s.cond, s.body, env)
 
     def stmt_For(self, s: ir.For, env: dict[str, Kind]) -> dict[str, Kind]:
-        start, stop = self.expr(s.start, env), self.expr(s.stop, env)
-        env = {**env, s.var: join(start, Kind(INT))}
-        del stop
-        return self.loop(None, s.body, env)
+        start = self.expr(s.start, env)
+        self.expr(s.stop, env)
+        return self.loop(None, s.body, {**env, s.var: join(start, Kind(INT))})
 
     def loop(self, cond: ir.Expr | None, body: tuple[ir.Stmt, ...], env: dict[str, Kind]) -> dict[str, Kind]:
         for _ in range(8):  # kinds only widen (bool < int < float), so this settles within a few rounds
