@@ -5,8 +5,12 @@ docs/attention-claims.md. Every figure is measured by the executor (counts) or t
     python scripts/attention_claims.py > /tmp/claims.md     claims 1-4, about 40 s on 2 cores
     python scripts/attention_claims.py 5                    adds claim 5 (N=1024, H=16: ~10 minutes)
     python scripts/attention_claims.py only5                claim 5 alone
+
+Every run uses the compiled engine (same counts as the executor, tests/test_compiled.py);
+`--engine vector` as the last argument uses the vector executor instead (about 15x slower).
 """
 import math
+import sys
 
 from pramsim.errors import PramsimError
 from pramsim.machine import load_machine
@@ -18,9 +22,13 @@ PRAM = load_machine("pram")
 H100 = load_machine("h100")
 
 
+ENGINE = "vector" if sys.argv[-2:] == ["--engine", "vector"] else "compiled"
+ARGS = sys.argv[1:-2] if ENGINE == "vector" else sys.argv[1:]
+
+
 def run(name, machine=PRAM, **params):
     prog = load_program(name)
-    r = run_program(prog, {**prog.params, **params}, machine)
+    r = run_program(prog, {**prog.params, **params}, machine, engine=ENGINE)
     assert r.comparison.correct, r.comparison.message
     return r
 
@@ -165,8 +173,7 @@ def claim5(configs=((45, 90, 256), (120, 120, 256), (120, 120, 64), (64, 64, 256
 
 
 if __name__ == "__main__":
-    import sys
-    arg = sys.argv[1] if len(sys.argv) > 1 else "4"
+    arg = ARGS[0] if ARGS else "4"
     claims = (claim1, claim2, claim3, claim4, claim5)
     for claim in claims[int(arg[4:]) - 1:int(arg[4:])] if arg.startswith("only") else claims[:int(arg)]:
         claim()
