@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import sys
+import sysconfig
 import traceback
 from pathlib import Path
 
@@ -79,7 +80,14 @@ def user_code_error(exc: BaseException, path: Path | None = None) -> PramsimErro
     """An exception raised in a user's host code, located at the user's innermost frame."""
     frames = traceback.extract_tb(exc.__traceback__)
     pkg = str(Path(__file__).resolve().parent)
-    user = [f for f in frames if not str(Path(f.filename).resolve()).startswith(pkg)]
+    # The user's frames: not pramsim's own, and not a library's (numpy raising MemoryError for
+    # the program's inputs is reported at the program's line that called it).
+    libs = {str(Path(p).resolve()) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
+    user = [f for f in frames if not str(Path(f.filename).resolve()).startswith((pkg, *libs))
+            and Path(f.filename).is_file()]
     where = user[-1] if user else (frames[-1] if frames else None)
     loc = Loc(where.filename, where.lineno or 1, 0) if where else None
+    if isinstance(exc, MemoryError):
+        return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc,
+                            hint="the program's arrays need more memory than this machine has: use smaller parameters")
     return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc, hint="this error was raised by the program's own Python code")

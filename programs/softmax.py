@@ -50,7 +50,7 @@ def reference(x, rows, n):
     return e / e.sum(axis=1, keepdims=True)
 
 
-@program(params={"rows": 8, "n": 256}, inputs=make_inputs, reference=reference, work="n log n", depth="log n",
+@program(params={"rows": 8, "n": 256}, inputs=make_inputs, reference=reference, work="rows n log n", depth="log n",
          counts={"load.hbm": "rows * n", "store.hbm": "rows * n", "flop.exp": "rows * n",
                  "flop.max": "rows * (n - 1)", "flop./": "rows * n"},
          sweep={"n": [4, 16, 64, 256, 1024]}, rtol=1e-5)

@@ -58,7 +58,7 @@ def reference(x, rows, n, threads):
 
 
 @program(params={"rows": 8, "n": 1024, "threads": 32}, inputs=make_inputs, reference=reference,
-         work="n", depth="n",
+         work="rows n", depth="n",
          counts={"load.hbm": "2 * rows * n", "store.hbm": "rows * n"},
          sweep={"n": [64, 128, 256, 512, 1024, 2048]}, rtol=1e-5)
 def softmax_online(x, rows, n, threads):

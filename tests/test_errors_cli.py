@@ -364,3 +364,11 @@ def k(a):
     with pytest.raises(DSLError) as info:
         load_file(path)
     assert words in info.value.message and info.value.loc.line == 6 and str(path) == info.value.loc.file
+
+
+def test_inputs_too_large_for_memory_point_at_the_program_not_numpy():
+    r = pramsim("run", "tree_sum", "n=1099511627776", "--max-time", "0")
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert "tree_sum.py:" in r.stderr and "_common.pyx" not in r.stderr
+    assert "MemoryError" in r.stderr and "use smaller parameters" in r.stderr
