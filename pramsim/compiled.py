@@ -12,18 +12,21 @@ such races.
 
 How it counts without per-processor vectors: within one barrier interval a processor's operations
 occupy consecutive depth steps, so the profile needs only each lane's step count at the interval's
-start and end (a difference array), and the per-operation charges are constant additions that LLVM
-folds out of inner loops.
+start and end (a difference array). The charges of a straight run of code are constants: the
+generated code counts how often each such chunk runs, and Python multiplies by its charges.
 
 Structure of the generated function: loop over blocks; barrier-free runs of statements become a
 loop over the block's lanes ("lane regions"); an if/while/for that contains barrier() stays at
 block level, its condition is evaluated per lane and must agree across the block's running lanes
-(else: the divergent-barrier error). Variables live in per-lane arrays between regions.
+(else: the divergent-barrier error). Variables live in per-lane arrays between regions, except
+block-uniform ones (computed from parameters and block_id() at block level), which are one scalar
+per block, computed once, their charges added to every running lane.
 
 Limits (the kernel then runs on the vector engine, with a note): a variable assigned both float and
-non-float values, a non-integer or constant out-of-range index, shared/local shapes that are not
-plain integers, anything numba cannot type. Only the default PRAM model (crcw-arbitrary), without
---check-races. A variable read before it is assigned reads 0 here (the vector engine reports it).
+non-float values, a non-integer index, shared/local shapes not computed from parameters, anything
+numba cannot type. Only the default PRAM model (crcw-arbitrary), without --check-races. A variable
+read before it is assigned reads 0 here (the vector engine reports it). Out-of-bounds indices,
+integer division by zero, int(NaN), runaway loops and divergent barriers are errors, as there.
 """
 from __future__ import annotations
 
