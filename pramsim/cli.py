@@ -200,9 +200,11 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: cores).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--scheduler", default=None, help="Run the points on a Dask distributed cluster at this address.")
+@click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
+              help="How each point runs: vector (the executor) or compiled (numba; same counts, race-free programs).")
 @_friendly_errors
 def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | None, as_json: bool,
-          plot: Path | None, plot_kind: str, jobs: int | None, seed: int, scheduler: str | None) -> None:
+          plot: Path | None, plot_kind: str, jobs: int | None, seed: int, scheduler: str | None, engine: str) -> None:
     """Run PROGRAM over a grid: AXES like n=64..65536 (x2 steps; n=64..65536:4 for x4), p=1,2,4, d=64."""
     from . import plots
     from .sweep import grid, run_sweep
@@ -214,7 +216,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
             click.echo(f"\r  {done}/{total} points", err=True, nl=done == total)
 
     try:
-        rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, progress, scheduler)
+        rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, progress, scheduler, engine)
     except KeyboardInterrupt:
         kept = f"; the points already finished are in {csv_path}" if csv_path else ""
         click.echo(f"\ninterrupted{kept}", err=True)

@@ -58,7 +58,8 @@ def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[st
     return names, points
 
 
-def run_point(program_path: str, point: dict[str, int], machine: str, seed: int) -> dict[str, Any]:
+def run_point(program_path: str, point: dict[str, int], machine: str, seed: int,
+              engine: str = "vector") -> dict[str, Any]:
     """One sweep point (runs in a worker process)."""
     from .machine import load_machine
     from .programs import load_program
@@ -69,7 +70,7 @@ def run_point(program_path: str, point: dict[str, int], machine: str, seed: int)
     if p is not None:
         spec = spec.with_processors(p)
     params = {**program.params, **{k: v for k, v in point.items() if k != "p"}}
-    r = run_program(program, params, spec, seed)
+    r = run_program(program, params, spec, seed, engine=engine)
     t = r.trace
     return {**params, "p": r.p, "work": t.work, "depth": t.depth, "steps": r.schedule.steps,
             "brent_lower": r.brent.lower, "brent_upper": r.brent.upper, "brent_holds": r.brent.holds,
@@ -81,7 +82,7 @@ def run_point(program_path: str, point: dict[str, int], machine: str, seed: int)
             "flop": t.category("flop"), "depth_flop": t.depth_by_class["flop"]}
 
 
-def _run_point_star(args: tuple[str, dict[str, int], str, int]) -> dict[str, Any]:
+def _run_point_star(args: tuple[str, dict[str, int], str, int, str]) -> dict[str, Any]:
     return run_point(*args)
 
 
@@ -91,7 +92,7 @@ def _ignore_sigint() -> None:
 
 def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
               csv_path: Path | None = None, progress: Callable[[int, int], None] | None = None,
-              scheduler: str | None = None) -> list[dict[str, Any]]:
+              scheduler: str | None = None, engine: str = "vector") -> list[dict[str, Any]]:
     """Run every point; with `scheduler` (a Dask distributed address) the points run on that cluster.
 
     The cluster's workers must be able to import pramsim and read the program file at the same path.
@@ -116,17 +117,17 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
                 progress(len(rows), len(points))
 
         if scheduler:
-            for row in _run_on_dask(scheduler, program.file, points, machine, seed):
+            for row in _run_on_dask(scheduler, program.file, points, machine, seed, engine):
                 record(row)
         elif jobs == 1:
             for point in points:
-                record(run_point(program.file, point, machine, seed))
+                record(run_point(program.file, point, machine, seed, engine))
         else:
             # Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only this process
             # should answer it; leaving the `with` on an exception terminates the workers at once
             # (a ProcessPoolExecutor would first finish the points already queued).
             with multiprocessing.Pool(jobs, initializer=_ignore_sigint) as pool:
-                for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed) for p in points]):
+                for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed, engine) for p in points]):
                     record(row)
     finally:
         if handle:
@@ -136,7 +137,8 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
     return rows
 
 
-def _run_on_dask(address: str, program_file: str, points: list[dict[str, int]], machine: str, seed: int):
+def _run_on_dask(address: str, program_file: str, points: list[dict[str, int]], machine: str, seed: int,
+                 engine: str = "vector"):
     try:
         from distributed import Client, as_completed as dask_completed
     except ImportError:
@@ -147,6 +149,6 @@ def _run_on_dask(address: str, program_file: str, points: list[dict[str, int]], 
         raise ProgramError(f"cannot reach the Dask scheduler at {address}: {exc}",
                            hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`") from None
     with client:
-        futures = [client.submit(run_point, program_file, point, machine, seed, pure=False) for point in points]
+        futures = [client.submit(run_point, program_file, point, machine, seed, engine, pure=False) for point in points]
         for future in dask_completed(futures):
             yield future.result()

@@ -87,3 +87,11 @@ def test_vector_mul_intensity_is_one_flop_per_twelve_bytes():
     from pramsim.runner import run_program
     r = run_program(load_program("vector_mul"), {"n": 4096}, load_machine("h100"))
     assert abs(r.schedule.details["roofline"]["arithmetic_intensity"] - 1 / 12) < 1e-12
+
+
+def test_sweep_on_the_compiled_engine_gives_the_executors_rows():
+    prog = load_program("block_sum")
+    keys = ("n", "p", "work", "depth", "steps", "correct", "hbm_bytes", "sram_bytes")
+    rows = {eng: run_sweep(prog, ["n=1000,4096", "p=3"], jobs=1, engine=eng) for eng in ("vector", "compiled")}
+    assert [[r[k] for k in keys] for r in rows["vector"]] == [[r[k] for k in keys] for r in rows["compiled"]]
+    assert all(r["correct"] for r in rows["compiled"])
