@@ -381,7 +381,9 @@ class _Gen:
             v = e.value
             if isinstance(v, float):
                 text = "math.nan" if math.isnan(v) else ("math.inf" if v > 0 else "(-math.inf)") if math.isinf(v) else repr(v)
-                return f"np.float32({text})"  # NEP 50: a Python float beside float32 data stays float32
+                # A Python float: float64, as the executor keeps uniform values; beside float32
+                # data the result is float64 here (the executor's float32 is within rounding).
+                return f"float({text})"
             return repr(v)
         if isinstance(e, ir.Var):
             return self.var(e.name, e.loc)
@@ -428,6 +430,8 @@ class _Gen:
             return name
         if isinstance(e, ir.Select):
             name = self.fresh("s")
+            if (K.of(e.if_true) == "f") != (K.of(e.if_false) == "f"):  # the executor types it per run
+                raise Unsupported("an `x if c else y` whose sides are a float and an integer")
             cast = _VAR_DTYPE[K.of(e)]
             self.emit(f"if {self.expr(e.cond)}:")
             self.nested(lambda: self.emit(f"{name} = {cast}({self.expr(e.if_true)})"))
@@ -444,6 +448,11 @@ class _Gen:
                 raise Unsupported(f"call of {e.func}()")
             cat = K.category(*e.args)
             self.charge(cat, e.func, "flop" if cat == "flop" else None)
+            if e.func in ("min", "max") and cat == "flop":  # NaN propagates, as np.minimum/np.maximum
+                text = args[0]
+                for a in args[1:]:
+                    text = f"np.{e.func}imum({text}, {a})"
+                return text
             return f"{_MATH[e.func]}({', '.join(args)})"
         raise Unsupported(f"expression {type(e).__name__}")
 
@@ -530,7 +539,7 @@ class _Gen:
             self.emit(f"if not ({cond}):")
             self.emit("    break")
             self.emit(f"{counter} += 1")
-            self.emit(f"if {counter} > {MAX_ITERATIONS}:")
+            self.emit(f"if {counter} >= {MAX_ITERATIONS}:")
             self.ind += 1
             self.fail(_ERR_LOOP, s.loc, "_g")
             self.emit("break")
@@ -557,11 +566,12 @@ class _Gen:
         var = f"u_{s.var}"
         start = self.expr(s.start)
         self.emit(f"{var} = {start}")
-        stop = self.value(s.stop)
+        stop = self.fresh("v")  # evaluated once, as the executor does, even if the body changes it
+        self.emit(f"{stop} = {self.expr(s.stop)}")
         self.flush()
         less = "<" if s.step > 0 else ">"
         trips = f"({stop} - {var} + {s.step - 1}) // {s.step}" if s.step > 0 else f"({var} - {stop} + {-s.step - 1}) // {-s.step}"
-        self.emit(f"if {trips} > {MAX_ITERATIONS}:")
+        self.emit(f"if {trips} >= {MAX_ITERATIONS}:")
         self.ind += 1
         self.fail(_ERR_LOOP, s.loc, "_g")
         self.emit(f"{var} = {stop}")
@@ -710,9 +720,9 @@ class _Gen:
             self.emit("if _nt == 0:")
             self.emit("    break")
             self.emit(f"{counter} += 1")
-            self.emit(f"if {counter} > {MAX_ITERATIONS}:")
+            self.emit(f"if {counter} >= {MAX_ITERATIONS}:")
             self.ind += 1
-            self.fail(_ERR_LOOP, s.loc, "b")
+            self.fail(_ERR_LOOP, s.loc, "_b0")
             self.emit("return _diff")
             self.ind -= 1
             self.block_stmts(s.body)
@@ -777,6 +787,7 @@ class _Gen:
         per_block = ["_b0 = b * _B", "nb = min(_B, _P - _b0)",
                      "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0; _nr = nb",
                      "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0"]
+        per_block += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         for v in sorted(self.assigned_params):
             if v in self.uniform_vars:
                 per_block.append(f"w_{v} = p_{v}")
@@ -1043,4 +1054,5 @@ def _error(gen: _Gen, err: np.ndarray, block: int, arrays: dict[str, np.ndarray]
         f"this condition differs between the lanes of block {who}, and the branch or loop it controls contains "
         f"barrier(): some lanes would wait at a barrier the others never reach", loc=loc,
         hint="every processor of a block must execute the same barrier() calls: make the condition the same "
-             "for the whole block, or move the barrier out (--engine vector names the lanes)")
+             "for the whole block, or move the barrier out; the compiled engine checks this statically "
+             "(--engine vector allows it where no lane reaches the barrier)")

@@ -134,3 +134,21 @@ def test_compiled_engine_refuses_other_models():
         Executor(model="erew", engine="compiled")
     with pytest.raises(PramsimError, match="default model"):
         Executor(check_races=True, engine="compiled")
+
+
+def test_loop_bound_read_once_and_float_constants_as_the_executor(tmp_path):
+    """range(m) evaluates m once even if the body changes it; 0.7 * 10 is a float64 product."""
+    program, _ = user_program(tmp_path, """
+        m = 4
+        s = 0.0
+        for k in range(m):
+            m = m - 1
+            s = s + 1.0
+        a[gid()] = s + float(int(0.7 * 10)) + max(0.5, float(lane()))
+    """)
+    vec_out, vec = run(program, {"n": 8}, "vector")
+    com_out, com = run(program, {"n": 8}, "compiled")
+    assert com.notes == []
+    assert_same_trace(vec.trace, com.trace)
+    np.testing.assert_array_equal(com_out, vec_out)
+    assert vec_out[0] == 4.0 + 7.0 + 0.5
