@@ -86,8 +86,11 @@ def _run_point_star(args: tuple[str, dict[str, int], str, int, str]) -> dict[str
     return run_point(*args)
 
 
-def _ignore_sigint() -> None:
+def _init_worker(threads: int) -> None:
+    """A sweep worker: Ctrl-C is the main process's to handle; the compiled engine gets its share
+    of the CPUs (the workers already run in parallel)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("PRAMSIM_THREADS", str(threads))
 
 
 def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
@@ -126,7 +129,8 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
             # Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only this process
             # should answer it; leaving the `with` on an exception terminates the workers at once
             # (a ProcessPoolExecutor would first finish the points already queued).
-            with multiprocessing.Pool(jobs, initializer=_ignore_sigint) as pool:
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
                 for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed, engine) for p in points]):
                     record(row)
     finally:
