@@ -161,6 +161,14 @@ def _top_level(body: tuple[ir.Stmt, ...]):
                 yield from _top_level(child)
 
 
+def _uniform_expr(e: ir.Expr, uniform_var: Any) -> bool:
+    """Whether `e` is the same on every lane of a block: no loads, no lane-dependent intrinsic,
+    and only variables for which `uniform_var(name)` holds."""
+    return all(not isinstance(n, ir.Load)
+               and not (isinstance(n, ir.Intrinsic) and n.name not in _UNIFORM_INTRINSICS)
+               and not (isinstance(n, ir.Var) and not uniform_var(n.name)) for n in ir.walk_expr(e))
+
+
 def _uniform_vars(kernel: ir.Kernel, params: set[str]) -> set[str]:
     """Variables that are the same on every lane of a block and only assigned at block level: the
     generated code keeps them as one scalar per block and computes them once (charging every lane)."""
@@ -179,12 +187,7 @@ def _uniform_vars(kernel: ir.Kernel, params: set[str]) -> set[str]:
     uniform = set(assigns) - demoted
 
     def ok(e: ir.Expr) -> bool:
-        for n in ir.walk_expr(e):
-            if isinstance(n, ir.Load) or isinstance(n, ir.Intrinsic) and n.name not in _UNIFORM_INTRINSICS:
-                return False
-            if isinstance(n, ir.Var) and n.name not in uniform and (n.name not in params or n.name in assigns):
-                return False
-        return True
+        return _uniform_expr(e, lambda v: v in uniform or v in params and v not in assigns)
     while True:
         bad = {v for v in uniform if not all(ok(e) for e in assigns[v])}
         if not bad:
@@ -538,12 +541,7 @@ class _Gen:
             self.flush()
             self.emit(f"if not ({cond}):")
             self.emit("    break")
-            self.emit(f"{counter} += 1")
-            self.emit(f"if {counter} >= {MAX_ITERATIONS}:")
-            self.ind += 1
-            self.fail(_ERR_LOOP, s.loc, "_g")
-            self.emit("break")
-            self.ind -= 1
+            self.iteration_cap(counter, s.loc, "_g", "break")
             self.lane_stmts(s.body)
             if _has(s, ir.Return):
                 self.emit("if exl:")
@@ -559,6 +557,15 @@ class _Gen:
             raise AssertionError("barrier inside a lane region")
         else:
             raise Unsupported(f"statement {type(s).__name__}")
+
+    def iteration_cap(self, counter: str, loc: Loc, who: str, leave: str) -> None:
+        """Count a while loop's iteration; past MAX_ITERATIONS (as the executor) fail and `leave`."""
+        self.emit(f"{counter} += 1")
+        self.emit(f"if {counter} >= {MAX_ITERATIONS}:")
+        self.ind += 1
+        self.fail(_ERR_LOOP, loc, who)
+        self.emit(leave)
+        self.ind -= 1
 
     def lane_for(self, s: ir.For) -> None:
         if s.step == 0:
@@ -651,8 +658,7 @@ class _Gen:
 
     def uniform(self, cond: ir.Expr, loc: Loc) -> None:
         """Evaluate cond per running lane into _na/_nt (lanes running / lanes where it holds)."""
-        if all(not isinstance(n, ir.Load) and not (isinstance(n, ir.Intrinsic) and n.name not in _UNIFORM_INTRINSICS)
-               and not (isinstance(n, ir.Var) and n.name in self.lane_vars) for n in ir.walk_expr(cond)):
+        if _uniform_expr(cond, lambda v: v not in self.lane_vars):
             self.emit("_na = _nr; _nt = 0")
             self.once(lambda: self.emit(f"_nt = _na if {self.expr(cond)} else 0"))
             return
@@ -719,12 +725,7 @@ class _Gen:
             self.uniform(s.cond, s.loc)
             self.emit("if _nt == 0:")
             self.emit("    break")
-            self.emit(f"{counter} += 1")
-            self.emit(f"if {counter} >= {MAX_ITERATIONS}:")
-            self.ind += 1
-            self.fail(_ERR_LOOP, s.loc, "_b0")
-            self.emit("return _diff")
-            self.ind -= 1
+            self.iteration_cap(counter, s.loc, "_b0", "return _diff")
             self.block_stmts(s.body)
             self.loops -= 1
             self.ind -= 1
@@ -927,12 +928,7 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
 
 
 def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> tuple[Any, _Gen]:
-    shapes = {}
-    for s in _walk_stmts(kernel.body):
-        if isinstance(s, ir.AllocArray):
-            shapes[s.name] = tuple(ir.format_expr(d) for d in s.shape)
-    shape_values = tuple(sorted((n, v) for n, v in scalars.items()
-                                if any(n in " ".join(dims) for dims in shapes.values())))
+    shape_values = tuple((n, scalars.get(n)) for n in ir.shape_params(kernel))  # literals in the source
     key = (id(kernel), tuple((n, a.dtype.str, a.ndim) for n, a in arrays.items()),
            tuple((n, isinstance(v, (float, np.floating))) for n, v in scalars.items()), shape_values)
     with _cache_lock:

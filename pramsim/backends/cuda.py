@@ -59,39 +59,6 @@ class Specialization:
         return "_".join(parts)
 
 
-_SHAPE_PARAMS: dict[int, tuple[ir.Kernel, list[str]]] = {}
-
-
-def shape_params(kernel: ir.Kernel) -> list[str]:
-    """The scalar parameters that shared/local array shapes depend on (they must become literals).
-
-    Remembered per kernel: this runs at every launch, whose host-side cost is part of the time
-    `pramsim gpu` measures (walking flash_tiles' IR took 91 µs on the H100's host)."""
-    hit = _SHAPE_PARAMS.get(id(kernel))
-    if hit is not None and hit[0] is kernel:
-        return hit[1]
-    names = _shape_params(kernel)
-    _SHAPE_PARAMS[id(kernel)] = (kernel, names)
-    return names
-
-
-def _shape_params(kernel: ir.Kernel) -> list[str]:
-    names: list[str] = []
-    params = set(kernel.param_names)
-
-    def visit(body: tuple[ir.Stmt, ...]) -> None:
-        for s in body:
-            if isinstance(s, ir.AllocArray):
-                for d in s.shape:
-                    for node in ir.walk_expr(d):
-                        if isinstance(node, ir.Var) and node.name in params and node.name not in names:
-                            names.append(node.name)
-            for child in _children(s):
-                visit(child)
-    visit(kernel.body)
-    return names
-
-
 def specialize(kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc | None) -> Specialization:
     """Check that this launch can be lowered and return what its compiled kernel depends on."""
     guard = nprocs % block != 0
@@ -103,7 +70,7 @@ def specialize(kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...]
                           "not the barriers, with an `if`")
     values = dict(zip(kernel.param_names, args))
     literals = []
-    for name in shape_params(kernel):
+    for name in ir.shape_params(kernel):
         v = values.get(name)
         if isinstance(v, (np.integer,)):
             v = int(v)
