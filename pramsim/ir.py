@@ -234,7 +234,7 @@ def shape_params(kernel: Kernel) -> tuple[str, ...]:
     """The scalar parameters that shared/local array shapes depend on, in order of first use.
 
     Backends specialise on them at every launch, so the answer is remembered per kernel (walking
-    flash_tiles' IR took 79 µs, a measurable share of a GPU launch's host-side cost)."""
+    flash_tiles' IR takes about 85 µs: scripts/bench_launch_host.py)."""
     hit = _SHAPE_PARAMS.get(id(kernel))
     if hit is not None and hit[0] is kernel:
         return hit[1]

@@ -31,3 +31,21 @@ def test_bad_option_is_a_usage_error():
     r = pramsim("run", "tree_sum", "--p", "0")
     assert r.returncode == 2
     assert "Traceback" not in r.stderr
+
+
+def test_engine_compiled_reports_the_executors_figures():
+    runs = {e: pramsim("run", "block_sum", "n=3000", "--engine", e, "--json") for e in ("vector", "compiled")}
+    assert all(r.returncode == 0 for r in runs.values()), runs["compiled"].stderr
+    vec, com = (json.loads(runs[e].stdout) for e in ("vector", "compiled"))
+    assert com["engine"] == "compiled" and vec["engine"] == "vector"
+    for key in ("work", "depth", "work_by_category", "correct"):
+        assert com[key] == vec[key], key
+    text = pramsim("run", "block_sum", "n=3000", "--engine", "compiled")
+    assert "engine    compiled" in text.stdout and "note:" not in text.stderr
+
+
+def test_sweep_engine_option():
+    rows = {e: json.loads(pramsim("sweep", "tree_sum", "n=64,256", "-j", "1", "--json", "--engine", e).stdout)
+            for e in ("vector", "compiled")}
+    assert [(r["n"], r["work"], r["depth"]) for r in rows["vector"]] == \
+           [(r["n"], r["work"], r["depth"]) for r in rows["compiled"]]
