@@ -41,10 +41,15 @@ import numba
 import numpy as np
 
 from . import codecache, ir
-from .cost import CostTrace, LaunchTrace
+from .cost import BANK_BYTES, BANKS, WARP_LANES, CostTrace, LaunchTrace
 from .errors import ExecutionError, Loc, PramsimError
 
 MAX_ITERATIONS = 10_000_000  # as the vector executor: a loop's iterations per execution
+# A warp's shared-memory accesses at one site are grouped into instances by the iteration numbers
+# of the lane-level loops around it (mixed radix; exact up to 2**20 iterations and 3 nested loops).
+_KEY_RADIX = 2 ** 20
+# Accesses a warp may record per site between barriers; beyond, they get the site's mean degree.
+_BANK_CAPACITY = WARP_LANES * 1024
 
 
 class Unsupported(Exception):
@@ -274,6 +279,10 @@ class _Gen:
         self.total_reads = _reads(kernel.body)
         self.always_store: set[str] = set()  # loop variables of block-level loops, conditions
         self.loops = 0  # block-level loops around the code being generated
+        # Shared-memory accesses are recorded per warp to count wavefronts (bank conflicts): each
+        # access site gets a number; lane-level loops around it give the instance key.
+        self.bank_sites = 0
+        self.lane_loops: list[str] = []  # iteration counters of the lane-level loops being generated
 
     def _shape_value(self, d: ir.Expr, s: ir.AllocArray) -> int:
         if isinstance(d, ir.Const) and isinstance(d.value, int):
@@ -489,6 +498,8 @@ class _Gen:
             ndim = len(shape)
             dims = [str(n) for n in shape]
             prefix = f"S_{array}" if level == "sram" else f"L_{array}"
+            if level == "sram" and self.uniform_ctx:  # pragma: no cover - uniform code has no loads or stores
+                raise Unsupported("a shared-memory access in block-level code")
         if ndim is not None and len(index) != ndim:
             raise Unsupported(f"{array!r} indexed with {len(index)} indices")
         idx = []
@@ -501,6 +512,13 @@ class _Gen:
             idx.append(f"_ix({self.expr(e)}, {dim}, _err, {site} + _Z, _g, {d} + _Z)")
         if level == "local":
             idx = ["t", *idx]
+        if level == "sram":  # flat storage; the access is recorded for the warp's wavefronts
+            flat = idx[0]
+            for i, dim in zip(idx[1:], dims[1:]):
+                flat = f"({flat}) * {dim} + {i}"
+            self.bank_sites += 1
+            key = " + ".join(f"{q} * {_KEY_RADIX ** k}" for k, q in enumerate(reversed(self.lane_loops))) or "0"
+            return f"{prefix}[_bank(BK, BW, BN, {self.bank_sites - 1} + _Z, {key}, {flat}, {self.level(array)[1]} + _Z)]"
         return f"{prefix}[{', '.join(idx)}]"
 
     # -- statements inside a lane loop --
@@ -542,7 +560,9 @@ class _Gen:
             self.emit(f"if not ({cond}):")
             self.emit("    break")
             self.iteration_cap(counter, s.loc, "_g", "break")
+            self.lane_loops.append(counter)
             self.lane_stmts(s.body)
+            self.lane_loops.pop()
             if _has(s, ir.Return):
                 self.emit("if exl:")
                 self.emit("    break")
@@ -583,11 +603,15 @@ class _Gen:
         self.fail(_ERR_LOOP, s.loc, "_g")
         self.emit(f"{var} = {stop}")
         self.ind -= 1
+        trip = self.fresh("q")  # the iteration, for the warp's shared-memory access instances
+        self.emit(f"{trip} = 0")
         self.emit(f"while {var} {less} {stop}:")
         self.ind += 1
         self.charge("int", less, None)  # this iteration's compare and increment
         self.charge("int", "+", None)
+        self.lane_loops.append(trip)
         self.lane_stmts(s.body)
+        self.lane_loops.pop()
         if _has(s, ir.Return):
             self.emit("if exl:")
             self.ind += 1
@@ -596,7 +620,7 @@ class _Gen:
             self.flush()
             self.emit("break")
             self.ind -= 1
-        self.emit(f"{var} += {s.step}")
+        self.emit(f"{var} += {s.step}; {trip} += 1")
         self.ind -= 1
         self.charge("int", less, None)  # the compare that ends the loop
         if _has(s, ir.Return):
@@ -621,12 +645,18 @@ class _Gen:
             self.emit("_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)")
         self.emit("for t in range(nb):")
         self.ind += 1
+        warp_end = len(self.lines)  # a warp's recorded shared accesses are counted when it ends
+        sites = self.bank_sites
         self.emit("if ex[t]:")
         self.emit("    continue")
         outer, self.lines = self.lines, []
         self.used = {"st"}
         self.lane_stmts(stmts)
         body, self.lines = self.lines, outer
+        recorded = self.bank_sites > sites
+        if recorded:
+            self.lines.insert(warp_end, "    " * self.ind + f"if t > 0 and t % {WARP_LANES} == 0:")
+            self.lines.insert(warp_end + 1, "    " * self.ind + "    _bwf += _warp_end(BK, BW, BN)")
         state = [(arr, local) for arr, local in _LANE_STATE if local in self.used]  # counters this region moves
         self.emit("; ".join(f"{local} = {arr}" for arr, local in state) + "; exl = False")
         self.emit("st0 = st; _g = _b0 + t" + ("; fl0 = fl" if "fl" in self.used else ""))
@@ -640,6 +670,8 @@ class _Gen:
         for v in store:
             self.emit(f"{self.slot(v)} = u_{v}")
         self.ind -= 1
+        if recorded:
+            self.emit("_bwf += _warp_end(BK, BW, BN)")
         if returns:
             self.emit("_nr = _running(ex, nb)")
         self.emit("if _err[0] != 0:")
@@ -776,18 +808,21 @@ class _Gen:
         for name, s in self.allocs.items():
             shape = self.alloc_shapes[name]
             if s.space == "shared":
-                pre.append(f"S_{name} = np.zeros({shape!r}, np.{s.dtype})")
+                pre.append(f"S_{name} = np.zeros({int(np.prod(shape))}, np.{s.dtype})")
             else:
                 pre.append(f"L_{name} = np.zeros((_B, {', '.join(map(str, shape))}), np.{s.dtype})")
         init = {"b": "False", "i": "0", "f": "0.0"}
         pre += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         pre += [f"_k{j} = 0" for j in range(len(self.chunks))]
+        sites = max(1, self.bank_sites)
+        pre += [f"BK = np.zeros(({sites}, {_BANK_CAPACITY}), np.int64); BW = np.zeros_like(BK)",
+                f"BN = np.zeros({sites}, np.int64)"]
         pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0; _nr = 0; _na = 0; _nt = 0; _g = 0",
                 "_ust = 0; _ufl = 0",
                 "for b in range(_blo, _bhi):"]
         per_block = ["_b0 = b * _B", "nb = min(_B, _P - _b0)",
                      "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0; _nr = nb",
-                     "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0"]
+                     "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0; _bwf = 0"]
         per_block += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         for v in sorted(self.assigned_params):
             if v in self.uniform_vars:
@@ -798,7 +833,7 @@ class _Gen:
         per_block += [f"S_{n}[:] = 0" if s.space == "shared" else f"L_{n}[:] = 0" for n, s in self.allocs.items()]
         post = ["_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)",
                 "_diff = _flush_profile(_diff, LS[:, 0], nb, _rs)",
-                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 3] = _bfl",
+                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 3] = _bfl; _bstat[b, 5] = _bwf",
                 f"_bstat[b, 2] = {self.weighted('hbm')}; _bstat[b, 4] = {self.weighted('sram')}",
                 *(f"_K[{j}] += _k{j}; _k{j} = 0" for j in range(len(self.chunks))),
                 "_flmax = max(_flmax, LS[:nb, 1].max()); _hbmax = max(_hbmax, LS[:nb, 2].max())",
@@ -818,7 +853,7 @@ GENERATED_HEADER = """import math
 import numba
 import numpy as np
 
-from pramsim.compiled import _apply, _barrier, _fail, _flush_profile, _ix, _nz, _running
+from pramsim.compiled import _apply, _bank, _barrier, _fail, _flush_profile, _ix, _nz, _running, _warp_end
 """
 
 
@@ -897,6 +932,51 @@ def _running(ex, nb):
 
 
 @numba.njit(nogil=True, cache=True)
+def _bank(bk, bw, bn, site, key, flat, itemsize):
+    """Record one lane's shared-memory access (its words, under the instance key); returns `flat`."""
+    first = flat * itemsize // BANK_BYTES
+    for j in range((itemsize + BANK_BYTES - 1) // BANK_BYTES):
+        n = bn[site]
+        if n < bk.shape[1]:
+            bk[site, n] = key
+            bw[site, n] = first + j
+        bn[site] = n + 1
+    return flat
+
+
+@numba.njit(nogil=True, cache=True)
+def _warp_end(bk, bw, bn):
+    """Wavefronts of the warp's recorded accesses (as pramsim.cost.warp_wavefronts); clears them.
+
+    Accesses of one site with one instance key are one warp-wide access: its wavefronts are the
+    most distinct words in one bank. Entries past the capacity get the site's mean so far."""
+    total = 0
+    per_bank = np.zeros(BANKS, np.int64)
+    for site in range(bn.shape[0]):
+        n = bn[site]
+        if n == 0:
+            continue
+        m = min(n, bk.shape[1])
+        order = np.argsort(bk[site, :m], kind="mergesort")
+        here = 0
+        i = 0
+        while i < m:
+            j = i
+            while j < m and bk[site, order[j]] == bk[site, order[i]]:
+                j += 1
+            words = np.sort(bw[site, order[i:j]])
+            per_bank[:] = 0
+            for x in range(j - i):
+                if x == 0 or words[x] != words[x - 1]:
+                    per_bank[words[x] % BANKS] += 1
+            here += per_bank.max()
+            i = j
+        total += here + (n - m) * here // m
+        bn[site] = 0
+    return total
+
+
+@numba.njit(nogil=True, cache=True)
 def _fail(err, kind, site, who, a, b, c):
     """Record the first error of this call: its kind, site, processor (or block) and values."""
     if err[0] == 0:
@@ -963,7 +1043,7 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         if a is not arrays[n]:
             raise Unsupported(f"array {n!r} is not contiguous")
     scalar_args = [scalars[n] for n in gen.scalars]
-    bstat = np.zeros((nblocks, 5), np.int64)
+    bstat = np.zeros((nblocks, 6), np.int64)
     nchunks = max(1, len(gen.chunks))
 
     def run(lo: int, hi: int) -> tuple[np.ndarray, ...]:
@@ -1008,7 +1088,7 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         kernel=kernel.name, loc=loc, nprocs=nprocs, block=block, work=work, depth=depth, profile=profile,
         block_work=bstat[:, 0].copy(), block_depth=bstat[:, 1].copy(), block_hbm_bytes=bstat[:, 2].copy(),
         block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
-        block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays))
+        block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays, block_sram_wavefronts=bstat[:, 5].copy()))
     for key, amount in totals.items():
         if isinstance(key, tuple) and amount:
             if key[0] == "bytes":

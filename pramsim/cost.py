@@ -22,6 +22,37 @@ from .errors import Loc
 
 DEPTH_CLASSES = ("flop", "hbm", "sram")
 
+# Shared-memory banks (docs/cost-model.md, "Bank conflicts"): the lanes of a block run in warps of
+# WARP_LANES consecutive lanes; shared memory is BANKS banks of BANK_BYTES, word w in bank w % BANKS.
+# One warp-wide access takes as many wavefronts (shared-memory cycles) as the most distinct words
+# it touches in one bank; lanes reading one word share it (broadcast). Every NVIDIA GPU since
+# Maxwell has these figures (CUDA C Programming Guide, compute capabilities 5.x-9.0).
+WARP_LANES = 32
+BANKS = 32
+BANK_BYTES = 4
+
+
+def warp_wavefronts(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> np.ndarray:
+    """Wavefronts of one access, per warp: `warp[i]` is lane i's warp, `offset[i]` its element index.
+
+    Returns (warps, wavefronts) as two arrays (warps that took part, each once). An element of
+    itemsize bytes covers words offset*itemsize // BANK_BYTES .. (offset*itemsize + itemsize - 1) //
+    BANK_BYTES; the degree of a warp is the largest count of distinct words in one bank.
+    """
+    warp = np.asarray(warp, np.int64)
+    first = np.asarray(offset, np.int64) * itemsize // BANK_BYTES
+    span = max(1, -(-itemsize // BANK_BYTES))
+    if span > 1:
+        warp = np.repeat(warp, span)
+        first = (first[:, None] + np.arange(span)).ravel()
+    top = int(first.max()) + 1 if first.size else 1
+    words = np.unique(warp * top + first)               # distinct (warp, word)
+    w, word = np.divmod(words, top)
+    banks, per_bank = np.unique(w * BANKS + word % BANKS, return_counts=True)
+    wb = banks // BANKS
+    starts = np.flatnonzero(np.r_[True, wb[1:] != wb[:-1]])
+    return wb[starts], np.maximum.reduceat(per_bank, starts)
+
 
 @dataclass
 class LaunchTrace:
@@ -42,6 +73,7 @@ class LaunchTrace:
     barriers: int = 0            # barrier statements executed (per block, max)
     block_sram_bytes: np.ndarray | None = None  # bytes each block moves to and from shared memory
     sram_arrays: dict[str, int] = field(default_factory=dict)  # shared array name -> bytes per block
+    block_sram_wavefronts: np.ndarray | None = None  # shared-memory wavefronts per block (bank conflicts)
 
     @property
     def nblocks(self) -> int:

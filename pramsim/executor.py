@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import ir
-from .cost import DEPTH_CLASSES, CostTrace, LaunchTrace
+from .cost import DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
 from .errors import ExecutionError, Loc, MachineError, PramsimError
 from .races import RaceTracker
 from .runtime import DeviceArray
@@ -194,6 +194,7 @@ class _Launch:
         self.flops = _LaneCounter()
         self.hbm_bytes = _LaneCounter()
         self.sram_traffic = _LaneCounter()
+        self.wavefronts = np.zeros(self.nblocks, dtype=np.int64)  # shared-memory wavefronts per block
         self.sram_arrays: dict[str, int] = {}
         self.class_depth = {c: _LaneCounter() for c in DEPTH_CLASSES}
         self.hist = np.zeros(64, dtype=np.int64)
@@ -241,7 +242,7 @@ class _Launch:
             block_flops=self.flops.per_block(self.starts, self.sizes, np.add),
             sram_per_block=self.sram_bytes, barriers=self.barriers,
             block_sram_bytes=self.sram_traffic.per_block(self.starts, self.sizes, np.add),
-            sram_arrays=dict(self.sram_arrays)))
+            sram_arrays=dict(self.sram_arrays), block_sram_wavefronts=self.wavefronts))
         self.trace.counts.update(self.counts)
         self.trace.bytes.update(self.bytes)
         for c, counter in self.class_depth.items():
@@ -301,6 +302,8 @@ class _Launch:
             full, values = tuple(i[::-1] for i in full), values[::-1]
         buf[full] = values
         self.charge_memory("store", space, buf.itemsize, mask, "write")
+        if space == "sram":
+            self.count_wavefronts(buf, index, mask)
 
     def exec_If(self, s: ir.If, mask: _Mask) -> None:
         cond = self.eval(s.cond, mask)
@@ -475,6 +478,18 @@ class _Launch:
         elif space == "sram":
             self.sram_traffic.add(mask, self.P, itemsize)
 
+    def count_wavefronts(self, buf: np.ndarray, index: tuple[Any, ...], mask: _Mask) -> None:
+        """Add the shared-memory wavefronts of one access by the active lanes to their blocks."""
+        if mask.n == 0:
+            return
+        offset = 0
+        for i, size in zip(index[1:], buf.shape[1:]):
+            offset = offset * size + i
+        gid, offset = self.active((self.gid, offset), mask)
+        per_block = -(-self.B // WARP_LANES)
+        warps, degree = warp_wavefronts(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, buf.itemsize)
+        self.wavefronts += np.bincount(warps // per_block, degree, self.nblocks).astype(np.int64)
+
     # ---- expressions -------------------------------------------------------------------------
 
     def eval(self, e: ir.Expr, mask: _Mask) -> Any:
@@ -514,6 +529,8 @@ class _Launch:
                 self.track_race(e.array, buf, cells, mask, "read", e.loc)
         value = buf[index]
         self.charge_memory("load", space, buf.itemsize, mask, "read")
+        if space == "sram":
+            self.count_wavefronts(buf, index, mask)
         return value
 
     def eval_BinOp(self, e: ir.BinOp, mask: _Mask) -> Any:

@@ -14,6 +14,9 @@ Model (docs/machine-model.md says why each choice):
   blocks in flight were spread evenly over the SMs (the hardware's block scheduler spreads them).
   A block dispatched while r blocks per SM are, or will still be, in flight gets
   min(block, lanes_per_sm / r) lanes and computes for max(block_depth, block_work / lanes) cycles.
+- Shared memory: a block also computes for at least its shared-memory wavefronts (one warp-wide
+  access takes as many as the most distinct words it touches in one bank: bank conflicts, counted
+  by the executor) times the blocks per SM, at sram_bytes_per_cycle / 128 B per cycle per SM.
 - Memory: every HBM transfer in flight shares one bandwidth equally (fluid processor sharing);
   a block's memory takes max(hbm_latency_cycles, accesses x hbm_dependent_latency_cycles, its
   bytes at its share of the bandwidth): one latency overlapped with the stream, as the many
@@ -42,13 +45,14 @@ from typing import Any, Iterator
 import numpy as np
 import simpy
 
-from ..cost import CostTrace, LaunchTrace
+from ..cost import BANK_BYTES, BANKS, CostTrace, LaunchTrace
 from ..errors import MachineError
 from .sim import Schedule, Segment
 from .spec import MachineSpec
 
 MAX_COHORTS = 2000  # cohorts one launch may fragment into before it is redone wave by wave
 ACCESS_BYTES = 4    # bytes per HBM access when counting a thread's accesses (fp32/int32 elements)
+WAVEFRONT_BYTES = BANKS * BANK_BYTES  # what one shared-memory wavefront serves at most
 
 
 @dataclass(frozen=True)
@@ -155,14 +159,17 @@ class SharedBandwidth:
 def cohort_kinds(launch: LaunchTrace, group: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Run-length encoding of the launch's blocks in dispatch order: (counts, kinds).
 
-    kinds[i] = (work, depth, HBM bytes, SRAM bytes, threads) of each of the counts[i] blocks of
-    run i: the blocks the model cannot tell apart.
+    kinds[i] = (work, depth, HBM bytes, SRAM wavefronts, threads) of each of the counts[i] blocks
+    of run i: the blocks the model cannot tell apart. SRAM wavefronts are the executor's count (bank
+    conflicts included) or, for a trace without it, the conflict-free bytes / WAVEFRONT_BYTES.
 
     With `group`, consecutive blocks are first coarsened into groups of that many (mean work,
     mean bytes, max depth), which keeps the launch's work, bytes and depth.
     """
     n = launch.nblocks
-    sram = getattr(launch, "block_sram_bytes", None)
+    sram = getattr(launch, "block_sram_wavefronts", None)
+    if sram is None and getattr(launch, "block_sram_bytes", None) is not None:
+        sram = np.asarray(launch.block_sram_bytes, np.float64) / WAVEFRONT_BYTES
     threads = np.full(n, float(launch.block))
     threads[-1] = launch.nprocs - (n - 1) * launch.block   # a partial last block
     cols = [np.asarray(launch.block_work, np.float64), np.asarray(launch.block_depth, np.float64),
@@ -258,7 +265,7 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
         """Blocks in launch order onto free slots, as many at once as are free (a cohort)."""
         waiting = launch.nblocks
         procs = []
-        for count, (work, depth, hbm_bytes, sram_bytes, threads) in zip(runs[0].tolist(), runs[1].tolist()):
+        for count, (work, depth, hbm_bytes, wavefronts, threads) in zip(runs[0].tolist(), runs[1].tolist()):
             left = count
             while left:
                 taken = 0
@@ -274,8 +281,8 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
                 per_sm = min(occ.blocks_per_sm, -(-(in_flight + waiting - m) // machine.sms))
                 lanes = min(launch.block, machine.lanes_per_sm / per_sm)
                 compute = max(depth, work / lanes)
-                if sram_bytes:
-                    compute = max(compute, sram_bytes * per_sm / machine.sram_bytes_per_cycle)
+                if wavefronts:  # the SM's shared memory serves sram_bytes_per_cycle: one wavefront of 128 B
+                    compute = max(compute, wavefronts * WAVEFRONT_BYTES * per_sm / machine.sram_bytes_per_cycle)
                 # A thread's HBM accesses one after another, each waiting its latency.
                 chain = hbm_bytes / (ACCESS_BYTES * threads) * machine.hbm_dependent_latency_cycles
                 procs.append(env.process(_cohort(env, slots, hbm, m, compute, hbm_bytes,

@@ -1,0 +1,71 @@
+"""Shared-memory wavefronts (bank conflicts) against the textbook degrees, in both engines.
+
+A warp-wide access to 4-byte words at stride s takes gcd(s, 32) wavefronts (32 banks); lanes
+reading one word take one (broadcast); 8-byte elements at stride 1 take two.
+"""
+import math
+import textwrap
+
+import numpy as np
+import pytest
+
+from pramsim.cost import warp_wavefronts
+from pramsim.executor import Executor
+from pramsim.programs import load_program
+from pramsim.runner import execute, make_inputs
+
+PROGRAM = """import numpy as np
+from pramsim.dsl import kernel, program, lane, barrier, shared, {dtype}
+
+
+@kernel
+def k(a, stride):
+    s = shared((4096,), {dtype})
+    s[lane() * stride] = 1.0          # one store per lane at stride `stride`
+    barrier()
+    a[0] = s[0] + s[lane() * stride]  # a broadcast load, then the strided one
+
+
+def inputs(rng, stride, threads, blocks):
+    return {{"a": np.zeros(1, np.float32)}}
+
+
+@program(params={{"stride": 1, "threads": 32, "blocks": 2}}, inputs=inputs,
+         reference=lambda a, stride, threads, blocks: np.ones(1) * 2)
+def prog(a, stride, threads, blocks):
+    k[blocks, threads](a, stride)
+    return a
+"""
+
+
+def wavefronts(tmp_path, engine, dtype="float32", **params):
+    path = tmp_path / f"bank_{dtype}.py"
+    path.write_text(PROGRAM.format(dtype=dtype))
+    prog = load_program(str(path))
+    params = {**prog.params, **params}
+    ex = Executor(engine=engine)
+    execute(prog, params, make_inputs(prog, params, 0), ex)
+    return ex.trace.launches[0].block_sram_wavefronts.tolist()
+
+
+@pytest.mark.parametrize("engine", ["vector", "compiled"])
+@pytest.mark.parametrize("stride", [1, 2, 3, 8, 32, 33, 64])
+def test_strided_access_takes_gcd_wavefronts(tmp_path, engine, stride):
+    degree = math.gcd(stride, 32)
+    # per block of one warp: the strided store, the broadcast load (1), the strided load
+    assert wavefronts(tmp_path, engine, stride=stride) == [2 * degree + 1] * 2
+
+
+@pytest.mark.parametrize("engine", ["vector", "compiled"])
+def test_partial_warps_and_wide_elements(tmp_path, engine):
+    # 48 lanes: a full warp and a half one. Stride 2 puts the half warp's 16 lanes in 16 banks.
+    assert wavefronts(tmp_path, engine, stride=2, threads=48) == [2 * (2 + 1) + 1 + 1] * 2
+    # 8-byte elements at stride 1: 32 lanes cover 64 words, two per bank
+    assert wavefronts(tmp_path, engine, dtype="float64", stride=1) == [2 * 2 + 1] * 2
+
+
+def test_warp_wavefronts_by_hand():
+    warps, degree = warp_wavefronts(np.array([0, 0, 0, 1, 1]), np.array([0, 32, 32, 5, 6]), 4)
+    assert warps.tolist() == [0, 1] and degree.tolist() == [2, 1]   # words 0 and 32 share bank 0
+    _, degree = warp_wavefronts(np.zeros(32, int), np.arange(32) * 2, 2)  # fp16: two lanes a word
+    assert degree.tolist() == [1]
