@@ -48,8 +48,9 @@ MAX_ITERATIONS = 10_000_000  # as the vector executor: a loop's iterations per e
 # A warp's shared-memory accesses at one site are grouped into instances by the iteration numbers
 # of the lane-level loops around it (mixed radix; exact up to 2**20 iterations and 3 nested loops).
 _KEY_RADIX = 2 ** 20
-# Accesses a warp may record per site between barriers; beyond, they get the site's mean degree.
-_BANK_CAPACITY = WARP_LANES * 1024
+# Accesses a lane records per site between barriers, in a recording block (see launch); later ones
+# get the mean wavefronts per access of those.
+_BANK_CAPACITY = 1024
 
 
 class Unsupported(Exception):
@@ -247,8 +248,10 @@ def _rt(text: str) -> str:
 class _Gen:
     """Renders one kernel (for given argument dtypes and scalar kinds) to a numba function's source."""
 
-    def __init__(self, kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any]):
+    def __init__(self, kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any],
+                 record: bool = False):
         self.k = kernel
+        self.record = record  # this rendering records shared-memory accesses (bank conflicts)
         self.scalars = scalars
         self.array_params = {n: np.dtype(d) for n, d in array_dtypes.items()}
         self.allocs: dict[str, ir.AllocArray] = {}
@@ -282,6 +285,7 @@ class _Gen:
         # Shared-memory accesses are recorded per warp to count wavefronts (bank conflicts): each
         # access site gets a number; lane-level loops around it give the instance key.
         self.bank_sites = 0
+        self.bank_spans: list[int] = []  # words per access, per site
         self.lane_loops: list[str] = []  # iteration counters of the lane-level loops being generated
 
     def _shape_value(self, d: ir.Expr, s: ir.AllocArray) -> int:
@@ -516,9 +520,23 @@ class _Gen:
             flat = idx[0]
             for i, dim in zip(idx[1:], dims[1:]):
                 flat = f"({flat}) * {dim} + {i}"
+            site = self.bank_sites
             self.bank_sites += 1
+            itemsize = self.level(array)[1]
+            self.bank_spans.append(-(-itemsize // BANK_BYTES))
+            self.pending[("site", site)] += 1  # the chunk that holds the access counts its runs
+            if not self.record:
+                return f"{prefix}[{flat}]"
             key = " + ".join(f"{q} * {_KEY_RADIX ** k}" for k, q in enumerate(reversed(self.lane_loops))) or "0"
-            return f"{prefix}[_bank(BK, BW, BN, {self.bank_sites - 1} + _Z, {key}, {flat}, {self.level(array)[1]} + _Z)]"
+            # A lane's first accesses at a site are recorded; its count is a register, written to BN
+            # when the lane leaves the region.
+            at = self.fresh("f")
+            self.emit(f"{at} = {flat}")
+            self.emit(f"_c{site} += 1")
+            self.emit(f"if _c{site} <= {_BANK_CAPACITY}:")
+            self.emit(f"    _o = ({site * _BANK_CAPACITY} + _c{site} - 1) * {WARP_LANES} + t % {WARP_LANES}")
+            self.emit(f"    BK[_o] = {key}; BW[_o] = {at} * {itemsize} // {BANK_BYTES}")
+            return f"{prefix}[{at}]"
         return f"{prefix}[{', '.join(idx)}]"
 
     # -- statements inside a lane loop --
@@ -653,16 +671,20 @@ class _Gen:
         self.used = {"st"}
         self.lane_stmts(stmts)
         body, self.lines = self.lines, outer
-        recorded = self.bank_sites > sites
+        recorded = self.record and self.bank_sites > sites
         if recorded:
             self.lines.insert(warp_end, "    " * self.ind + f"if t > 0 and t % {WARP_LANES} == 0:")
-            self.lines.insert(warp_end + 1, "    " * self.ind + "    _bwf += _warp_end(BK, BW, BN)")
+            self.lines.insert(warp_end + 1, "    " * self.ind + f"    _warp_end(BK, BW, BN, SP, BS, WS, {sites}, {self.bank_sites})")
         state = [(arr, local) for arr, local in _LANE_STATE if local in self.used]  # counters this region moves
         self.emit("; ".join(f"{local} = {arr}" for arr, local in state) + "; exl = False")
         self.emit("st0 = st; _g = _b0 + t" + ("; fl0 = fl" if "fl" in self.used else ""))
         for v in load:
             self.emit(f"u_{v} = {self.slot(v)}")
+        for j in range(sites, self.bank_sites if recorded else sites):  # the lane's accesses per site
+            self.emit(f"_c{j} = 0")
         self.lines += body
+        for j in range(sites, self.bank_sites if recorded else sites):
+            self.emit(f"BN[{j}, t % {WARP_LANES}] = _c{j}")
         self.emit("_bw += st - st0" + ("; _bfl += fl - fl0" if "fl" in self.used else ""))
         self.emit("; ".join(f"{arr} = {local}" for arr, local in state))
         self.emit("if exl:")
@@ -671,7 +693,7 @@ class _Gen:
             self.emit(f"{self.slot(v)} = u_{v}")
         self.ind -= 1
         if recorded:
-            self.emit("_bwf += _warp_end(BK, BW, BN)")
+            self.emit(f"_warp_end(BK, BW, BN, SP, BS, WS, {sites}, {self.bank_sites})")
         if returns:
             self.emit("_nr = _running(ex, nb)")
         self.emit("if _err[0] != 0:")
@@ -798,7 +820,7 @@ class _Gen:
                 f"def {fn_name}(_blo, _bhi, _P, _B, _NB, "
                 + "".join(f"A_{n}, " for n in self.array_params)
                 + "".join(f"p_{n}, " for n in self.scalars)
-                + "_K, _cls, _bstat, _diff, _err, _Z):",
+                + "_K, _cls, _bstat, _diff, _err, _BR, _Z):",
                 f"    # from kernel {self.k.name} at {self.k.loc}"]
         for v in sorted(self.lane_vars):
             self.slot(v)
@@ -815,14 +837,16 @@ class _Gen:
         pre += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         pre += [f"_k{j} = 0" for j in range(len(self.chunks))]
         sites = max(1, self.bank_sites)
-        pre += [f"BK = np.zeros(({sites}, {_BANK_CAPACITY}), np.int64); BW = np.zeros_like(BK)",
-                f"BN = np.zeros({sites}, np.int64)"]
+        pre += [f"BK = np.zeros({sites * _BANK_CAPACITY * WARP_LANES}, np.int64); BW = np.zeros_like(BK)",
+                f"BN = np.zeros(({sites}, {WARP_LANES}), np.int64); BS = np.zeros(({BANKS + 1}, {2 * WARP_LANES + 1}), np.int64)",
+                f"SP = np.array({self.bank_spans or [1]}, np.int64)",
+                f"WS = np.zeros({sites}, np.int64); BA = np.zeros({sites}, np.int64)"]
         pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0; _nr = 0; _na = 0; _nt = 0; _g = 0",
                 "_ust = 0; _ufl = 0",
                 "for b in range(_blo, _bhi):"]
         per_block = ["_b0 = b * _B", "nb = min(_B, _P - _b0)",
                      "LS[:] = 0; ex[:] = False; VI[:] = 0; VF[:] = 0; _nr = nb",
-                     "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0; _bwf = 0"]
+                     "_rs = 0; _bw = 0; _bfl = 0; _nbar = 0"]
         per_block += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         for v in sorted(self.assigned_params):
             if v in self.uniform_vars:
@@ -833,7 +857,10 @@ class _Gen:
         per_block += [f"S_{n}[:] = 0" if s.space == "shared" else f"L_{n}[:] = 0" for n, s in self.allocs.items()]
         post = ["_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)",
                 "_diff = _flush_profile(_diff, LS[:, 0], nb, _rs)",
-                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 3] = _bfl; _bstat[b, 5] = _bwf",
+                "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 3] = _bfl",
+                *(f"BA[{site}] = _k{j}" for j, c in enumerate(self.chunks) for key in c
+                  if key[0] == "site" for site in [key[1]]),
+                f"_bstat[b, 5] = _block_wavefronts(WS, BA, {self.record}, 0 if b == 0 else 1 if b == _NB - 1 else -1, _BR)",
                 f"_bstat[b, 2] = {self.weighted('hbm')}; _bstat[b, 4] = {self.weighted('sram')}",
                 *(f"_K[{j}] += _k{j}; _k{j} = 0" for j in range(len(self.chunks))),
                 "_flmax = max(_flmax, LS[:nb, 1].max()); _hbmax = max(_hbmax, LS[:nb, 2].max())",
@@ -853,7 +880,7 @@ GENERATED_HEADER = """import math
 import numba
 import numpy as np
 
-from pramsim.compiled import _apply, _bank, _barrier, _fail, _flush_profile, _ix, _nz, _running, _warp_end
+from pramsim.compiled import _apply, _barrier, _block_wavefronts, _fail, _flush_profile, _ix, _nz, _running, _warp_end
 """
 
 
@@ -932,47 +959,131 @@ def _running(ex, nb):
 
 
 @numba.njit(nogil=True, cache=True)
-def _bank(bk, bw, bn, site, key, flat, itemsize):
-    """Record one lane's shared-memory access (its words, under the instance key); returns `flat`."""
-    first = flat * itemsize // BANK_BYTES
-    for j in range((itemsize + BANK_BYTES - 1) // BANK_BYTES):
-        n = bn[site]
-        if n < bk.shape[1]:
-            bk[site, n] = key
-            bw[site, n] = first + j
-        bn[site] = n + 1
-    return flat
+def _degree(words, n, scratch):
+    """The most distinct words in one bank among words[:n]; scratch: (BANKS, n+1) int64, zero column 0."""
+    top = 1
+    for x in range(n):
+        w = words[x]
+        b = w % BANKS
+        c = scratch[b, 0]
+        seen = False
+        for y in range(1, c + 1):
+            if scratch[b, y] == w:
+                seen = True
+                break
+        if not seen:
+            scratch[b, c + 1] = w
+            scratch[b, 0] = c + 1
+            top = max(top, c + 1)
+    for x in range(n):
+        scratch[words[x] % BANKS, 0] = 0
+    return top
 
 
 @numba.njit(nogil=True, cache=True)
-def _warp_end(bk, bw, bn):
-    """Wavefronts of the warp's recorded accesses (as pramsim.cost.warp_wavefronts); clears them.
+def _warp_end(bk, bw, bn, spans, scratch, ws, lo, hi):
+    """Add the wavefronts of the warp's recorded shared accesses at sites lo..hi-1 to ws[site], as
+    pramsim.cost.warp_wavefronts counts them; clears the counts.
 
-    Accesses of one site with one instance key are one warp-wide access: its wavefronts are the
-    most distinct words in one bank. Entries past the capacity get the site's mean so far."""
-    total = 0
-    per_bank = np.zeros(BANKS, np.int64)
-    for site in range(bn.shape[0]):
-        n = bn[site]
+    Layout (flat, written by the generated code): the k-th access of lane l at site s is at
+    o = (s * capacity + k) * WARP_LANES + l; bk[o] is its instance key (the iterations of the loops
+    around the site), bw[o] its first word; bn[s, l] counts the lane's accesses, spans[s] the words
+    per access. The lanes' accesses with one key are one warp-wide access. Usually every lane's
+    k-th access has the same key; otherwise (lanes that diverged inside a loop) accesses are grouped
+    by key. Accesses past the capacity get the site's mean wavefronts per access.
+    scratch: (BANKS + 1, 2 * WARP_LANES + 1) int64, zero in column 0.
+    """
+    cap = bk.shape[0] // (bn.shape[0] * WARP_LANES)
+    words = scratch[BANKS]
+    for site in range(lo, hi):
+        span = spans[site]
+        kmax = 0
+        n = 0
+        for lane in range(WARP_LANES):
+            kmax = max(kmax, bn[site, lane])
+            n += bn[site, lane]
         if n == 0:
             continue
-        m = min(n, bk.shape[1])
-        order = np.argsort(bk[site, :m], kind="mergesort")
+        kcap = min(kmax, cap)
+        base = site * cap * WARP_LANES
+        aligned = True
+        for k in range(kcap):
+            key = -1
+            for lane in range(WARP_LANES):
+                if bn[site, lane] > k:
+                    o = base + k * WARP_LANES + lane
+                    if key == -1:
+                        key = bk[o]
+                    elif bk[o] != key:
+                        aligned = False
         here = 0
-        i = 0
-        while i < m:
-            j = i
-            while j < m and bk[site, order[j]] == bk[site, order[i]]:
-                j += 1
-            words = np.sort(bw[site, order[i:j]])
-            per_bank[:] = 0
-            for x in range(j - i):
-                if x == 0 or words[x] != words[x - 1]:
-                    per_bank[words[x] % BANKS] += 1
-            here += per_bank.max()
-            i = j
-        total += here + (n - m) * here // m
-        bn[site] = 0
+        recorded = 0
+        if aligned:
+            for k in range(kcap):
+                m = 0
+                for lane in range(WARP_LANES):
+                    if bn[site, lane] > k:
+                        for j in range(span):
+                            words[m] = bw[base + k * WARP_LANES + lane] + j
+                            m += 1
+                recorded += m // span
+                here += _degree(words, m, scratch)
+        else:  # group every recorded access by its key
+            keys = np.empty(kcap * WARP_LANES, np.int64)
+            where = np.empty(kcap * WARP_LANES, np.int64)
+            m = 0
+            for lane in range(WARP_LANES):
+                for k in range(min(bn[site, lane], kcap)):
+                    keys[m] = bk[base + k * WARP_LANES + lane]
+                    where[m] = base + k * WARP_LANES + lane
+                    m += 1
+            order = np.argsort(keys[:m], kind="mergesort")
+            recorded = m
+            i = 0
+            while i < m:
+                g = 0
+                j = i
+                while j < m and keys[order[j]] == keys[order[i]] and g + span <= words.shape[0]:
+                    for x in range(span):
+                        words[g] = bw[where[order[j]]] + x
+                        g += 1
+                    j += 1
+                here += _degree(words, g, scratch)
+                i = j
+        ws[site] += here + (n - recorded) * here // max(recorded, 1)
+        for lane in range(WARP_LANES):
+            bn[site, lane] = 0
+
+
+@numba.njit(nogil=True, cache=True)
+def _block_wavefronts(ws, accesses, recorded, slot, samples):
+    """A block's shared-memory wavefronts; clears ws (per site).
+
+    A block that recorded its accesses counts its own wavefronts; block 0 and the last block keep
+    theirs as samples[slot] (per site: wavefronts, accesses). Any other block is charged, at each
+    site, its accesses times the wavefronts per access of the sample whose accesses per site are
+    nearest its own (the last block is often a partial tile, and so are others like it)."""
+    total = 0
+    if recorded:
+        for site in range(ws.shape[0]):
+            total += ws[site]
+            if slot >= 0:
+                samples[slot, site, 0] = ws[site]
+                samples[slot, site, 1] = accesses[site]
+            ws[site] = 0
+        return total
+    best = 0
+    best_distance = -1
+    for k in range(samples.shape[0]):
+        distance = 0
+        for site in range(ws.shape[0]):
+            distance += abs(accesses[site] - samples[k, site, 1])
+        if best_distance < 0 or distance < best_distance:
+            best, best_distance = k, distance
+    for site in range(ws.shape[0]):
+        k = best if samples[best, site, 1] > 0 else 1 - best  # a site only the other sample reached
+        if samples[k, site, 1] > 0:
+            total += accesses[site] * samples[k, site, 0] // samples[k, site, 1]
     return total
 
 
@@ -1001,13 +1112,19 @@ def _load(source: str, fn_name: str) -> Any:
 
 
 def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any]) -> tuple[str, _Gen]:
-    """The generated module's source for one specialization, and the generator (counter keys, sites)."""
+    """The generated module's source for one specialization, and the generator (counter keys, sites).
+
+    The module has two functions: `<kernel>_cpu`, and `<kernel>_cpu_rec`, which also records every
+    warp's shared-memory accesses to count their wavefronts. Recording in the hot loops (even
+    behind a branch not taken) made the flash kernel 3.7x slower, so it is a separate function
+    that only some blocks run (see launch)."""
     gen = _Gen(kernel, array_dtypes, scalars)
-    fn = f"{kernel.name}_cpu"
-    return GENERATED_HEADER + "\n\n" + gen.render(fn), gen
+    plain = gen.render(f"{kernel.name}_cpu")
+    recording = _Gen(kernel, array_dtypes, scalars, record=True).render(f"{kernel.name}_cpu_rec")
+    return GENERATED_HEADER + "\n\n" + plain + "\n\n" + recording, gen
 
 
-def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> tuple[Any, _Gen]:
+def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> tuple[Any, Any, _Gen]:
     shape_values = tuple((n, scalars.get(n)) for n in ir.shape_params(kernel))  # literals in the source
     key = (id(kernel), tuple((n, a.dtype.str, a.ndim) for n, a in arrays.items()),
            tuple((n, isinstance(v, (float, np.floating))) for n, v in scalars.items()), shape_values)
@@ -1015,7 +1132,7 @@ def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[st
         hit = _cache.get(key)
         if hit is None:
             source, gen = render(kernel, {n: a.dtype for n, a in arrays.items()}, scalars)
-            hit = (_load(source, f"{kernel.name}_cpu"), gen)
+            hit = (_load(source, f"{kernel.name}_cpu"), _load(source, f"{kernel.name}_cpu_rec"), gen)
             _cache[key] = hit
     return hit
 
@@ -1035,8 +1152,14 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     """Run one launch on the compiled engine, writing outputs in place and the costs into `trace`.
 
     Raises Unsupported (before anything runs) when the kernel needs the vector engine.
+
+    Shared-memory wavefronts: block 0 and the last block run the recording function, which counts
+    them exactly; they are the launch's sample, and the other blocks are charged their accesses
+    at each site times the sample's wavefronts per access (exact when those blocks access shared
+    memory in the same pattern of banks, as in every shipped program: tests/test_compiled.py). If
+    some access site is reached by neither, every block records.
     """
-    fn, gen = _compiled(kernel, arrays, scalars)
+    fn, fn_rec, gen = _compiled(kernel, arrays, scalars)
     nblocks = -(-nprocs // block)
     array_args = [np.ascontiguousarray(arrays[n]) for n in gen.array_params]
     for n, a in zip(gen.array_params, array_args):
@@ -1046,24 +1169,30 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     bstat = np.zeros((nblocks, 6), np.int64)
     nchunks = max(1, len(gen.chunks))
 
-    def run(lo: int, hi: int) -> tuple[np.ndarray, ...]:
+    samples = np.zeros((2, max(1, gen.bank_sites), 2), np.int64)  # blocks 0 and last: (wavefronts, accesses) per site
+
+    def run(fn: Any, lo: int, hi: int) -> tuple[np.ndarray, ...]:
         runs = np.zeros(nchunks, np.int64)
         cls = np.zeros(4, np.int64)
         err = np.zeros(6, np.int64)
         diff = np.zeros(1024, np.int64)
-        diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat, diff, err, 0)
+        diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat, diff, err, samples, 0)
         return runs, cls, diff, err
 
-    try:
-        first = run(0, 0)  # compiles (or loads from numba's cache) before any block runs
+    try:  # compile (or load from numba's cache) before any block runs
+        results = [run(fn, 0, 0), run(fn_rec, 0, 0)]
     except Exception as exc:  # numba's typing errors: let the vector engine run it
         raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
-    chunks = _chunks(nblocks, _threads())
+    results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])
+    if nblocks == 1:
+        samples[1] = samples[0]
+    middle = fn if np.all(samples[:, :gen.bank_sites, 1].max(axis=0) > 0) else fn_rec
+    chunks = [(lo + 1, hi + 1) for lo, hi in _chunks(nblocks - 2, _threads())]
     if len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=_threads()) as pool:
-            results = [first] + list(pool.map(lambda c: run(*c), chunks))
+            results += list(pool.map(lambda c: run(middle, *c), chunks))
     else:
-        results = [first] + [run(*c) for c in chunks]
+        results += [run(middle, *c) for c in chunks]
     for *_, err in results:
         if err[0]:
             raise _error(gen, err, block, arrays)
@@ -1090,7 +1219,7 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
         block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays, block_sram_wavefronts=bstat[:, 5].copy()))
     for key, amount in totals.items():
-        if isinstance(key, tuple) and amount:
+        if isinstance(key, tuple) and amount and key[0] != "site":
             if key[0] == "bytes":
                 trace.bytes[key[1:]] += amount
             else:
