@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .cost import CostTrace
+import numpy as np
+
+from .cost import WARP_LANES, CostTrace
 from .runner import CheckResult, RunResult
 
 _LEVEL_ORDER = {"hbm": 0, "sram": 1, "local": 2}
@@ -51,6 +53,7 @@ def run_text(r: RunResult) -> str:
         f"launches  {len(t.launches):>16}",
         f"memory    {_n(t.bytes[('hbm', 'read')] + t.bytes[('hbm', 'write')]):>16} bytes to/from HBM"
         f"   (peak allocated {_n(t.peak_hbm_bytes)} bytes)",
+        *_shared_line(t),
         "",
         f"T_p       {_n(T):>16} {'steps' if r.brent.greedy else 'cycles'} on p = {p:,}",
         (f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} <= W/p + D = {_n(r.brent.upper)}   "
@@ -94,11 +97,27 @@ def run_json(r: RunResult) -> dict[str, Any]:
             "sram_read_bytes": t.bytes[("sram", "read")], "sram_write_bytes": t.bytes[("sram", "write")],
             "peak_hbm_bytes": t.peak_hbm_bytes,
             "sram_per_block_bytes": max((launch.sram_per_block for launch in t.launches), default=0),
+            "sram_wavefronts": sram_wavefronts(t),
         },
         "wall_s": r.wall_s,
     }
     out.update(r.schedule.details)
     return out
+
+
+def sram_wavefronts(t: CostTrace) -> int:
+    """Shared-memory wavefronts of the whole trace (docs/cost-model.md, "Shared-memory wavefronts")."""
+    return int(sum(int(np.sum(launch.block_sram_wavefronts)) for launch in t.launches
+                   if launch.block_sram_wavefronts is not None))
+
+
+def _shared_line(t: CostTrace) -> list[str]:
+    accesses = t.counts[("load", "sram")] + t.counts[("store", "sram")]
+    waves = sram_wavefronts(t)
+    if not accesses or not waves:
+        return []
+    return [f"shared    {_n(accesses):>16} accesses in {_n(waves)} wavefronts   ({accesses / waves:.1f} lanes per "
+            f"wavefront; {WARP_LANES} = full warps without bank conflicts)"]
 
 
 def check_text(c: CheckResult) -> str:

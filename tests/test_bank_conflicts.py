@@ -69,3 +69,16 @@ def test_warp_wavefronts_by_hand():
     assert warps.tolist() == [0, 1] and degree.tolist() == [2, 1]   # words 0 and 32 share bank 0
     _, degree = warp_wavefronts(np.zeros(32, int), np.arange(32) * 2, 2)  # fp16: two lanes a word
     assert degree.tolist() == [1]
+
+
+def test_run_report_shows_lanes_per_wavefront(tmp_path):
+    from pramsim.machine import load_machine
+    from pramsim.report import run_text, sram_wavefronts
+    from pramsim.runner import run_program
+
+    path = tmp_path / "bank_report.py"
+    path.write_text(PROGRAM.format(dtype="float32"))
+    r = run_program(load_program(str(path)), {"stride": 32, "threads": 32, "blocks": 2}, load_machine("h100"))
+    # per block: store 32, broadcast load 1, load 32 wavefronts; 3 x 32 accesses
+    assert sram_wavefronts(r.trace) == 2 * 65
+    assert "192 accesses in 130 wavefronts   (1.5 lanes per wavefront" in run_text(r)
