@@ -18,7 +18,7 @@ from pramsim.dsl import barrier, block_id, float32, kernel, lane, program, requi
 
 
 @kernel(readonly=("q", "k", "v"))
-def flash_tiles(q, k, v, o, n, d, tile_r, tile_c, half_c, scale):
+def flash_tiles(q, k, v, o, n, d, tile_r, tile_c, half_c, scale, pad):
     qtiles = n // tile_r
     bh = block_id() // qtiles
     i0 = (block_id() % qtiles) * tile_r
@@ -26,8 +26,10 @@ def flash_tiles(q, k, v, o, n, d, tile_r, tile_c, half_c, scale):
     r = t // tile_c
     c = t % tile_c
     nthreads = tile_r * tile_c
-    Qs = shared((tile_r, d), float32)
-    Ks = shared((tile_c, d), float32)
+    # Rows of Qs and Ks are d + pad words long: in q_r·k_c the lanes of a warp read one column
+    # of Ks (and of Qs), so with pad = 0 and d a multiple of 32 they all hit one bank.
+    Qs = shared((tile_r, d + pad), float32)
+    Ks = shared((tile_c, d + pad), float32)
     Vs = shared((tile_c, d), float32)
     Os = shared((tile_r, d), float32)
     red = shared((tile_r, tile_c), float32)
@@ -104,12 +106,12 @@ def flash_tiles(q, k, v, o, n, d, tile_r, tile_c, half_c, scale):
             o[bh, i0 + r, col] = Os[r, col] / ls[r]
 
 
-def make_inputs(rng, batch, heads, n, d, tile_r, tile_c):
+def make_inputs(rng, batch, heads, n, d, tile_r, tile_c, pad):
     shape = (batch * heads, n, d)
     return {name: rng.standard_normal(shape).astype(np.float32) for name in ("q", "k", "v")}
 
 
-def reference(q, k, v, batch, heads, n, d, tile_r, tile_c):
+def reference(q, k, v, batch, heads, n, d, tile_r, tile_c, pad):
     q, k, v = (x.astype(np.float64) for x in (q, k, v))
     s = q @ k.transpose(0, 2, 1) / math.sqrt(d)
     p = np.exp(s - s.max(axis=-1, keepdims=True))
@@ -117,18 +119,20 @@ def reference(q, k, v, batch, heads, n, d, tile_r, tile_c):
     return p @ v
 
 
-@program(params={"batch": 1, "heads": 2, "n": 64, "d": 16, "tile_r": 16, "tile_c": 16},
+@program(params={"batch": 1, "heads": 2, "n": 64, "d": 16, "tile_r": 16, "tile_c": 16, "pad": 0},
          inputs=make_inputs, reference=reference, work="batch heads n^2 d", depth="n",
          counts={"load.hbm": "batch * heads * (n * d + 2 * n * d * (n // tile_r))",
                  "store.hbm": "batch * heads * n * d", "flop.exp": "2 * batch * heads * n * n"},
          sweep={"n": [16, 32, 64, 128, 192]}, rtol=1e-4)
-def attention_flash(q, k, v, batch, heads, n, d, tile_r, tile_c):
-    """FlashAttention: one block per Q tile per (batch, head), online softmax over K/V tiles in SRAM."""
+def attention_flash(q, k, v, batch, heads, n, d, tile_r, tile_c, pad):
+    """FlashAttention: one block per Q tile per (batch, head), online softmax over K/V tiles in SRAM.
+
+    pad = 1 pads the rows of the Q and K tiles by one word, which removes their bank conflicts."""
     require(n % tile_r == 0 and n % tile_c == 0, f"n={n} must be a multiple of tile_r={tile_r} and tile_c={tile_c}")
     half = 1
     while half < tile_c:
         half *= 2
     o = zeros((batch * heads, n, d), np.float32)
     flash_tiles[batch * heads * (n // tile_r), tile_r * tile_c](q, k, v, o, n, d, tile_r, tile_c, half // 2,
-                                                                 1.0 / math.sqrt(d))
+                                                                 1.0 / math.sqrt(d), pad)
     return o
