@@ -2,27 +2,29 @@
 """Calibrate a GPU profile's time model from committed measurements (no GPU needed).
 
     python scripts/calibrate.py [--measured docs/validation/h100-2026-11-23-validate.json]
+                                [--bench docs/validation/h100-2026-11-23-gpu_validate.json]
                                 [--microbench docs/validation/h100-2026-11-23-microbench.json]
-                                [--profile h100] [--write] [--cache traces.pkl]
+                                [--profile h100] [--write] [--cache DIR] [--skip PROGRAMS]
 
-For every row of the measured file (`pramsim validate --out` on the GPU: program, params,
-measured_s), the executor runs the program at those (executor-sized) params and the GPU model
-(pramsim/machine/gpu.py) predicts its time. Fixed, from the microbenchmark file: the HBM
-bandwidth (numba's grid-stride copy). Fitted by least squares on log(predicted / measured), the
-same three values for every program:
+Two sets of measured rows (program, params, measured_s): `--measured`, from `pramsim validate
+--out` on the GPU at sizes the vector executor runs in seconds (host-bound programs, mostly), and
+`--bench`, from scripts/gpu_validate.py at benchmark sizes (device-bound), which the compiled
+engine runs (minutes: matmul at n = 4096 takes the longest; `--cache DIR` keeps each row's
+trace). The GPU model (pramsim/machine/gpu.py) predicts every row. Fixed, from the
+microbenchmark file: the HBM bandwidth (numba's grid-stride copy). Fitted on both sets by least
+squares on log(predicted / measured), the same three values for every program:
 
     program_overhead_s            host time per timed program besides its launches
     launch_overhead_s             host time to issue one launch with its arguments
     hbm_dependent_latency_cycles  cycles each HBM access of a thread waits for the one before
 
-Printed: per program the committed prediction (`predicted_s` in the measured file: the model
-before calibration), the calibrated one, and the leave-one-out one (fitted on every other
-program), each with its relative error; whether the model picks the same winner as the GPU in
-the comparisons of variants; and, out of sample, the calibrated prediction at a larger size
-measured by scripts/gpu_validate.py (only where the executor runs that size in seconds). `--write`
-puts the fitted values into the profile's TOML (the lines of those fields, and a comment citing
-this script and the date). Limits: the fit is only as good as the model's mechanisms; it cannot
-see caches, coalescing or per-argument launch costs (docs/validation/README.md, section 4).
+Printed: per row the committed prediction (`predicted_s` in the validate file: the model when it
+was measured), the calibrated one, and the leave-one-out one (fitted on every other row), each
+with its relative error, summarised per set; and whether the model picks the same winner as the
+GPU between variants (COMPARISONS, and one program with other tiles). `--write` puts the fitted
+values into the profile's TOML (the lines of those fields, and a comment citing this script and
+the date). Limits: the fit is only as good as the model's mechanisms; it cannot see caches,
+coalescing or per-argument launch costs (docs/validation/README.md, section 4).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ import math
 import pickle
 import re
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -50,9 +53,7 @@ from pramsim.runner import execute, make_inputs  # noqa: E402
 
 FREE = ("program_overhead_s", "launch_overhead_s", "hbm_dependent_latency_cycles")
 LAT_GRID = np.arange(0.0, 801.0, 5.0)   # dependent latency (cycles) at which launches are simulated
-# Pairs of variants whose winner the model must get right (same sizes as the measured suite).
-# Measured at other sizes (scripts/gpu_validate.py) and cheap enough for the executor: out of sample.
-HELD_OUT = [("matvec", {"n": 8192})]
+# Pairs of variants whose winner the model must get right (rows of one set; tile variants too).
 COMPARISONS = [("matmul_tiled", "matmul_naive"), ("attention_flash", "attention_naive"),
                ("attention_naive", "attention_chunked"), ("attention_flash", "attention_chunked")]
 
@@ -61,23 +62,25 @@ def label(row: dict) -> str:
     return row["program"] + " " + " ".join(f"{k}={v}" for k, v in row["params"].items())
 
 
-def traces(rows: list[dict], cache: Path | None) -> list:
-    """The executor's CostTrace of every row (from `cache` when it holds them)."""
-    key = [label(r) for r in rows]
-    if cache and cache.exists():
-        stored = pickle.loads(cache.read_bytes())
-        if stored["key"] == key:
-            return stored["traces"]
+def traces(rows: list[dict], cache: Path | None, engine: str = "vector") -> list:
+    """The CostTrace of every row, run on `engine` (a row's trace is kept in the folder `cache`)."""
     out = []
     for r in rows:
+        path = cache / (re.sub(r"[^\w=.-]+", "_", label(r)) + ".pkl") if cache else None
+        if path and path.exists():
+            out.append(pickle.loads(path.read_bytes()))
+            continue
         prog = load_program(r["program"])
         params = {**prog.params, **r["params"]}
-        ex = Executor()
+        ex = Executor(engine=engine)
+        start = time.perf_counter()
         execute(prog, params, make_inputs(prog, params, 0), ex)
         out.append(ex.trace)
-        print(f"  executed {label(r)}: {len(ex.trace.launches)} launches", file=sys.stderr, flush=True)
-    if cache:
-        cache.write_bytes(pickle.dumps({"key": key, "traces": out}))
+        print(f"  executed {label(r)} on the {engine} engine: {len(ex.trace.launches)} launches, "
+              f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        if path:
+            cache.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pickle.dumps(ex.trace))
     return out
 
 
@@ -173,27 +176,51 @@ def write_profile(path: Path, values: dict[str, float], note: str) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def comparable(a: dict, b: dict) -> bool:
+    """Two variants of one computation: a pair in COMPARISONS, or one program with other tiles."""
+    if {a["program"], b["program"]} in [set(c) for c in COMPARISONS]:
+        return True
+    untiled = lambda r: {k: v for k, v in r["params"].items() if not k.startswith("tile")}
+    return a["program"] == b["program"] and untiled(a) == untiled(b)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--measured", default=str(ROOT / "docs/validation/h100-2026-11-23-validate.json"))
     ap.add_argument("--microbench", default=str(ROOT / "docs/validation/h100-2026-11-23-microbench.json"))
     ap.add_argument("--bench", default=str(ROOT / "docs/validation/h100-2026-11-23-gpu_validate.json"),
-                    help="measurements at benchmark sizes, for the out-of-sample rows (HELD_OUT)")
+                    help="measurements at benchmark sizes (scripts/gpu_validate.py), run on the compiled engine")
+    ap.add_argument("--skip", default="attention_chunked",
+                    help="programs of --bench not simulated (comma-separated; default: attention_chunked, "
+                         "whose 8,192 launches at N = 4096 take hours)")
     ap.add_argument("--profile", default="h100")
     ap.add_argument("--write", action="store_true", help="write the fitted values into the profile's TOML")
-    ap.add_argument("--cache", default="", help="pickle of the executor's traces (reused when it matches)")
+    ap.add_argument("--cache", default="", help="folder keeping each row's trace (reused when present)")
+    ap.add_argument("--no-wavefronts", action="store_true",
+                    help="charge shared memory by bytes / 128 B, as before bank conflicts were counted (comparison)")
     args = ap.parse_args()
 
     data = json.loads(Path(args.measured).read_text())
     rows = [r for r in data["rows"] if r.get("measured_s") and r.get("correct")]
+    small = len(rows)
+    bench = Path(args.bench)
+    skip = set(filter(None, args.skip.split(",")))
+    if bench.exists():
+        rows += [r for r in json.loads(bench.read_text())["results"]
+                 if r.get("correct") and r.get("measured_s") and r["program"] not in skip]
     measured = np.array([r["measured_s"] for r in rows])
     micro = json.loads(Path(args.microbench).read_text())
     profile = load_machine(args.profile)
     machine = replace(profile, hbm_bytes_per_s=float(micro["copy_bytes_per_s"]))
-    print(f"measured: {args.measured} ({data['device']}, {data['date']}), {len(rows)} programs")
+    print(f"measured: {args.measured} ({data['device']}, {data['date']}), {small} programs; "
+          f"{bench.name}: {len(rows) - small} at benchmark sizes")
     print(f"fixed: hbm_bytes_per_s = {machine.hbm_bytes_per_s:.3g} (numba copy, {args.microbench})")
 
-    trs = traces(rows, Path(args.cache) if args.cache else None)
+    cache = Path(args.cache) if args.cache else None
+    trs = traces(rows[:small], cache) + traces(rows[small:], cache, engine="compiled")
+    if args.no_wavefronts:
+        for launch in (launch for t in trs for launch in t.launches):
+            launch.block_sram_wavefronts = None
     old = np.array([r.get("predicted_s", np.nan) for r in rows])  # the model when it was measured
     model = Model(trs, machine)
     everyone = list(range(len(rows)))
@@ -206,40 +233,34 @@ def main() -> int:
 
     print("fitted: " + ", ".join(f"{k} = {v:.3g}" for k, v in zip(FREE, theta)))
     print()
-    print(f"| program | launches | measured µs | committed µs | err | calibrated µs | err | leave-one-out µs | err |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| set | program | launches | measured µs | committed µs | err | calibrated µs | err | leave-one-out µs | err |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for i, r in enumerate(rows):
-        e = lambda p: f"{(p - measured[i]) / measured[i]:+.0%}"
-        print(f"| {label(r)} | {len(trs[i].launches)} | {measured[i] * 1e6:,.1f} | {old[i] * 1e6:,.1f} | {e(old[i])} "
-              f"| {check[i] * 1e6:,.1f} | {e(check[i])} | {loo[i] * 1e6:,.1f} | {e(loo[i])} |")
+        e = lambda p: f"{(p - measured[i]) / measured[i]:+.0%}" if np.isfinite(p) else "—"
+        shown = lambda p: f"{p * 1e6:,.1f}" if np.isfinite(p) else "—"
+        print(f"| {'validate' if i < small else 'bench'} | {label(r)} | {len(trs[i].launches)} | {measured[i] * 1e6:,.1f} "
+              f"| {shown(old[i])} | {e(old[i])} | {check[i] * 1e6:,.1f} | {e(check[i])} | {loo[i] * 1e6:,.1f} | {e(loo[i])} |")
     rel = lambda p: np.abs(p - measured) / measured
-    for name, p in (("committed", old), ("calibrated", check), ("leave-one-out", loo)):
-        r = rel(p)
-        print(f"{name:>14}: max |err| {r.max():.0%}, median {np.median(r):.0%}, within 25%: {int((r <= 0.25).sum())}/{len(r)}")
+    for part, idx in (("validate sizes", slice(0, small)), ("benchmark sizes", slice(small, None)), ("all", slice(None))):
+        for name, p in (("committed", old), ("calibrated", check), ("leave-one-out", loo)):
+            r = rel(p)[idx]
+            r = r[np.isfinite(r)]
+            if len(r):
+                print(f"{part:>16} {name:>14}: max |err| {r.max():.0%}, median {np.median(r):.0%}, "
+                      f"within 25%: {int((r <= 0.25).sum())}/{len(r)}")
     print()
-    by = {r["program"]: i for i, r in enumerate(rows)}
-    for a, b in COMPARISONS:
-        if a in by and b in by:
-            ia, ib = by[a], by[b]
-            win = lambda t: a if t[ia] < t[ib] else b
-            print(f"winner {a} vs {b}: GPU {win(measured)}, calibrated {win(check)}, "
-                  f"leave-one-out {win(loo)}, committed {win(old)}")
-    bench = Path(args.bench)
-    if bench.exists():
-        results = json.loads(bench.read_text())["results"]
-        for name, params in HELD_OUT:
-            got = [r for r in results if r.get("program") == name and r.get("params") == params and r.get("correct")]
-            if got:
-                row = {"program": name, "params": params}
-                t = simulate_gpu(traces([row], None)[0], exact).time_s
-                m = got[0]["measured_s"]
-                print(f"out of sample: {label(row)}: measured {m * 1e6:,.1f} µs, calibrated {t * 1e6:,.1f} µs "
-                      f"({(t - m) / m:+.0%})")
+    for i, j in ((i, j) for i in everyone for j in everyone if i < j and (i < small) == (j < small)):
+        if comparable(rows[i], rows[j]):
+            win = lambda t: label(rows[i]) if t[i] < t[j] else label(rows[j])
+            agree = "same" if win(measured) == win(check) == win(loo) else "DIFFERENT"
+            print(f"winner {label(rows[i])} vs {label(rows[j])}: GPU {win(measured)}; calibrated {win(check)}; "
+                  f"leave-one-out {win(loo)}  [{agree}]")
 
     if args.write:
         path = available_machines()[args.profile] if args.profile in available_machines() else Path(args.profile)
         today = datetime.date.today().isoformat()
-        note = f"fitted by scripts/calibrate.py on {today} from {Path(args.measured).name}"
+        note = f"fitted by scripts/calibrate.py on {today} from {Path(args.measured).name}" + (
+            f" and {bench.name}" if len(rows) > small else "")
         write_profile(path, {"hbm_bytes_per_s": machine.hbm_bytes_per_s}, f"measured: numba copy, {Path(args.microbench).name}")
         write_profile(path, dict(zip(FREE, (float(v) for v in theta))), note)
         print(f"\nwrote {', '.join(FREE)} and hbm_bytes_per_s into {path}")
