@@ -837,10 +837,12 @@ class _Gen:
         pre += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         pre += [f"_k{j} = 0" for j in range(len(self.chunks))]
         sites = max(1, self.bank_sites)
-        pre += [f"BK = np.zeros({sites * _BANK_CAPACITY * WARP_LANES}, np.int64); BW = np.zeros_like(BK)",
-                f"BN = np.zeros(({sites}, {WARP_LANES}), np.int64); BS = np.zeros(({BANKS + 1}, {2 * WARP_LANES + 1}), np.int64)",
-                f"SP = np.array({self.bank_spans or [1]}, np.int64)",
-                f"WS = np.zeros({sites}, np.int64); BA = np.zeros({sites}, np.int64)"]
+        if self.record:  # the recording buffers (see _warp_end)
+            pre += [f"BK = np.zeros({sites * _BANK_CAPACITY * WARP_LANES}, np.int64); BW = np.zeros_like(BK)",
+                    f"BN = np.zeros(({sites}, {WARP_LANES}), np.int64)",
+                    f"BS = np.zeros(({BANKS + 1}, {2 * WARP_LANES + 1}), np.int64)",
+                    f"SP = np.array({self.bank_spans or [1]}, np.int64)"]
+        pre += [f"WS = np.zeros({sites}, np.int64); BA = np.zeros({sites}, np.int64)"]
         pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0; _nr = 0; _na = 0; _nt = 0; _g = 0",
                 "_ust = 0; _ufl = 0",
                 "for b in range(_blo, _bhi):"]
