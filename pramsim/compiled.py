@@ -1122,6 +1122,8 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
     that only some blocks run (see launch)."""
     gen = _Gen(kernel, array_dtypes, scalars)
     plain = gen.render(f"{kernel.name}_cpu")
+    if not gen.bank_sites:  # no shared-memory access: nothing to record (and half the compile time)
+        return GENERATED_HEADER + "\n\n" + plain, gen
     recording = _Gen(kernel, array_dtypes, scalars, record=True).render(f"{kernel.name}_cpu_rec")
     return GENERATED_HEADER + "\n\n" + plain + "\n\n" + recording, gen
 
@@ -1134,7 +1136,8 @@ def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[st
         hit = _cache.get(key)
         if hit is None:
             source, gen = render(kernel, {n: a.dtype for n, a in arrays.items()}, scalars)
-            hit = (_load(source, f"{kernel.name}_cpu"), _load(source, f"{kernel.name}_cpu_rec"), gen)
+            plain = _load(source, f"{kernel.name}_cpu")
+            hit = (plain, _load(source, f"{kernel.name}_cpu_rec") if gen.bank_sites else plain, gen)
             _cache[key] = hit
     return hit
 

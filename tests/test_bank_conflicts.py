@@ -84,16 +84,18 @@ def test_run_report_shows_lanes_per_wavefront(tmp_path):
     assert "192 accesses in 130 wavefronts   (1.5 lanes per wavefront" in run_text(r)
 
 
-@pytest.mark.parametrize("engine", ["vector", "compiled"])
-def test_padding_the_flash_tiles_removes_their_conflicts(engine):
+def test_padding_the_flash_tiles_removes_their_conflicts():
+    # The vector engine only: compiling flash_tiles again for pad=1 costs a minute of the suite,
+    # and test_compiled checks that both engines count flash_tiles' wavefronts alike.
     prog = load_program("attention_flash")
     out, waves = {}, {}
     for pad in (0, 1):
-        params = {**prog.params, "d": 32, "pad": pad}
+        params = {**prog.params, "pad": pad}  # d = 16
         inputs = make_inputs(prog, params, 0)
-        ex = Executor(engine=engine)
+        ex = Executor()
         out[pad] = execute(prog, params, inputs, ex)
         waves[pad] = int(ex.trace.launches[0].block_sram_wavefronts.sum())
     np.testing.assert_array_equal(out[0], out[1])
-    # q_r·k_c reads a column of Ks: 16 lanes c, stride d = 32 words -> 16-way; padded: stride 33 -> 1
-    assert waves[1] < waves[0] / 3  # the other accesses (reductions, P·V) stay
+    # q_r·k_c reads a column of Ks: 16 lanes c at stride d = 16 words fill 2 banks, 8-way;
+    # padded, stride 17: no conflict. The other accesses (reductions, P·V) stay.
+    assert waves[1] < waves[0] / 2
