@@ -22,7 +22,7 @@ from .errors import Loc
 
 DEPTH_CLASSES = ("flop", "hbm", "sram")
 
-# Shared-memory banks (docs/cost-model.md, "Bank conflicts"): the lanes of a block run in warps of
+# Shared-memory banks (docs/cost-model.md, "Shared-memory wavefronts"): the lanes of a block run in warps of
 # WARP_LANES consecutive lanes; shared memory is BANKS banks of BANK_BYTES, word w in bank w % BANKS.
 # One warp-wide access takes as many wavefronts (shared-memory cycles) as the most distinct words
 # it touches in one bank; lanes reading one word share it (broadcast). Every NVIDIA GPU since
@@ -32,26 +32,31 @@ BANKS = 32
 BANK_BYTES = 4
 
 
-def warp_wavefronts(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> np.ndarray:
-    """Wavefronts of one access, per warp: `warp[i]` is lane i's warp, `offset[i]` its element index.
+def warp_wavefronts(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wavefronts of one access, per warp: lane i is in warp `warp[i]` and reads or writes element
+    `offset[i]`; lanes are listed warp by warp (warp ids non-decreasing, as processor order gives).
 
-    Returns (warps, wavefronts) as two arrays (warps that took part, each once). An element of
-    itemsize bytes covers words offset*itemsize // BANK_BYTES .. (offset*itemsize + itemsize - 1) //
-    BANK_BYTES; the degree of a warp is the largest count of distinct words in one bank.
+    Returns (warps, wavefronts): each warp that took part once, with its degree, the largest count
+    of distinct words in one bank. An element of itemsize bytes covers the words
+    offset*itemsize // BANK_BYTES onwards, ceil(itemsize / BANK_BYTES) of them. Linear in the lanes
+    but for sorting each warp's few words: this runs on every shared access of the vector engine.
     """
     warp = np.asarray(warp, np.int64)
     first = np.asarray(offset, np.int64) * itemsize // BANK_BYTES
     span = max(1, -(-itemsize // BANK_BYTES))
-    if span > 1:
-        warp = np.repeat(warp, span)
-        first = (first[:, None] + np.arange(span)).ravel()
-    top = int(first.max()) + 1 if first.size else 1
-    words = np.unique(warp * top + first)               # distinct (warp, word)
-    w, word = np.divmod(words, top)
-    banks, per_bank = np.unique(w * BANKS + word % BANKS, return_counts=True)
-    wb = banks // BANKS
-    starts = np.flatnonzero(np.r_[True, wb[1:] != wb[:-1]])
-    return wb[starts], np.maximum.reduceat(per_bank, starts)
+    new = np.r_[True, warp[1:] != warp[:-1]]
+    starts = np.flatnonzero(new)
+    row = np.cumsum(new) - 1
+    slot = np.arange(len(warp)) - starts[row]          # the lane's place among its warp's lanes
+    words = np.full((len(starts), (int(slot.max()) + 1) * span), -1, np.int64)
+    for j in range(span):
+        words[row, slot * span + j] = first + j
+    words.sort(axis=1)
+    distinct = words >= 0                               # -1: no lane there
+    distinct[:, 1:] &= words[:, 1:] != words[:, :-1]
+    banks = np.arange(len(starts))[:, None] * BANKS + words % BANKS
+    per_bank = np.bincount(banks.ravel(), distinct.ravel(), len(starts) * BANKS).reshape(-1, BANKS)
+    return warp[starts], per_bank.max(axis=1).astype(np.int64)
 
 
 @dataclass
