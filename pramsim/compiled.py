@@ -40,7 +40,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from . import codecache, ir
+from . import codecache, ir, ops
+from .kinds import KindConflict, VarKinds
 from .cost import BANK_BYTES, BANKS, WARP_LANES, CostTrace, LaunchTrace
 from .errors import ExecutionError, Loc, PramsimError
 
@@ -55,81 +56,6 @@ _BANK_CAPACITY = 1024
 
 class Unsupported(Exception):
     """This kernel (or launch) cannot run on the compiled engine; the message says why."""
-
-
-# ---- static kinds: b(ool) < i(nt) < f(loat), as the executor's dynamic values would have ----
-
-_JOIN = {"b": 0, "i": 1, "f": 2}
-_MATH_FLOAT = {"exp", "log", "sqrt", "tanh"}
-
-
-def _join(*kinds: str) -> str:
-    return max(kinds, key=_JOIN.__getitem__)
-
-
-def _dtype_kind(dtype: np.dtype) -> str:
-    return {"f": "f", "i": "i", "u": "i", "b": "b"}[np.dtype(dtype).kind]
-
-
-class _Kinds:
-    """Each variable's and expression's kind, inferred once per (kernel, argument kinds)."""
-
-    def __init__(self, kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalar_kinds: dict[str, str]):
-        self.arrays = dict(array_dtypes)
-        self.vars: dict[str, str] = dict(scalar_kinds)
-        assigned: dict[str, set[str]] = {}
-        for _ in range(20):  # fixpoint: a kind only rises, so this settles within a few rounds
-            before = dict(self.vars)
-            assigned = {}
-            for s in _walk_stmts(kernel.body):
-                if isinstance(s, ir.Assign):
-                    assigned.setdefault(s.target, set()).add(self.of(s.value))
-                elif isinstance(s, ir.For):
-                    assigned.setdefault(s.var, set()).add(self.of(s.start))
-            for name, kinds in assigned.items():
-                self.vars[name] = _join(self.vars.get(name, "b"), *kinds)
-            if self.vars == before:
-                break
-        for name, kinds in assigned.items():
-            if "f" in kinds and len(kinds) > 1 or name in scalar_kinds and (scalar_kinds[name] == "f") != ("f" in kinds):
-                raise Unsupported(f"variable {name!r} holds float and integer values at different times")
-
-    def of(self, e: ir.Expr) -> str:
-        if isinstance(e, ir.Const):
-            return "b" if isinstance(e.value, bool) else "i" if isinstance(e.value, int) else "f"
-        if isinstance(e, ir.Var):
-            return self.vars.get(e.name, "b")
-        if isinstance(e, ir.Intrinsic):
-            return "i"
-        if isinstance(e, ir.Load):
-            return _dtype_kind(self.arrays[e.array]) if e.array in self.arrays else "f"
-        if isinstance(e, ir.BinOp):
-            k = _join(self.of(e.left), self.of(e.right))
-            if e.op == "/":
-                return "f"
-            if k == "b" and e.op not in ("&", "|", "^"):
-                return "i"
-            return k
-        if isinstance(e, (ir.Compare, ir.BoolOp)):
-            return "b"
-        if isinstance(e, ir.UnaryOp):
-            k = self.of(e.operand)
-            return "b" if e.op == "not" else ("i" if k == "b" and e.op != "+" else k)
-        if isinstance(e, ir.Select):
-            return _join(self.of(e.if_true), self.of(e.if_false))
-        if isinstance(e, ir.Call):
-            if e.func in ir.CONVERSIONS:
-                return "f" if e.func.startswith("float") else "i"
-            if e.func in _MATH_FLOAT:
-                return "f"
-            if e.func in ("floor", "ceil"):
-                return "i"
-            k = _join(*(self.of(a) for a in e.args))
-            return "i" if k == "b" else k
-        raise Unsupported(f"expression {type(e).__name__}")
-
-    def category(self, *operands: ir.Expr) -> str:
-        return "flop" if any(self.of(a) == "f" for a in operands) else "int"
 
 
 # ---- IR helpers -----------------------------------------------------------------------------------
@@ -231,11 +157,8 @@ def _names(stmts: tuple[ir.Stmt, ...]) -> tuple[set[str], set[str]]:
 
 # Per-lane counters live in the rows of one array LS: step, flop depth, HBM depth, SRAM depth.
 _LANE_STATE = (("LS[t, 0]", "st"), ("LS[t, 1]", "fl"), ("LS[t, 2]", "hb"), ("LS[t, 3]", "sr"))
-_ERR_OOB, _ERR_DIV0, _ERR_INT_NAN, _ERR_DIVERGENT, _ERR_NEG_POW, _ERR_LOOP = range(1, 7)
-_MATH = {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "tanh": "math.tanh",
-         "floor": "math.floor", "ceil": "math.ceil", "min": "min", "max": "max", "abs": "abs"}
-_CONVERSIONS = {"float": "float", "int": "int", "float32": "np.float32", "float64": "np.float64",
-                "int32": "np.int32", "int64": "np.int64"}
+# Error numbers the generated code records (pramsim.ops.ERRORS gives each its message).
+_ERR_OOB, _ERR_DIVERGENT, _ERR_LOOP = (ops.ERRORS[n].code for n in ("out_of_bounds", "divergent_barrier", "runaway_loop"))
 _VAR_DTYPE = {"b": "np.bool_", "i": "np.int64", "f": "np.float64"}  # a Select's result
 
 
@@ -262,8 +185,8 @@ class _Gen:
         for name, s in self.allocs.items():
             self.alloc_shapes[name] = tuple(self._shape_value(d, s) for d in s.shape)
         dtypes = {**self.array_params, **{n: np.dtype(s.dtype) for n, s in self.allocs.items()}}
-        self.kinds = _Kinds(kernel, dtypes, {n: ("f" if isinstance(v, (float, np.floating)) else "i")
-                                             for n, v in scalars.items()})
+        self.kinds = VarKinds(kernel, dtypes, {n: ("f" if isinstance(v, (float, np.floating)) else "i")
+                                               for n, v in scalars.items()})
         _, assigned = _names(kernel.body)
         self.assigned_params = {n for n in scalars if n in assigned}
         self.uniform_vars = _uniform_vars(kernel, set(scalars))
@@ -355,7 +278,7 @@ class _Gen:
             self.pending[{"flop": "fl", "hbm": "hb", "sram": "sr"}[depth_class]] += 1
 
     def charge_memory(self, kind: str, level: str, itemsize: int, direction: str) -> None:
-        self.charge(kind, level, level if level in ("hbm", "sram") else None)
+        self.charge(*ops.memory_charge(kind, level))
         self.pending[("bytes", level, direction)] += itemsize
 
     def nested(self, render: Any, keep: bool = False) -> Any:
@@ -404,40 +327,14 @@ class _Gen:
         if isinstance(e, ir.Var):
             return self.var(e.name, e.loc)
         if isinstance(e, ir.Intrinsic):
-            return {"gid": "_g", "lane": "t", "block_id": "b", "block_dim": "_B", "num_blocks": "_NB",
-                    "num_procs": "_P"}[e.name]
+            return ops.INTRINSICS[e.name].cpu
         if isinstance(e, ir.Load):
             ref = self.array_ref(e.array, e.index, e.loc)
             level, itemsize = self.level(e.array)
             self.charge_memory("load", level, itemsize, "read")
             return ref
-        if isinstance(e, ir.BinOp):
-            left, right = self.expr(e.left), self.expr(e.right)
-            ints = K.of(e.left) != "f" and K.of(e.right) != "f"
-            if e.op in ("//", "%") and ints and not (isinstance(e.right, ir.Const) and e.right.value != 0):
-                right = f"_nz({right}, _err, {self.site(_ERR_DIV0, e.loc)} + _Z, _g)"
-            elif e.op == "**" and ints:
-                right = self.checked(right, "{v} < 0", _ERR_NEG_POW, e.loc, "0")
-            self.charge(K.category(e.left, e.right), e.op, "flop" if K.category(e.left, e.right) == "flop" else None)
-            if K.of(e.left) == "b" and K.of(e.right) == "b" and e.op not in ("&", "|", "^"):
-                left = f"np.int64({left})"
-            return f"({left} {e.op} {right})"
-        if isinstance(e, ir.Compare):
-            left, right = self.expr(e.left), self.expr(e.right)
-            cat = K.category(e.left, e.right)
-            self.charge(cat, e.op, "flop" if cat == "flop" else None)
-            return f"({left} {e.op} {right})"
-        if isinstance(e, ir.UnaryOp):
-            operand = self.expr(e.operand)
-            if e.op == "+":
-                return operand
-            cat = K.category(e.operand)
-            self.charge(cat, e.op, "flop" if cat == "flop" else None)
-            if e.op == "not":
-                return f"(not {operand})"
-            if K.of(e.operand) == "b":
-                operand = f"np.int64({operand})"
-            return f"({e.op}{operand})"
+        if isinstance(e, ir.OPERATIONS):
+            return self.operation(e)
         if isinstance(e, ir.BoolOp):
             name = self.fresh("b")
             self.emit(f"{name} = bool({self.expr(e.left)})")
@@ -454,31 +351,32 @@ class _Gen:
             self.emit("else:")
             self.nested(lambda: self.emit(f"{name} = {cast}({self.expr(e.if_false)})"))
             return name
-        if isinstance(e, ir.Call):
-            args = [self.expr(a) for a in e.args]
-            if e.func in ir.CONVERSIONS:
-                if e.func.startswith("int") and K.of(e.args[0]) == "f":
-                    args[0] = self.checked(args[0], "not math.isfinite({v})", _ERR_INT_NAN, e.loc, "0.0")
-                return f"{_CONVERSIONS[e.func]}({args[0]})"
-            if e.func not in _MATH:
-                raise Unsupported(f"call of {e.func}()")
-            cat = K.category(*e.args)
-            self.charge(cat, e.func, "flop" if cat == "flop" else None)
-            if e.func in ("min", "max") and cat == "flop":  # NaN propagates, as np.minimum/np.maximum
-                text = args[0]
-                for a in args[1:]:
-                    text = f"np.{e.func}imum({text}, {a})"
-                return text
-            return f"{_MATH[e.func]}({', '.join(args)})"
         raise Unsupported(f"expression {type(e).__name__}")
 
-    def checked(self, text: str, test: str, kind: int, loc: Loc, safe: str = "1") -> str:
+    def operation(self, e: ir.BinOp | ir.Compare | ir.UnaryOp | ir.Call) -> str:
+        """An operator, comparison or call: its row's checks, charge and template (pramsim.ops)."""
+        row = ir.op_row(e)
+        args = ir.operands(e)
+        kinds = tuple(self.kinds.of(a) for a in args)
+        texts = [self.expr(a) for a in args]
+        for check in row.checks_for(kinds):
+            a = args[check.arg]
+            if isinstance(a, ir.Const) and not check.failing(a.value):
+                continue  # a constant that passes: no test in the generated code
+            texts[check.arg] = self.checked(texts[check.arg], check.test, ops.ERRORS[check.error].code, e.loc,
+                                            check.safe, info=e)
+        charge = row.charge(kinds)
+        if charge is not None:
+            self.charge(charge[0], row.key, charge[1])
+        return row.render(texts, kinds, "cpu")
+
+    def checked(self, text: str, test: str, kind: int, loc: Loc, safe: str = "1", info: Any = None) -> str:
         """Bind text to a temporary and fail with `kind` where `test` ({v} = the temporary) holds."""
         name = self.fresh("v")
         self.emit(f"{name} = {text}")
         self.emit(f"if {test.format(v=name)}:")
         self.ind += 1
-        self.fail(kind, loc, "_g")
+        self.fail(kind, loc, "_g", info=info)
         self.emit(f"{name} = {safe}")
         self.ind -= 1
         return name
@@ -882,7 +780,7 @@ GENERATED_HEADER = """import math
 import numba
 import numpy as np
 
-from pramsim.compiled import _apply, _barrier, _block_wavefronts, _fail, _flush_profile, _ix, _nz, _running, _warp_end
+from pramsim.compiled import _apply, _barrier, _block_wavefronts, _fail, _flush_profile, _ix, _running, _warp_end
 """
 
 
@@ -929,15 +827,6 @@ def _ix(i, n, err, site, who, dim):
         _fail(err, 1, site, who, dim, i, n)
         return 0
     return i
-
-
-@numba.njit(nogil=True, cache=True)
-def _nz(v, err, site, who):
-    """An integer divisor: zero records the error and divides by one."""
-    if v == 0:
-        _fail(err, 2, site, who, 0, 0, 0)
-        return 1
-    return v
 
 
 @numba.njit(nogil=True, cache=True)
@@ -1120,11 +1009,14 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
     warp's shared-memory accesses to count their wavefronts. Recording in the hot loops (even
     behind a branch not taken) made the flash kernel 3.7x slower, so it is a separate function
     that only some blocks run (see launch)."""
-    gen = _Gen(kernel, array_dtypes, scalars)
-    plain = gen.render(f"{kernel.name}_cpu")
-    if not gen.bank_sites:  # no shared-memory access: nothing to record (and half the compile time)
-        return GENERATED_HEADER + "\n\n" + plain, gen
-    recording = _Gen(kernel, array_dtypes, scalars, record=True).render(f"{kernel.name}_cpu_rec")
+    try:
+        gen = _Gen(kernel, array_dtypes, scalars)
+        plain = gen.render(f"{kernel.name}_cpu")
+        if not gen.bank_sites:  # no shared-memory access: nothing to record (and half the compile time)
+            return GENERATED_HEADER + "\n\n" + plain, gen
+        recording = _Gen(kernel, array_dtypes, scalars, record=True).render(f"{kernel.name}_cpu_rec")
+    except KindConflict as why:
+        raise Unsupported(str(why)) from None
     return GENERATED_HEADER + "\n\n" + plain + "\n\n" + recording, gen
 
 
@@ -1241,28 +1133,18 @@ def _chunks(nblocks: int, threads: int) -> list[tuple[int, int]]:
 
 
 def _error(gen: _Gen, err: np.ndarray, block: int, arrays: dict[str, np.ndarray]) -> ExecutionError:
+    """The first error a launch recorded, as the vector engine reports it (pramsim.ops.ERRORS)."""
     kind, site, who = (int(x) for x in err[:3])
     _, loc, info = gen.sites[site]
-    where = f"processor {who}: block {who // block}, lane {who % block}"
-    if kind == _ERR_OOB:
+    name = ops.ERROR_BY_CODE[kind]
+    if name == "out_of_bounds":
         shape = arrays[info].shape if info in arrays else gen.alloc_shapes[info]
-        dim, value = int(err[3]), int(err[4])
-        which = f"index {dim} of {info!r}" if len(shape) > 1 else f"index of {info!r}"
-        return ExecutionError(f"{which} is {value}, out of bounds for shape {tuple(shape)} ({where})", loc=loc,
-                              hint="guard the access with an `if` on the index, or launch fewer processors")
-    if kind == _ERR_DIV0:
-        return ExecutionError(f"integer division by zero ({where})", loc=loc, hint="guard the divisor with an `if`")
-    if kind == _ERR_INT_NAN:
-        return ExecutionError(f"a conversion of NaN or infinity to an integer ({where})", loc=loc,
-                              hint="guard the value (e.g. check the divisor) before converting it")
-    if kind == _ERR_NEG_POW:
-        return ExecutionError(f"integer ** negative power ({where})", loc=loc, hint="use a float base, e.g. 2.0 ** k")
-    if kind == _ERR_LOOP:
-        return ExecutionError(f"a loop ran more than {MAX_ITERATIONS:,} iterations ({where})", loc=loc,
-                              hint="check that the loop condition eventually becomes false for every processor")
-    return ExecutionError(
-        f"this condition differs between the lanes of block {who}, and the branch or loop it controls contains "
-        f"barrier(): some lanes would wait at a barrier the others never reach", loc=loc,
-        hint="every processor of a block must execute the same barrier() calls: make the condition the same "
-             "for the whole block, or move the barrier out; the compiled engine checks this statically "
-             "(--engine vector allows it where no lane reaches the barrier)")
+        return ops.error(name, loc, index=ops.index_text(int(err[4]), int(err[3]), len(shape)), array=info,
+                         shape=tuple(shape), where=ops.where(who, block))
+    if name == "divergent_barrier":
+        exc = ops.error(name, loc, block=who)
+        exc.hint += ("; the compiled engine checks this statically (--engine vector allows it where no lane "
+                     "reaches the barrier)")
+        return exc
+    return ops.error(name, loc, expr=ir.format_expr(info) if info is not None else "", limit=MAX_ITERATIONS,
+                     where=ops.where(who, block))

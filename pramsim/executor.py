@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from . import ir
-from .cost import DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
+from . import ir, ops
+from .cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
 from .errors import ExecutionError, Loc, MachineError, PramsimError
 from .races import RaceTracker
 from .runtime import DeviceArray
@@ -33,16 +33,6 @@ ENGINES = ("vector", "compiled")
 MODELS = ("crcw-arbitrary", "crcw-common", "crcw-priority", "crew", "erew")
 _EXCLUSIVE_READ = {"erew"}
 _EXCLUSIVE_WRITE = {"erew", "crew"}
-
-_BINARY = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.true_divide, "//": np.floor_divide,
-    "%": np.mod, "**": np.power, "<<": np.left_shift, ">>": np.right_shift,
-    "&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor,
-}
-_COMPARE = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-            "==": np.equal, "!=": np.not_equal}
-_MATH = {"exp": np.exp, "log": np.log, "sqrt": np.sqrt, "min": np.minimum, "max": np.maximum,
-         "abs": np.abs, "tanh": np.tanh, "floor": np.floor, "ceil": np.ceil}
 
 
 class Executor:
@@ -195,6 +185,7 @@ class _Launch:
         self.hbm_bytes = _LaneCounter()
         self.sram_traffic = _LaneCounter()
         self.wavefronts = np.zeros(self.nblocks, dtype=np.int64)  # shared-memory wavefronts per block
+        self._last_wavefronts: dict[tuple, tuple] = {}  # (place, item size) -> (offsets, mask, per-block count)
         self.sram_arrays: dict[str, int] = {}
         self.class_depth = {c: _LaneCounter() for c in DEPTH_CLASSES}
         self.hist = np.zeros(64, dtype=np.int64)
@@ -303,7 +294,7 @@ class _Launch:
         buf[full] = values
         self.charge_memory("store", space, buf.itemsize, mask, "write")
         if space == "sram":
-            self.count_wavefronts(buf, index, mask)
+            self.count_wavefronts(buf, index, mask, s.loc)
 
     def exec_If(self, s: ir.If, mask: _Mask) -> None:
         cond = self.eval(s.cond, mask)
@@ -321,8 +312,7 @@ class _Launch:
             self.exec_block(s.body, mask)
             if self.exited is not None:
                 mask = mask.minus(self.exited, self.P)
-        raise ExecutionError(f"while loop ran {MAX_ITERATIONS:,} iterations without ending", loc=s.loc,
-                             hint="check that the loop condition eventually becomes false for every processor")
+        raise ops.error("runaway_loop", s.loc, limit=MAX_ITERATIONS, where=ops.where(self.first(mask), self.B))
 
     def exec_For(self, s: ir.For, mask: _Mask) -> None:
         self.exec_Assign(ir.Assign(s.loc, s.var, s.start), mask)
@@ -339,7 +329,7 @@ class _Launch:
             self.tick(mask, "int", "+")
             cur = self.env[s.var]
             self.env[s.var] = cur + s.step if mask.arr is None else np.where(mask.arr, cur + s.step, cur)
-        raise ExecutionError(f"for loop ran {MAX_ITERATIONS:,} iterations", loc=s.loc)
+        raise ops.error("runaway_loop", s.loc, limit=MAX_ITERATIONS, where=ops.where(self.first(mask), self.B))
 
     def exec_Return(self, s: ir.Return, mask: _Mask) -> None:
         arr = np.ones(self.P, bool) if mask.arr is None else mask.arr.copy()
@@ -355,11 +345,8 @@ class _Launch:
             if len(partial):
                 b = int(partial[0])
                 lanes = np.nonzero(~waiting[self.starts[b]:self.starts[b] + self.sizes[b]])[0]
-                raise ExecutionError(
-                    f"barrier reached by only part of block {b}: {int(arrived[b])} of {int(self.sizes[b])} "
-                    f"processors arrived; lanes {_ranges(lanes)} took another branch and never reach it",
-                    loc=s.loc, hint="every processor of a block must execute the same barrier() calls: "
-                                    "move the barrier out of the branch or loop whose condition differs")
+                raise ops.error("partial_barrier", s.loc, block=b, arrived=int(arrived[b]), size=int(self.sizes[b]),
+                                lanes=_ranges(lanes))
         self.barriers += 1
         if self.races is not None:
             self.races.barrier()
@@ -463,32 +450,45 @@ class _Launch:
                  f"(--model {'crew' if kind == 'read' else 'crcw-common'} or weaker)")
 
     def out_of_bounds(self, name: str, idx: list[Any], shape: tuple[int, ...], p: int, loc: Loc) -> None:
-        at = tuple(int(i[p]) if isinstance(i, np.ndarray) else int(i) for i in idx)
-        raise ExecutionError(
-            f"index {at if len(at) > 1 else at[0]} is out of bounds for {name!r} with shape {tuple(shape)} "
-            f"(processor {p}: block {p // self.B}, lane {p % self.B})", loc=loc,
-            hint="guard the access with an `if` on the index, or launch fewer processors")
+        at = [int(i[p]) if isinstance(i, np.ndarray) else int(i) for i in idx]
+        d = next(d for d, (i, n) in enumerate(zip(at, shape)) if not 0 <= i < n)
+        raise ops.error("out_of_bounds", loc, index=ops.index_text(at[d], d, len(shape)), array=name,
+                        shape=tuple(int(n) for n in shape), where=ops.where(p, self.B))
 
     def charge_memory(self, kind: str, space: str, itemsize: int, mask: _Mask, direction: str) -> None:
-        depth_class = space if space in ("hbm", "sram") else None
-        self.tick(mask, kind, space, depth_class)
+        self.tick(mask, *ops.memory_charge(kind, space))
         self.bytes[(space, direction)] += mask.n * itemsize
         if space == "hbm":
             self.hbm_bytes.add(mask, self.P, itemsize)
         elif space == "sram":
             self.sram_traffic.add(mask, self.P, itemsize)
 
-    def count_wavefronts(self, buf: np.ndarray, index: tuple[Any, ...], mask: _Mask) -> None:
-        """Add the shared-memory wavefronts of one access by the active lanes to their blocks."""
+    def count_wavefronts(self, buf: np.ndarray, index: tuple[Any, ...], mask: _Mask, loc: Loc) -> None:
+        """Add the shared-memory wavefronts of one access by the active lanes to their blocks.
+
+        Bank degrees do not change when every lane's word moves by one amount, which is what a loop
+        like `for k: ... As[ty, k]` does from one iteration to the next: an access at the same place,
+        by the same lanes, whose offsets all moved by one whole number of words, reuses the last
+        count (checking that is one pass over the lanes; counting is several)."""
         if mask.n == 0:
             return
         offset = 0
         for i, size in zip(index[1:], buf.shape[1:]):
             offset = offset * size + i
         gid, offset = self.active((self.gid, offset), mask)
+        key = (loc, buf.itemsize)
+        last = self._last_wavefronts.get(key)
+        if last is not None and len(last[0]) == len(offset) and (last[1] is mask.arr or np.array_equal(last[1], mask.arr)):
+            shift = offset[0] - last[0][0]
+            if shift * buf.itemsize % BANK_BYTES == 0 and np.array_equal(offset - shift, last[0]):
+                self.wavefronts += last[2]
+                self._last_wavefronts[key] = (offset, mask.arr, last[2])
+                return
         per_block = -(-self.B // WARP_LANES)
         warps, degree = warp_wavefronts(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, buf.itemsize)
-        self.wavefronts += np.bincount(warps // per_block, degree, self.nblocks).astype(np.int64)
+        counted = np.bincount(warps // per_block, degree, self.nblocks).astype(np.int64)
+        self.wavefronts += counted
+        self._last_wavefronts[key] = (offset, mask.arr, counted)
 
     # ---- expressions -------------------------------------------------------------------------
 
@@ -530,51 +530,34 @@ class _Launch:
         value = buf[index]
         self.charge_memory("load", space, buf.itemsize, mask, "read")
         if space == "sram":
-            self.count_wavefronts(buf, index, mask)
+            self.count_wavefronts(buf, index, mask, e.loc)
         return value
 
-    def eval_BinOp(self, e: ir.BinOp, mask: _Mask) -> Any:
-        left = self.eval(e.left, mask)
-        right = self.eval(e.right, mask)
-        if e.op in ("//", "%") and _is_integer(left) and _is_integer(right):
-            zero = right == 0
-            if isinstance(zero, np.ndarray) and mask.arr is not None:
-                zero = zero & mask.arr
-            if np.any(zero):
-                raise ExecutionError(f"integer division by zero in `{ir.format_expr(e)}`", loc=e.loc,
-                                     hint="guard the divisor with an `if`")
-        if e.op == "**" and _is_integer(left) and _is_integer(right) and np.any(np.asarray(right) < 0):
-            raise ExecutionError("integer ** negative power", loc=e.loc, hint="use a float base, e.g. 2.0 ** k")
+    def eval_op(self, e: ir.BinOp | ir.Compare | ir.UnaryOp | ir.Call, mask: _Mask) -> Any:
+        """An operator, comparison, math function or conversion, as its row in pramsim.ops says."""
+        row = ir.op_row(e)
+        args = [self.eval(a, mask) for a in ir.operands(e)]
+        kinds = tuple(ops.kind_of_value(a) for a in args)
+        if row.result_kind(kinds) is None:  # the type checker refuses these before a launch runs
+            raise ExecutionError(f"`{row.key}` {row.refusal}, in `{ir.format_expr(e)}`", loc=e.loc,
+                                 hint="convert the float operand with int(...), or compute it as an integer")
+        for check in row.checks_for(kinds):
+            failing = check.failing(args[check.arg])
+            if isinstance(failing, np.ndarray) and mask.arr is not None:
+                failing = failing & mask.arr
+            if np.any(failing):
+                p = int(np.argmax(failing)) if isinstance(failing, np.ndarray) else self.first(mask)
+                raise ops.error(check.error, e.loc, expr=ir.format_expr(e), where=ops.where(p, self.B))
         try:
-            result = _BINARY[e.op](left, right)
+            result = row.apply(args)
         except (OverflowError, ZeroDivisionError, ValueError, TypeError) as exc:
             raise ExecutionError(f"`{ir.format_expr(e)}` failed: {exc}", loc=e.loc) from None
-        self.tick(mask, _category(left, right), e.op, "flop" if _is_float(left) or _is_float(right) else None)
-        return _unwrap(result)
+        charge = row.charge(kinds)
+        if charge is not None:
+            self.tick(mask, charge[0], row.key, charge[1])
+        return result
 
-    def eval_Compare(self, e: ir.Compare, mask: _Mask) -> Any:
-        left = self.eval(e.left, mask)
-        right = self.eval(e.right, mask)
-        self.tick(mask, _category(left, right), e.op, "flop" if _is_float(left) or _is_float(right) else None)
-        return _unwrap(_COMPARE[e.op](left, right))
-
-    def eval_UnaryOp(self, e: ir.UnaryOp, mask: _Mask) -> Any:
-        v = self.eval(e.operand, mask)
-        if e.op == "+":
-            return v
-        if e.op == "~" and _is_float(v):
-            raise ExecutionError(f"`~` needs an integer, got a float in `{ir.format_expr(e)}`", loc=e.loc,
-                                 hint="use -x - 1 for floats, or convert with int(...)")
-        self.tick(mask, _category(v), e.op, "flop" if _is_float(v) else None)
-        if isinstance(v, np.ndarray) and v.dtype == bool and e.op in ("-", "~"):
-            v = v.astype(np.int64)  # Python: -True == -1, ~True == -2
-        elif isinstance(v, (bool, np.bool_)) and e.op in ("-", "~"):
-            v = int(v)
-        if e.op == "-":
-            return _unwrap(np.negative(v))
-        if e.op == "not":
-            return _logical_not(v)
-        return _unwrap(np.invert(v))
+    eval_BinOp = eval_Compare = eval_UnaryOp = eval_Call = eval_op
 
     def eval_BoolOp(self, e: ir.BoolOp, mask: _Mask) -> Any:
         # Short-circuit per processor: the right side runs only where the left does not decide.
@@ -583,7 +566,7 @@ class _Launch:
         if rest.n == 0:
             return left
         right = _truth(self.eval(e.right, rest))
-        return _unwrap(np.logical_and(left, right) if e.op == "and" else np.logical_or(left, right))
+        return ops.unwrap(np.logical_and(left, right) if e.op == "and" else np.logical_or(left, right))
 
     def eval_Select(self, e: ir.Select, mask: _Mask) -> Any:
         cond = _truth(self.eval(e.cond, mask))
@@ -595,22 +578,9 @@ class _Launch:
         b = self.eval(e.if_false, no) if no.n else 0
         return np.where(cond, a, b)
 
-    def eval_Call(self, e: ir.Call, mask: _Mask) -> Any:
-        args = [self.eval(a, mask) for a in e.args]
-        if e.func in ir.CONVERSIONS:
-            v = args[0]
-            if np.dtype(e.func if e.func != "int" else "int64").kind == "i" and _is_float(v):
-                finite = np.isfinite(v) if mask.arr is None or not isinstance(v, np.ndarray) \
-                    else np.isfinite(v) | ~mask.arr
-                if not np.all(finite):
-                    raise ExecutionError(f"`{ir.format_expr(e)}` converts NaN or infinity to an integer", loc=e.loc,
-                                         hint="guard the value (e.g. check the divisor) before converting it")
-            return _convert(e.func, v)
-        result = _MATH[e.func](*args)
-        if e.func in ("floor", "ceil"):
-            result = result.astype(np.int64) if isinstance(result, np.ndarray) else int(result)
-        self.tick(mask, _category(*args), e.func, "flop" if any(_is_float(a) for a in args) else None)
-        return _unwrap(result)
+    def first(self, mask: _Mask) -> int:
+        """The lowest active processor (who an error of a uniform value is reported for)."""
+        return 0 if mask.arr is None else int(np.argmax(mask.arr))
 
 
 def bind_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -642,29 +612,14 @@ def bind_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> tuple[dict[
 # ---- helpers -------------------------------------------------------------------------------------
 
 
-def _is_float(v: Any) -> bool:
-    if isinstance(v, np.ndarray):
-        return v.dtype.kind == "f"
-    return isinstance(v, (float, np.floating))
-
-
 def _is_integer(v: Any) -> bool:
     if isinstance(v, np.ndarray):
         return v.dtype.kind in "iu"
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def _category(*values: Any) -> str:
-    return "flop" if any(_is_float(v) for v in values) else "int"
-
-
 def _dtype_name(v: Any) -> str:
     return str(v.dtype) if isinstance(v, np.ndarray) else type(v).__name__
-
-
-def _unwrap(v: Any) -> Any:
-    """NumPy scalars back to Python scalars so uniform values stay cheap."""
-    return v.item() if isinstance(v, np.generic) and not isinstance(v, (np.float32,)) else v
 
 
 def _truth(v: Any) -> Any:
@@ -677,17 +632,6 @@ def _logical_not(v: Any) -> Any:
 
 def _zero_like(v: Any) -> Any:
     return np.zeros((), dtype=v.dtype) if isinstance(v, np.ndarray) else type(v)(0)
-
-
-def _convert(func: str, v: Any) -> Any:
-    if func == "int":
-        return np.trunc(v).astype(np.int64) if isinstance(v, np.ndarray) else int(v)
-    if func == "float":
-        return v.astype(np.float64) if isinstance(v, np.ndarray) else float(v)
-    dtype = np.dtype(func)
-    if isinstance(v, np.ndarray):
-        return (np.trunc(v) if dtype.kind == "i" and v.dtype.kind == "f" else v).astype(dtype)
-    return dtype.type(v) if dtype == np.float32 else _unwrap(dtype.type(v))
 
 
 def _gib(nbytes: int) -> str:

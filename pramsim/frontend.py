@@ -14,14 +14,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import ir
+from . import ir, ops
 from .errors import DSLError, Loc
 
-_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
-           ast.Mod: "%", ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>",
-           ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}
-_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
-_UNOPS = {ast.USub: "-", ast.UAdd: "+", ast.Not: "not", ast.Invert: "~"}
+# Python's operator syntax -> the operation table's names (pramsim.ops).
+_BINOPS = {syntax: name for syntax, name in ops.BY_SYNTAX.items() if name in ops.BINARY}
+_CMPOPS = {syntax: name for syntax, name in ops.BY_SYNTAX.items() if name in ops.COMPARE}
+_UNOPS = {syntax: name for syntax, name in ops.BY_SYNTAX.items() if name in ops.UNARY}
 _DTYPES = {"float32", "float64", "int32", "int64"}
 
 # What to say for common unsupported constructs.
@@ -422,9 +421,9 @@ class _KernelBuilder:
 
     def math_call(self, e: ast.Call, fname: str) -> ir.Expr:
         args = tuple(self.expr(a) for a in e.args)
-        want = {"min": (2, 2), "max": (2, 2)}.get(fname, (1, 1))
-        if not want[0] <= len(args) <= want[1]:
-            raise self.error(e, f"{fname}() takes {want[0]} argument{'s' if want[0] > 1 else ''} here, got {len(args)}")
+        want = ops.MATH[fname].arity
+        if len(args) != want:
+            raise self.error(e, f"{fname}() takes {want} argument{'s' if want > 1 else ''} here, got {len(args)}")
         return ir.Call(self.loc(e), fname, args)
 
     def conversion(self, e: ast.Call, fname: str) -> ir.Expr:

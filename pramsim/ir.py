@@ -12,20 +12,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from typing import Any, Callable
+
+from . import ops
 from .errors import Loc
 
 # ---- expressions -----------------------------------------------------------------------------
+# What each operation means (kinds, cost, checks, implementations) is in pramsim/ops.py.
 
-BINARY_OPS = {"+", "-", "*", "/", "//", "%", "**", "<<", ">>", "&", "|", "^"}
-COMPARE_OPS = {"<", "<=", ">", ">=", "==", "!="}
-UNARY_OPS = {"-", "+", "not", "~"}
+BINARY_OPS = set(ops.BINARY)
+COMPARE_OPS = set(ops.COMPARE)
+UNARY_OPS = set(ops.UNARY)
 BOOL_OPS = {"and", "or"}
-# Math functions a kernel may call; each costs one arithmetic operation.
-MATH_FUNCS = {"exp", "log", "sqrt", "min", "max", "abs", "tanh", "floor", "ceil"}
-# Conversions cost nothing (they are register moves in the unit-cost model).
-CONVERSIONS = {"float", "int", "float32", "float64", "int32", "int64"}
-# Processor-id intrinsics: reading one is free (it is a register).
-ID_INTRINSICS = {"gid", "lane", "block_id", "block_dim", "num_blocks", "num_procs"}
+MATH_FUNCS = set(ops.MATH)
+CONVERSIONS = set(ops.CONVERSIONS)
+ID_INTRINSICS = set(ops.INTRINSICS)
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,46 @@ class Kernel:
         return tuple(p.name for p in self.params)
 
 
+def op_row(e: BinOp | Compare | UnaryOp | Call) -> ops.Op:
+    """The operation table's row for an operator, comparison or call node."""
+    if isinstance(e, BinOp):
+        return ops.BINARY[e.op]
+    if isinstance(e, Compare):
+        return ops.COMPARE[e.op]
+    if isinstance(e, UnaryOp):
+        return ops.UNARY[e.op]
+    return ops.CALLS[e.func]
+
+
+def operands(e: BinOp | Compare | UnaryOp | Call) -> tuple[Expr, ...]:
+    """The argument expressions of an operator, comparison or call node, in order."""
+    if isinstance(e, (BinOp, Compare)):
+        return (e.left, e.right)
+    if isinstance(e, UnaryOp):
+        return (e.operand,)
+    return e.args
+
+
+OPERATIONS = (BinOp, Compare, UnaryOp, Call)
+
+
+def expr_kind(e: Expr, leaf: Callable[[Expr], Any]) -> str | None:
+    """The kind ("b", "i", "f") of expression `e`: a fold over the operation table's kind rules.
+
+    `leaf` gives the kind of a Var, Load, Const or Intrinsic; None (unknown) propagates, and so
+    does a refusal (an operation the table does not define for its operand kinds). The type
+    checker and the compiled engine both infer kinds with this function."""
+    if isinstance(e, OPERATIONS):
+        kinds = tuple(expr_kind(a, leaf) for a in operands(e))
+        return None if None in kinds else op_row(e).result_kind(kinds)
+    if isinstance(e, BoolOp):
+        return ops.BOOL
+    if isinstance(e, Select):
+        a, b = expr_kind(e.if_true, leaf), expr_kind(e.if_false, leaf)
+        return None if a is None or b is None else ops.join(a, b)
+    return leaf(e)
+
+
 def walk_expr(e: Expr):
     """Every expression node under `e`, `e` first."""
     yield e
@@ -251,8 +292,8 @@ def shape_params(kernel: Kernel) -> tuple[str, ...]:
 
 # ---- printing --------------------------------------------------------------------------------
 
-_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "|": 5, "^": 6, "&": 7, "<<": 8, ">>": 8,
-               "+": 9, "-": 9, "*": 10, "/": 10, "//": 10, "%": 10, "unary": 11, "**": 12}
+_PRECEDENCE = {"or": 1, "and": 2, "not": 3, "cmp": 4, "unary": 11,
+               **{name: o.precedence for name, o in ops.BINARY.items()}}
 
 
 def format_expr(e: Expr, parent: int = 0) -> str:

@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from . import ir
+from . import ir, ops
 from .errors import ExecutionError, Loc
 from .runtime import DeviceArray
 
-BOOL, INT, FLOAT = "bool", "int", "float"
+BOOL, INT, FLOAT = ops.BOOL, ops.INT, ops.FLOAT
+kind_of_dtype = ops.kind_of_dtype
 
 
 @dataclass(frozen=True)
@@ -38,17 +39,11 @@ class Kind:
     sources: frozenset[str] = frozenset()
 
 
-def kind_of_dtype(dtype: np.dtype) -> str:
-    return FLOAT if dtype.kind in "fc" else BOOL if dtype.kind == "b" else INT
-
-
 def join(a: Kind | None, b: Kind | None) -> Kind | None:
     if a is None or b is None:
         return a or b
-    if FLOAT in (a.kind, b.kind):
-        return Kind(FLOAT, (a.sources if a.kind == FLOAT else frozenset()) |
-                    (b.sources if b.kind == FLOAT else frozenset()))
-    return Kind(INT) if INT in (a.kind, b.kind) else Kind(BOOL)
+    k = ops.join(a.kind, b.kind)
+    return Kind(k, a.sources | b.sources if k == FLOAT else frozenset())
 
 
 def check_launch(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> None:
@@ -90,6 +85,8 @@ class _Checker:
         return {**env, s.target: self.expr(s.value, env)}
 
     def stmt_Store(self, s: ir.Store, env: dict[str, Kind]) -> dict[str, Kind]:
+        for e in s.index:
+            self.expr(e, env)
         self.index(s.array, s.index, env, s.loc)
         value = self.expr(s.value, env)
         element = self.arrays.get(s.array)
@@ -129,77 +126,61 @@ class _Checker:
         self.arrays[s.name] = kind_of_dtype(np.dtype(s.dtype))
         return env
 
-    # ---- expressions ------------------------------------------------------------------------------
+    # ---- expressions: kinds are a fold over the operation table (ir.expr_kind) ----------------------
 
     def expr(self, e: ir.Expr, env: dict[str, Kind]) -> Kind | None:
-        return getattr(self, "expr_" + type(e).__name__)(e, env)
+        """Check every index and operation in `e`, and return its kind."""
+        for node in ir.walk_expr(e):
+            if isinstance(node, ir.Load):
+                self.index(node.array, node.index, env, node.loc)
+            elif isinstance(node, ir.OPERATIONS):
+                self.defined(node, env)
+        return self.kind(e, env)
 
-    def expr_Const(self, e: ir.Const, env: dict[str, Kind]) -> Kind:
-        return Kind(BOOL if isinstance(e.value, bool) else FLOAT if isinstance(e.value, float) else INT)
-
-    def expr_Var(self, e: ir.Var, env: dict[str, Kind]) -> Kind | None:
-        return env.get(e.name)  # None: not assigned yet on this path (the executor reports it if read)
-
-    def expr_Intrinsic(self, e: ir.Intrinsic, env: dict[str, Kind]) -> Kind:
-        return Kind(INT)
-
-    def expr_Load(self, e: ir.Load, env: dict[str, Kind]) -> Kind | None:
-        self.index(e.array, e.index, env, e.loc)
-        element = self.arrays.get(e.array)
-        if element is None:
+    def kind(self, e: ir.Expr, env: dict[str, Kind]) -> Kind | None:
+        k = ir.expr_kind(e, lambda leaf: self.leaf(leaf, env))
+        if k is None:
             return None
-        return Kind(element, frozenset({e.array}) if element == FLOAT and e.array in self.params else frozenset())
+        return Kind(k, self.float_sources(e, env) if k == FLOAT else frozenset())
 
-    def expr_BinOp(self, e: ir.BinOp, env: dict[str, Kind]) -> Kind | None:
-        left, right = self.expr(e.left, env), self.expr(e.right, env)
-        if left is None or right is None:
-            return None
-        if e.op == "/":
-            return Kind(FLOAT)  # a float whatever the operands: the kernel's own doing
-        if e.op in ("<<", ">>", "&", "|", "^"):
-            return Kind(INT) if FLOAT not in (left.kind, right.kind) else join(left, right)
-        return join(join(left, right), Kind(INT))  # bool arithmetic gives integers
+    def leaf(self, e: ir.Expr, env: dict[str, Kind]) -> str | None:
+        if isinstance(e, ir.Const):
+            return ops.kind_of_value(e.value)
+        if isinstance(e, ir.Var):
+            k = env.get(e.name)  # None: not assigned yet on this path (the executor reports it if read)
+            return k.kind if k else None
+        if isinstance(e, ir.Load):
+            return self.arrays.get(e.array)
+        return INT  # an intrinsic
 
-    def expr_Compare(self, e: ir.Compare, env: dict[str, Kind]) -> Kind:
-        self.expr(e.left, env)
-        self.expr(e.right, env)
-        return Kind(BOOL)
+    def float_sources(self, e: ir.Expr, env: dict[str, Kind]) -> frozenset[str]:
+        """The float launch arguments (parameters, or arrays' elements) that a float value comes from."""
+        if isinstance(e, ir.Var):
+            k = env.get(e.name)
+            return k.sources if k and k.kind == FLOAT else frozenset()
+        if isinstance(e, ir.Load):
+            return frozenset({e.array}) if self.arrays.get(e.array) == FLOAT and e.array in self.params else frozenset()
+        if isinstance(e, ir.Select):
+            children = (e.if_true, e.if_false)
+        elif isinstance(e, ir.OPERATIONS):
+            children = ir.operands(e)
+        else:
+            return frozenset()
+        return frozenset().union(*(self.float_sources(c, env) for c in children))
 
-    def expr_BoolOp(self, e: ir.BoolOp, env: dict[str, Kind]) -> Kind:
-        self.expr(e.left, env)
-        self.expr(e.right, env)
-        return Kind(BOOL)
-
-    def expr_UnaryOp(self, e: ir.UnaryOp, env: dict[str, Kind]) -> Kind | None:
-        v = self.expr(e.operand, env)
-        if e.op == "not":
-            return Kind(BOOL)
-        if v is not None and v.kind == BOOL and e.op in ("-", "~"):
-            return Kind(INT)
-        return v
-
-    def expr_Select(self, e: ir.Select, env: dict[str, Kind]) -> Kind | None:
-        self.expr(e.cond, env)
-        return join(self.expr(e.if_true, env), self.expr(e.if_false, env))
-
-    def expr_Call(self, e: ir.Call, env: dict[str, Kind]) -> Kind | None:
-        args = [self.expr(a, env) for a in e.args]
-        if e.func in ir.CONVERSIONS:
-            return Kind(INT) if e.func.startswith("int") else Kind(FLOAT)
-        if e.func in ("floor", "ceil"):
-            return Kind(INT)
-        if e.func in ("min", "max", "abs"):
-            out = args[0]
-            for a in args[1:]:
-                out = join(out, a)
-            return out
-        return Kind(FLOAT)  # exp, log, sqrt, tanh
+    def defined(self, e: ir.Expr, env: dict[str, Kind]) -> None:
+        """Refuse an operation the table does not define for its operands' kinds (`&` on a float)."""
+        row = ir.op_row(e)
+        kinds = tuple(ir.expr_kind(a, lambda leaf: self.leaf(leaf, env)) for a in ir.operands(e))
+        if None not in kinds and row.result_kind(kinds) is None:
+            raise ExecutionError(f"`{row.key}` {row.refusal}, in `{ir.format_expr(e)}`", loc=e.loc,
+                                 hint="convert the float operand with int(...), or compute it as an integer")
 
     # ---- the checks --------------------------------------------------------------------------------
 
     def index(self, array: str, index: tuple[ir.Expr, ...], env: dict[str, Kind], loc: Loc) -> None:
         for d, e in enumerate(index):
-            k = self.expr(e, env)
+            k = self.kind(e, env)
             if k is None or k.kind != FLOAT:
                 continue
             what = f"index `{ir.format_expr(e)}` of {array!r}" + (f" (dimension {d})" if len(index) > 1 else "")

@@ -351,7 +351,7 @@ def test_out_of_bounds_in_2d_shared_array(tmp_path):
     with pytest.raises(ExecutionError) as info:
         launch(mod.k, (1, 6))
     msg = str(info.value)
-    assert "(0, 3)" in msg and "'s'" in msg and "(2, 3)" in msg and "processor 2" in msg
+    assert "index 3 (dimension 1)" in msg and "'s'" in msg and "(2, 3)" in msg and "processor 2" in msg
     assert info.value.loc.line == L["store"]
 
 

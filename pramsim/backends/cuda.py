@@ -27,18 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import codecache, ir
+from .. import codecache, ir, ops
+from ..kinds import VarKinds
 from ..errors import Loc, LoweringError
 from ..runtime import DeviceArray
 
 NPROCS = "_pramsim_nprocs"
 _RESERVED = {"cuda", "math", "np", "numba", NPROCS}
-_INTRINSICS = {"gid": "cuda.grid(1)", "lane": "cuda.threadIdx.x", "block_id": "cuda.blockIdx.x",
-               "block_dim": "cuda.blockDim.x", "num_blocks": "cuda.gridDim.x", "num_procs": NPROCS}
-_MATH = {"exp": "math.exp", "log": "math.log", "sqrt": "math.sqrt", "tanh": "math.tanh",
-         "floor": "math.floor", "ceil": "math.ceil", "min": "min", "max": "max", "abs": "abs"}
-_CONVERSIONS = {"float": "float", "int": "int", "float32": "np.float32", "float64": "np.float64",
-                "int32": "np.int32", "int64": "np.int64"}
 _DTYPES = {"float32", "float64", "int32", "int64"}
 
 HEADER = "import math\n\nimport numpy as np\nfrom numba import cuda\n"
@@ -89,6 +84,9 @@ class _Renderer:
         names = set(kernel.param_names) | _assigned_names(kernel.body)
         # Names that would shadow the generated module's imports get a suffix.
         self.rename = {n: _fresh(n, names) for n in names if n in _RESERVED}
+        # Kinds, to cast bool operands of arithmetic as the operation table says (True + True == 2);
+        # array elements and scalar parameters count as numbers (their dtypes are not known here).
+        self.kinds = VarKinds(kernel, {}, {p: ops.FLOAT for p in kernel.param_names}, strict=False)
 
     def name(self, n: str) -> str:
         return self.rename.get(n, n)
@@ -122,29 +120,16 @@ class _Renderer:
         if isinstance(e, ir.Intrinsic):
             if shape:
                 raise self.fail(e, "an intrinsic in a shared/local shape")
-            return _INTRINSICS[e.name]
+            return ops.INTRINSICS[e.name].cuda
         if isinstance(e, ir.Load):
             return f"{self.name(e.array)}[{', '.join(self.expr(i) for i in e.index)}]"
-        if isinstance(e, ir.BinOp):
-            if e.op not in ir.BINARY_OPS:
-                raise self.fail(e, f"operator {e.op}")
-            return f"({self.expr(e.left, shape)} {e.op} {self.expr(e.right, shape)})"
-        if isinstance(e, ir.Compare):
-            return f"({self.expr(e.left, shape)} {e.op} {self.expr(e.right, shape)})"
+        if isinstance(e, ir.OPERATIONS):  # the operation table's template (pramsim.ops)
+            args = ir.operands(e)
+            return ir.op_row(e).render([self.expr(a, shape) for a in args], tuple(map(self.kinds.of, args)), "cuda")
         if isinstance(e, ir.BoolOp):
             return f"({self.expr(e.left, shape)} {e.op} {self.expr(e.right, shape)})"
-        if isinstance(e, ir.UnaryOp):
-            sep = " " if e.op == "not" else ""
-            return f"({e.op}{sep}{self.expr(e.operand, shape)})"
         if isinstance(e, ir.Select):
             return f"({self.expr(e.if_true, shape)} if {self.expr(e.cond, shape)} else {self.expr(e.if_false, shape)})"
-        if isinstance(e, ir.Call):
-            args = ", ".join(self.expr(a, shape) for a in e.args)
-            if e.func in _CONVERSIONS:
-                return f"{_CONVERSIONS[e.func]}({args})"
-            if e.func in _MATH:
-                return f"{_MATH[e.func]}({args})"
-            raise self.fail(e, f"call of {e.func}()")
         raise self.fail(e, f"expression {type(e).__name__}")
 
     # statements
