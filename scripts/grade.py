@@ -12,13 +12,14 @@ Each submission runs in its own process, in its own process group, in an empty t
 folder, under a time limit (--timeout; the whole group is killed) and an address-space limit
 (--memory-limit). The verdict is not read from the submission's output, which it controls: a
 random nonce goes to the checker through an inherited pipe that pramsim closes before loading the
-file, and the verdict is accepted only from check's --json-out file, carrying that nonce, from a
-process that exited normally with the matching code (pramsim/verdict.py). Anything else (no
+file, and the verdict is accepted only from check's --json-out file, signed with that nonce
+(which is never written anywhere), from a process that exited normally with the matching code
+(pramsim/verdict.py). Anything else (no
 verdict, a wrong nonce, a signal, a timeout) is a FAIL with the reason.
 
 Limit: a submission is Python running inside the checker's process. This stops the cheap tricks
-(printing a passing report, os._exit(0), sys.exit(0), writing the verdict file, infinite loops,
-memory bombs) but not a deliberate forgery from inside the process, nor what the code does to
+(printing a passing report, os._exit(0), sys.exit(0), writing or editing the verdict file,
+infinite loops, memory bombs) but not a deliberate forgery from inside the process, nor what the code does to
 your files and network. Run the grader in a container without network, or as a separate
 unprivileged user (docs/course/README.md).
 
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hmac
 import io
 import json
 import os
@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pramsim.errors import PramsimError
-from pramsim.verdict import NONCE_FD_ENV, write_text_atomic
+from pramsim.verdict import NONCE_FD_ENV, verified, write_text_atomic
 
 # Sets the limits, then becomes the checker: the limits hold before pramsim or the submission
 # runs, without a preexec_fn (unsafe with --jobs threads).
@@ -123,8 +123,9 @@ def judge(status: int | None, verdict_path: Path, nonce: str, stderr_tail: str, 
                        f"(os._exit, a crash or a memory limit?)" + (f"; stderr: {stderr_tail}" if stderr_tail else ""))
     except (OSError, ValueError) as exc:
         return False, f"unreadable verdict ({exc})"
-    if not isinstance(data, dict) or not hmac.compare_digest(str(data.get("nonce", "")), nonce):
-        return False, "forged verdict: it does not carry this run's nonce"
+    data = verified(data, nonce)
+    if data is None:
+        return False, "forged verdict: it is not signed with this run's nonce"
     expected = data.get("exit_code", 0 if data.get("pass") is True else 1)
     if status != expected:
         return False, f"the verdict implies exit code {expected}, the process exited with {status}"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from pramsim.verdict import write_verdict
+
 ROOT = Path(__file__).resolve().parents[1]
 GRADE = ROOT / "scripts" / "grade.py"
 SUBMISSIONS = ROOT / "tests" / "grading"
@@ -50,10 +52,16 @@ def test_printed_passing_report_then_os_exit_is_a_fail(graded):
 
 
 def test_verdict_file_written_by_the_submission_is_a_fail(graded):
-    """It tries the environment, /proc/self/environ and the nonce pipe: all empty by load time."""
+    """It signs with what it finds in the environment, /proc/self/environ and the nonce pipe: all
+    empty by the time the file loads."""
     _, lines, _ = graded
     assert lines["cheat_forge_verdict.py"].startswith("FAIL")
     assert "forged verdict" in lines["cheat_forge_verdict.py"]
+
+
+def test_genuine_verdict_edited_at_exit_is_a_fail(graded):
+    """An atexit handler turns the checker's own (failing) verdict into a pass and exits 0."""
+    assert lines_fail(graded, "cheat_flip_verdict.py", "forged verdict")
 
 
 def test_sys_exit_in_host_code_fails_check_run_and_grade(graded):
@@ -132,10 +140,15 @@ def test_check_json_out_is_the_json_report(tmp_path):
 def test_a_verdict_is_accepted_only_with_the_nonce_and_the_matching_exit(tmp_path):
     judge = load_grader().judge
     verdict = tmp_path / "v.json"
-    verdict.write_text(json.dumps({"pass": True, "nonce": "abc", "points": [], "work_fit": None, "depth_fit": None}))
+    write_verdict(verdict, {"pass": True, "points": [], "work_fit": None, "depth_fit": None, "x": 0.1 + 0.2}, "abc")
+    assert "abc" not in verdict.read_text()  # signed with the nonce, which is not written
     assert judge(0, verdict, "abc", "", 60) == (True, "all checks pass")
     assert judge(1, verdict, "abc", "", 60) == (False, "the verdict implies exit code 0, the process exited with 1")
     assert judge(0, verdict, "abd", "", 60)[1].startswith("forged verdict")
+    edited = json.loads(verdict.read_text())
+    edited["x"] = 0.3
+    verdict.write_text(json.dumps(edited))
+    assert judge(0, verdict, "abc", "", 60)[1].startswith("forged verdict")
     assert judge(-9, verdict, "abc", "", 60) == (False, "crashed: killed by SIGKILL")
     assert judge(None, verdict, "abc", "", 60) == (False, "timeout: still running after 60 s (killed)")
 

@@ -1,11 +1,12 @@
-"""A cheat: writes a passing verdict into check's --json-out file, with any nonce it can find,
-and leaves with os._exit(0) before the checker can overwrite it."""
+"""A cheat: writes a passing verdict into check's --json-out file, signed with any nonce it can
+find, and leaves with os._exit(0) before the checker can overwrite it."""
 import json
 import os
 import sys
 
 import numpy as np
 from pramsim.dsl import kernel, program
+from pramsim.verdict import signature
 
 
 def steal_nonce() -> str:
@@ -21,9 +22,9 @@ def steal_nonce() -> str:
 
 
 out = sys.argv[sys.argv.index("--json-out") + 1] if "--json-out" in sys.argv else "verdict.json"
+forged = {"program": "cheat_forge_verdict", "pass": True, "work_fit": None, "depth_fit": None, "points": []}
 with open(out, "w") as f:
-    json.dump({"program": "cheat_forge_verdict", "pass": True, "nonce": steal_nonce(), "work_fit": None,
-               "depth_fit": None, "points": []}, f)
+    json.dump({**forged, "mac": signature(forged, steal_nonce())}, f)
 os._exit(0)
 
 
