@@ -31,6 +31,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import secrets
 import signal
@@ -187,8 +188,11 @@ def main() -> int:
     args = ap.parse_args()
     if not args.submissions.is_dir():
         ap.error(f"{args.submissions} is not a folder")
-    if not (args.timeout > 0 and args.memory_limit > 0 and args.jobs >= 1):  # also refuses nan
-        ap.error("--timeout and --memory-limit must be positive, --jobs at least 1")
+    if not all(math.isfinite(x) and x > 0 for x in (args.timeout, args.memory_limit)) or args.jobs < 1:
+        ap.error("--timeout and --memory-limit must be positive numbers, --jobs at least 1")
+    for report in (args.csv, args.junit):  # before the grading, not after it
+        if report and not report.resolve().parent.is_dir():
+            ap.error(f"the folder of {report} does not exist")
     paths = sorted(args.submissions.glob("*.py"))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(lambda p: grade(p, args.work, args.depth, args.timeout,

@@ -178,3 +178,11 @@ def load_grader():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.mark.parametrize("option", [["--timeout", "nan"], ["--timeout", "inf"], ["--memory-limit", "0"],
+                                    ["--junit", "/nonexistent-folder/grades.xml"]])
+def test_grader_refuses_bad_limits_and_report_paths_before_grading(option):
+    r = subprocess.run([sys.executable, str(GRADE), str(SUBMISSIONS), "--work", "n", "--depth", "log n", *option],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "error:" in r.stderr and not grade_lines(r.stdout)
