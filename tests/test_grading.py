@@ -101,11 +101,9 @@ def test_shared_memory_race_fails_check_by_default_and_grade(graded):
 
 def test_infinite_host_loop_is_a_timeout_and_its_processes_are_killed(tmp_path):
     pidfile = tmp_path / "child.pid"
-    start = time.monotonic()
     r = subprocess.run([sys.executable, str(GRADE), str(SUBMISSIONS / "timeout"), "--work", "n", "--depth", "log n",
                         "--timeout", "5"], capture_output=True, text=True, timeout=120,
                        env={**os.environ, "PRAMSIM_TEST_PIDFILE": str(pidfile)})
-    assert time.monotonic() - start < 120
     line = grade_lines(r.stdout)["host_loop.py"]
     assert line.startswith("FAIL") and "timeout: still running after 5 s (killed)" in line, r.stdout + r.stderr
     assert r.returncode == 1
