@@ -151,19 +151,44 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
-@click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
+@click.option("--check-races/--no-check-races", default=True, show_default=True,
+              help="Fail on shared-memory races (two lanes, one cell, no barrier between); on by default.")
 @click.option("--work", "work", default=None, help="Θ form the work must follow, e.g. 'n log n' (overrides the program's).")
 @click.option("--depth", "depth", default=None, help="Θ form the depth must follow, e.g. 'log^2 n'.")
 @click.option("--max-time", type=click.FloatRange(min=0), default=DEFAULT_MAX_TIME, show_default=True,
               help="Refuse the check if its estimated time exceeds this many seconds (0: do not estimate).")
 @click.option("--verbose", "-v", is_flag=True, help="Also print how long the check was estimated to take, and how.")
+@click.option("--json-out", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the JSON report (or, on an error, pass: false and the error) to this file, atomically.")
 @_friendly_errors
 def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, check_races: bool,
-          work: str | None, depth: str | None, max_time: float, verbose: bool) -> None:
+          work: str | None, depth: str | None, max_time: float, verbose: bool, json_out: Path | None) -> None:
     """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent.
 
     With --work/--depth it grades a submission against the bounds an instructor gives; exit code
     0 means pass, 1 fail."""
+    from .verdict import take_nonce, write_verdict
+    nonce = take_nonce()  # before the program file, which is Python that could read it, is loaded
+    try:
+        result = _check(program, ps, as_json, seed, model, check_races, work, depth, max_time)
+    except PramsimError as exc:
+        if json_out:
+            write_verdict(json_out, {"pass": False, "error": str(exc), "exit_code": exc.exit_code}, nonce)
+        raise
+    _say_estimate(result.estimate, verbose)
+    data = report.check_json(result)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(report.check_text(result))
+    if json_out:
+        write_verdict(json_out, data, nonce)
+    sys.exit(0 if result.passed else 1)
+
+
+def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, check_races: bool,
+           work: str | None, depth: str | None, max_time: float) -> Any:
+    """The check sweep of `pramsim check` (a CheckResult); errors are raised, not reported."""
     import dataclasses
     from . import bounds
     prog = load_program(program)
@@ -176,14 +201,8 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
         if not as_json and sys.stderr.isatty():
             click.echo(f"\r  point {done}/{total}", err=True, nl=done == total)
 
-    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model, check_races,
-                           max_time=max_time or None)
-    _say_estimate(result.estimate, verbose)
-    if as_json:
-        click.echo(json.dumps(report.check_json(result), indent=2))
-    else:
-        click.echo(report.check_text(result))
-    sys.exit(0 if result.passed else 1)
+    return check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model, check_races,
+                         max_time=max_time or None)
 
 
 @main.command()

@@ -65,7 +65,7 @@ def load_file(path: Path) -> list[Program]:
         raise
     except SyntaxError as exc:
         raise ProgramError(f"syntax error: {exc.msg}", loc=Loc(str(path), exc.lineno or 1, (exc.offset or 1) - 1)) from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() at the top level must not end pramsim
         raise user_code_error(exc, path) from None
     programs = [v for v in vars(module).values() if isinstance(v, Program)]
     if not programs:
@@ -77,7 +77,9 @@ def load_file(path: Path) -> list[Program]:
 
 
 def user_code_error(exc: BaseException, path: Path | None = None) -> PramsimError:
-    """An exception raised in a user's host code, located at the user's innermost frame."""
+    """An exception raised in a user's host code, located at the user's innermost frame. A
+    SystemExit (sys.exit() in the program's code) is a failure too: the program ended before
+    producing its result, and a caller reading exit code 0 must not take that for a pass."""
     frames = traceback.extract_tb(exc.__traceback__)
     pkg = str(Path(__file__).resolve().parent)
     # The user's frames: not pramsim's own, and not a library's (numpy raising MemoryError for
@@ -87,6 +89,12 @@ def user_code_error(exc: BaseException, path: Path | None = None) -> PramsimErro
             and Path(f.filename).is_file()]
     where = user[-1] if user else (frames[-1] if frames else None)
     loc = Loc(where.filename, where.lineno or 1, 0) if where else None
+    if isinstance(exc, SystemExit):
+        call = f"sys.exit({'' if exc.code is None else repr(exc.code)})"
+        when = "while its file was being loaded" if path else "before producing its result"
+        return ProgramError(f"the program's Python code called {call} (raised SystemExit) {when}", loc=loc,
+                            hint="a program returns its result and pramsim checks it: remove the exit, or raise "
+                                 "an exception that says what is wrong")
     if isinstance(exc, MemoryError):
         return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc,
                             hint="the program's arrays need more memory than this machine has: use smaller parameters")

@@ -174,7 +174,7 @@ def refuse_if_too_long(estimate: Estimate, max_time: float, what: str) -> None:
 
 
 def call_user(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a program's own function; its exceptions become errors at the user's line."""
+    """Call a program's own function; its exceptions, and sys.exit(), become errors at the user's line."""
     try:
         return fn(*args, **kwargs)
     except PramsimError:
@@ -185,7 +185,7 @@ def call_user(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
                                hint="inputs(rng, **params), the host and reference(**inputs, **params) "
                                     "take the parameters by name") from None
         raise user_code_error(exc) from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise user_code_error(exc) from None
 
 
@@ -272,9 +272,10 @@ def check_point(program: Program, params: dict[str, int], machine: MachineSpec, 
 
 def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = DEFAULT_PS, seed: int = 0,
                   progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary",
-                  check_races: bool = False, max_time: float | None = None) -> CheckResult:
+                  check_races: bool = True, max_time: float | None = None) -> CheckResult:
     """The sweep of `pramsim check`. With `max_time` (seconds) the whole sweep's time is estimated
-    first and the check refused (ResourceError) when the estimate exceeds it."""
+    first and the check refused (ResourceError) when the estimate exceeds it. `check_races` (on by
+    default, as in `pramsim check`) makes a shared-memory race an error (pramsim.races)."""
     points_params = sweep_points(program)
     estimate = None
     if max_time:
