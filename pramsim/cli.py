@@ -11,7 +11,7 @@ from typing import Any, Callable
 import click
 
 from . import ir, report
-from .errors import PramsimError
+from .errors import ParameterError, PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
 from .executor import ENGINES, MODELS
@@ -267,23 +267,48 @@ def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .png or .svg.")
 @_friendly_errors
 def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
-    """Place PROGRAMS (names or files, at their default parameters) on the machine's roofline."""
-    from .plots import plot_roofline
+    """Place PROGRAMS (names or files) on the machine's roofline by their predicted device time.
+
+    name=value arguments (n=4096) set that parameter of every listed program that has it; the
+    others run at their defaults."""
+    from .plots import RooflinePoint, plot_roofline
     spec = load_machine(machine)
     if not spec.is_gpu:
         raise PramsimError(f"{machine!r} is not a GPU profile", hint="use --machine h100 or a100")
+    names, assignments = _split_roofline_args(programs)
     points = []
-    for name in programs:
+    for name in names:
         prog = load_program(name)
-        r = run_program(prog, dict(prog.params), spec)
+        given = [a for a in assignments if a.partition("=")[0].strip() in prog.params]
+        values = parse_params(prog, given)
+        r = run_program(prog, values, spec)
         roof = r.schedule.details["roofline"]
-        if roof["arithmetic_intensity"]:
-            rate = roof["flops"] / r.schedule.time_s
-            points.append((prog.name, roof["arithmetic_intensity"], rate))
-            click.echo(f"{prog.name:<22} intensity {roof['arithmetic_intensity']:8.3f} flop/B   "
-                       f"predicted {rate / 1e9:10.2f} GFLOP/s   {roof['model_bound']}-bound")
+        if not roof["arithmetic_intensity"]:
+            click.echo(f"{prog.name:<22} no flops or no HBM traffic: not on the roofline", err=True)
+            continue
+        shown = {k: values[k] for k in (a.partition("=")[0].strip() for a in given)}  # the label shows these
+        point = RooflinePoint(prog.name, shown, roof["arithmetic_intensity"], roof["flops"],
+                              r.schedule.device_s, r.schedule.time_s)
+        points.append(point)
+        click.echo(f"{point.label:<36} intensity {point.intensity:8.3f} flop/B   device {point.device_s * 1e6:10,.2f} µs "
+                   f"{point.device_rate / 1e9:10.2f} GFLOP/s   (with host {point.total_s * 1e6:,.2f} µs)   "
+                   f"{roof['model_bound']}-bound")
     plot_roofline(points, spec.p * spec.clock_hz, spec.hbm_bytes_per_s, plot, spec.name)
     click.echo(f"roofline written to {plot}", err=True)
+
+
+def _split_roofline_args(args: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Program names/files and name=value assignments; an assignment no program declares is an error."""
+    assignments = [a for a in args if "=" in a]
+    names = [a for a in args if "=" not in a]
+    if not names:
+        raise ParameterError("roofline needs at least one program", hint="e.g. pramsim roofline matmul_tiled n=256 --plot r.png")
+    declared = {k for name in names for k in load_program(name).params}
+    for a in assignments:
+        if a.partition("=")[0].strip() not in declared:
+            raise ParameterError(f"no program listed has a parameter {a.partition('=')[0].strip()!r} ({a})",
+                             hint=f"their parameters are: {', '.join(sorted(declared)) or 'none'}")
+    return names, assignments
 
 
 @main.command("show-ir")
