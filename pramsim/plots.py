@@ -1,12 +1,14 @@
-"""Plots (matplotlib, PNG or SVG by the file's suffix) of sweep results.
+"""Plots (matplotlib, PNG or SVG by the file's suffix) of sweep results and schedules.
 
 - p varied: speedup W/T_p against p, with the band Brent's theorem allows and the ideal line.
 - a size varied: work and depth against it on log axes, with the declared Θ forms fitted.
+- a schedule (`run --gantt`): a host row on GPU profiles, then one row per kernel.
+- programs on a GPU profile's roofline (`roofline`), by predicted device time.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from . import bounds
@@ -251,6 +253,15 @@ class RooflinePoint:
 
 def plot_roofline(points: list[RooflinePoint], peak_ops_per_s: float, bytes_per_s: float,
                   path: Path, machine: str) -> Path:
+    """Write roofline_figure to `path` (.png or .svg)."""
+    plt = _pyplot()
+    fig = roofline_figure(points, peak_ops_per_s, bytes_per_s, machine)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def roofline_figure(points: list[RooflinePoint], peak_ops_per_s: float, bytes_per_s: float, machine: str) -> Any:
     """Roofline min(peak, intensity x bandwidth) with its two roofs and the ridge point labelled;
     each program at flops / predicted device time (filled), and, hollow, at flops / total time."""
     import numpy as np
@@ -272,7 +283,7 @@ def plot_roofline(points: list[RooflinePoint], peak_ops_per_s: float, bytes_per_
     ax.annotate(f"compute roof: {peak_ops_per_s / 1e12:,.1f} Top/s (p · clock)", (hi, peak_ops_per_s), xytext=(-4, 5),
                 textcoords="offset points", ha="right", fontsize=8)
     x_bw = lo * 3
-    ax.annotate(f"HBM roof: {bytes_per_s / 1e12:,.2f} TB/s", (x_bw, x_bw * bytes_per_s), xytext=(2, 6),
+    ax.annotate(f"HBM roof: {bytes_per_s / 1e12:,.2f} TB/s", (x_bw, x_bw * bytes_per_s), xytext=(0, 9),
                 textcoords="offset points", fontsize=8, rotation=_slope_angle(ax, fig), rotation_mode="anchor")
     colors = plt.get_cmap("tab10")
     for i, p in enumerate(points):
@@ -287,9 +298,7 @@ def plot_roofline(points: list[RooflinePoint], peak_ops_per_s: float, bytes_per_
     ax.set_title(f"roofline of {machine}: programs placed by predicted device time", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _slope_angle(ax: Any, fig: Any) -> float:
