@@ -350,11 +350,13 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
     values = parse_params(prog, params)
     result = gpu.run_on_gpu(prog, values, repeat, seed)
     try:
-        predicted = run_program(prog, values, load_machine("h100"), seed).schedule.time_s
+        schedule = run_program(prog, values, load_machine("h100"), seed).schedule
+        predicted = schedule.time_s
+        result.update(predicted_s=predicted, predicted_device_s=schedule.device_s, predicted_host_s=schedule.host_s)
     except PramsimError as exc:
         predicted = None
+        result["predicted_s"] = None
         click.echo(f"note: no prediction on h100: {exc.message}", err=True)
-    result["predicted_s"] = predicted
     measured = result.get("measured_s")
     if predicted and measured and not result.get("simulated"):
         result["relative_error"] = (predicted - measured) / measured

@@ -282,9 +282,6 @@ def roofline_figure(points: list[RooflinePoint], peak_ops_per_s: float, bytes_pe
                 textcoords="offset points", fontsize=8)
     ax.annotate(f"compute roof: {peak_ops_per_s / 1e12:,.1f} Top/s (p · clock)", (hi, peak_ops_per_s), xytext=(-4, 5),
                 textcoords="offset points", ha="right", fontsize=8)
-    x_bw = lo * 3
-    ax.annotate(f"HBM roof: {bytes_per_s / 1e12:,.2f} TB/s", (x_bw, x_bw * bytes_per_s), xytext=(0, 9),
-                textcoords="offset points", fontsize=8, rotation=_slope_angle(ax, fig), rotation_mode="anchor")
     colors = plt.get_cmap("tab10")
     for i, p in enumerate(points):
         c = colors(i % 10)
@@ -297,7 +294,11 @@ def roofline_figure(points: list[RooflinePoint], peak_ops_per_s: float, bytes_pe
     ax.set_ylabel("flop rate (flops/s): flops / predicted time")
     ax.set_title(f"roofline of {machine}: programs placed by predicted device time", fontsize=10)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    fig.tight_layout()  # before the slope is measured: the layout changes the axes' aspect
+    x_bw = lo * 3
+    ax.annotate(f"HBM roof: {bytes_per_s / 1e12:,.2f} TB/s", (x_bw, x_bw * bytes_per_s), xytext=(0, 4),
+                textcoords="offset points", fontsize=8, rotation=_slope_angle(ax, fig), rotation_mode="anchor",
+                va="bottom")
     return fig
 
 
