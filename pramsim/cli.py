@@ -225,6 +225,8 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         click.echo(json.dumps(rows, indent=2))
     else:
         cols = [k for k in prog.params if k in names] + ["p", "work", "depth", "steps", "speedup", "efficiency", "brent_holds", "correct"]
+        if rows and rows[0]["time_s"] is not None:  # a GPU profile: the predicted time and its split
+            cols += ["time_s", "device_s", "host_s"]
         click.echo("".join(f"{c:>12}" for c in cols))
         for r in rows:
             click.echo("".join(f"{r[c]:>12.3g}" if isinstance(r[c], float) else f"{str(r[c]):>12}" for c in cols))
@@ -279,14 +281,14 @@ def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
     points = []
     for name in names:
         prog = load_program(name)
-        given = [a for a in assignments if a.partition("=")[0].strip() in prog.params]
+        given = [a for a in assignments if _param_name(a) in prog.params]
         values = parse_params(prog, given)
         r = run_program(prog, values, spec)
         roof = r.schedule.details["roofline"]
         if not roof["arithmetic_intensity"]:
             click.echo(f"{prog.name:<22} no flops or no HBM traffic: not on the roofline", err=True)
             continue
-        shown = {k: values[k] for k in (a.partition("=")[0].strip() for a in given)}  # the label shows these
+        shown = {_param_name(a): values[_param_name(a)] for a in given}  # the label shows these
         point = RooflinePoint(prog.name, shown, roof["arithmetic_intensity"], roof["flops"],
                               r.schedule.device_s, r.schedule.time_s)
         points.append(point)
@@ -305,10 +307,15 @@ def _split_roofline_args(args: tuple[str, ...]) -> tuple[list[str], list[str]]:
         raise ParameterError("roofline needs at least one program", hint="e.g. pramsim roofline matmul_tiled n=256 --plot r.png")
     declared = {k for name in names for k in load_program(name).params}
     for a in assignments:
-        if a.partition("=")[0].strip() not in declared:
-            raise ParameterError(f"no program listed has a parameter {a.partition('=')[0].strip()!r} ({a})",
+        if _param_name(a) not in declared:
+            raise ParameterError(f"no program listed has a parameter {_param_name(a)!r} ({a})",
                              hint=f"their parameters are: {', '.join(sorted(declared)) or 'none'}")
     return names, assignments
+
+
+def _param_name(assignment: str) -> str:
+    """'n=256' -> 'n' (as parse_params reads it)."""
+    return assignment.partition("=")[0].strip()
 
 
 @main.command("show-ir")

@@ -94,6 +94,7 @@ def test_sweep_csv_has_device_and_host_columns(tmp_path):
     assert r.exit_code == 0, r.output
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 3
+    assert r.output.split("\n")[0].split()[-3:] == ["time_s", "device_s", "host_s"]   # the printed table too
     for row in rows:
         single = run_json("vector_mul", f"n={row['n']}", "--machine", "h100")
         assert float(row["device_s"]) == pytest.approx(single["predicted_device_s"])
