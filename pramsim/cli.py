@@ -11,7 +11,7 @@ from typing import Any, Callable
 import click
 
 from . import ir, report
-from .errors import PramsimError
+from .errors import ParameterError, PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
 from .executor import ENGINES, MODELS
@@ -244,6 +244,8 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         click.echo(json.dumps(rows, indent=2))
     else:
         cols = [k for k in prog.params if k in names] + ["p", "work", "depth", "steps", "speedup", "efficiency", "brent_holds", "correct"]
+        if rows and rows[0]["time_s"] is not None:  # a GPU profile: the predicted time and its split
+            cols += ["time_s", "device_s", "host_s"]
         click.echo("".join(f"{c:>12}" for c in cols))
         for r in rows:
             click.echo("".join(f"{r[c]:>12.3g}" if isinstance(r[c], float) else f"{str(r[c]):>12}" for c in cols))
@@ -286,23 +288,53 @@ def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .png or .svg.")
 @_friendly_errors
 def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
-    """Place PROGRAMS (names or files, at their default parameters) on the machine's roofline."""
-    from .plots import plot_roofline
+    """Place PROGRAMS (names or files) on the machine's roofline by their predicted device time.
+
+    name=value arguments (n=4096) set that parameter of every listed program that has it; the
+    others run at their defaults."""
+    from .plots import RooflinePoint, plot_roofline
     spec = load_machine(machine)
     if not spec.is_gpu:
         raise PramsimError(f"{machine!r} is not a GPU profile", hint="use --machine h100 or a100")
+    names, assignments = _split_roofline_args(programs)
     points = []
-    for name in programs:
+    for name in names:
         prog = load_program(name)
-        r = run_program(prog, dict(prog.params), spec)
+        given = [a for a in assignments if _param_name(a) in prog.params]
+        values = parse_params(prog, given)
+        r = run_program(prog, values, spec)
         roof = r.schedule.details["roofline"]
-        if roof["arithmetic_intensity"]:
-            rate = roof["flops"] / r.schedule.time_s
-            points.append((prog.name, roof["arithmetic_intensity"], rate))
-            click.echo(f"{prog.name:<22} intensity {roof['arithmetic_intensity']:8.3f} flop/B   "
-                       f"predicted {rate / 1e9:10.2f} GFLOP/s   {roof['model_bound']}-bound")
+        if not roof["arithmetic_intensity"]:
+            click.echo(f"{prog.name:<22} no flops or no HBM traffic: not on the roofline", err=True)
+            continue
+        shown = {_param_name(a): values[_param_name(a)] for a in given}  # the label shows these
+        point = RooflinePoint(prog.name, shown, roof["arithmetic_intensity"], roof["flops"],
+                              r.schedule.device_s, r.schedule.time_s)
+        points.append(point)
+        click.echo(f"{point.label:<36} intensity {point.intensity:8.3f} flop/B   device {point.device_s * 1e6:10,.2f} µs "
+                   f"{point.device_rate / 1e9:10.2f} GFLOP/s   (with host {point.total_s * 1e6:,.2f} µs)   "
+                   f"{roof['model_bound']}-bound")
     plot_roofline(points, spec.p * spec.clock_hz, spec.hbm_bytes_per_s, plot, spec.name)
     click.echo(f"roofline written to {plot}", err=True)
+
+
+def _split_roofline_args(args: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Program names/files and name=value assignments; an assignment no program declares is an error."""
+    assignments = [a for a in args if "=" in a]
+    names = [a for a in args if "=" not in a]
+    if not names:
+        raise ParameterError("roofline needs at least one program", hint="e.g. pramsim roofline matmul_tiled n=256 --plot r.png")
+    declared = {k for name in names for k in load_program(name).params}
+    for a in assignments:
+        if _param_name(a) not in declared:
+            raise ParameterError(f"no program listed has a parameter {_param_name(a)!r} ({a})",
+                             hint=f"their parameters are: {', '.join(sorted(declared)) or 'none'}")
+    return names, assignments
+
+
+def _param_name(assignment: str) -> str:
+    """'n=256' -> 'n' (as parse_params reads it)."""
+    return assignment.partition("=")[0].strip()
 
 
 @main.command("show-ir")
@@ -344,11 +376,13 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
     values = parse_params(prog, params)
     result = gpu.run_on_gpu(prog, values, repeat, seed)
     try:
-        predicted = run_program(prog, values, load_machine("h100"), seed).schedule.time_s
+        schedule = run_program(prog, values, load_machine("h100"), seed).schedule
+        predicted = schedule.time_s
+        result.update(predicted_s=predicted, predicted_device_s=schedule.device_s, predicted_host_s=schedule.host_s)
     except PramsimError as exc:
         predicted = None
+        result["predicted_s"] = None
         click.echo(f"note: no prediction on h100: {exc.message}", err=True)
-    result["predicted_s"] = predicted
     measured = result.get("measured_s")
     if predicted and measured and not result.get("simulated"):
         result["relative_error"] = (predicted - measured) / measured

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from .cost import WARP_LANES, CostTrace
+from .machine import Schedule
 from .runner import CheckResult, RunResult
 
 _LEVEL_ORDER = {"hbm": 0, "sram": 1, "local": 2}
@@ -65,7 +66,7 @@ def run_text(r: RunResult) -> str:
         f"   parallelism W/D = {W / max(D, 1):,.1f}",
     ]
     if r.schedule.time_s is not None:
-        lines.append(f"predicted {r.schedule.time_s * 1e6:,.2f} µs on {r.machine.name}")
+        lines.append(predicted_line(r.schedule, r.machine.name))
     return "\n".join(lines)
 
 
@@ -92,6 +93,7 @@ def run_json(r: RunResult) -> dict[str, Any]:
         "speedup": t.work / max(r.schedule.steps, 1),
         "efficiency": t.work / max(r.p * r.schedule.steps, 1),
         "time_s": r.schedule.time_s,
+        **predicted_json(r.schedule),
         "memory": {
             "hbm_read_bytes": t.bytes[("hbm", "read")], "hbm_write_bytes": t.bytes[("hbm", "write")],
             "sram_read_bytes": t.bytes[("sram", "read")], "sram_write_bytes": t.bytes[("sram", "write")],
@@ -103,6 +105,20 @@ def run_json(r: RunResult) -> dict[str, Any]:
     }
     out.update(r.schedule.details)
     return out
+
+
+def predicted_line(s: Schedule, machine: str) -> str:
+    """'predicted X µs on M = device Y µs + host Z µs': the total and its split (GPU profiles)."""
+    return (f"predicted {s.time_s * 1e6:,.2f} µs on {machine} = device {s.device_s * 1e6:,.2f} µs "
+            f"+ host {s.host_s * 1e6:,.2f} µs   (host: the device waiting for the host to issue work)")
+
+
+def predicted_json(s: Schedule) -> dict[str, Any]:
+    """predicted_s (the total, = time_s), its device and host parts, and each launch's device time
+    (None and [] on the PRAM, which predicts no time)."""
+    return {"predicted_s": s.time_s, "predicted_device_s": s.device_s, "predicted_host_s": s.host_s,
+            "per_launch": [{"launch": t.launch, "kernel": t.kernel, "predicted_s": t.device_s, "start_s": t.start_s,
+                            "host_wait_s": t.host_wait_s} for t in s.launch_times]}
 
 
 def sram_wavefronts(t: CostTrace) -> int:

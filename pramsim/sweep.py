@@ -22,7 +22,7 @@ from .errors import ProgramError
 from .runner import parse_positive_int
 
 COLUMNS = ["work", "depth", "steps", "brent_lower", "brent_upper", "brent_holds", "speedup", "efficiency",
-           "correct", "max_rel_error", "time_s", "hbm_bytes", "peak_hbm_bytes", "sram_bytes", "sram_per_block_bytes",
+           "correct", "max_rel_error", "time_s", "device_s", "host_s", "hbm_bytes", "peak_hbm_bytes", "sram_bytes", "sram_per_block_bytes",
            "flop", "depth_flop"]
 
 
@@ -76,7 +76,8 @@ def run_point(program_path: str, point: dict[str, int], machine: str, seed: int,
             "brent_lower": r.brent.lower, "brent_upper": r.brent.upper, "brent_holds": r.brent.holds,
             "speedup": t.work / max(r.schedule.steps, 1), "efficiency": t.work / max(r.p * r.schedule.steps, 1),
             "correct": r.comparison.correct, "max_rel_error": r.comparison.max_rel_error,
-            "time_s": r.schedule.time_s, "hbm_bytes": t.bytes[("hbm", "read")] + t.bytes[("hbm", "write")],
+            "time_s": r.schedule.time_s, "device_s": r.schedule.device_s, "host_s": r.schedule.host_s,
+            "hbm_bytes": t.bytes[("hbm", "read")] + t.bytes[("hbm", "write")],
             "peak_hbm_bytes": t.peak_hbm_bytes, "sram_bytes": t.bytes[("sram", "read")] + t.bytes[("sram", "write")],
             "sram_per_block_bytes": max((launch.sram_per_block for launch in t.launches), default=0),
             "flop": t.category("flop"), "depth_flop": t.depth_by_class["flop"]}

@@ -67,8 +67,7 @@ def validate(profile: str = "h100", small: bool = False, repeat: int = 10,
                        work=sim.trace.work, hbm_bytes=sim.trace.bytes[("hbm", "read")] + sim.trace.bytes[("hbm", "write")],
                        launches=len(sim.trace.launches), bound=sim.schedule.details.get("roofline", {}).get("model_bound"),
                        # the prediction split: device time, and time the device waits for the host
-                       predicted_device_s=sim.schedule.details.get("gpu", {}).get("device_s"),
-                       predicted_host_wait_s=sim.schedule.details.get("gpu", {}).get("host_wait_s"))
+                       predicted_device_s=sim.schedule.device_s, predicted_host_wait_s=sim.schedule.host_s)
             measured = gpu.run_on_gpu(prog, params, repeat=repeat)
             row.update(measured_s=measured["measured_s"], correct=measured["correct"], device=measured["device"])
             row["relative_error"] = (row["predicted_s"] - row["measured_s"]) / row["measured_s"]

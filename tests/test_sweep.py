@@ -53,7 +53,8 @@ def test_run_writes_a_chrome_trace_covering_the_schedule(tmp_path):
     events = [e for e in json.loads(path.read_text())["traceEvents"] if e["ph"] == "X"]
     assert sum(e["dur"] for e in events) == steps          # launches back to back, no gaps
     assert sum(e["args"]["busy_processor_steps"] for e in events) == json.loads(r.stdout)["work"]
-    assert {e["tid"] for e in events} == set(range(10))    # ceil(log2 1000) = 10 launches
+    assert {e["args"]["launch"] for e in events} == set(range(10))    # ceil(log2 1000) = 10 launches
+    assert {e["tid"] for e in events} == {1}                # one after another on the processors' track
 
 
 def test_sweep_on_a_local_dask_cluster_matches_the_local_sweep():

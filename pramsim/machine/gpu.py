@@ -47,7 +47,7 @@ import simpy
 
 from ..cost import BANK_BYTES, BANKS, CostTrace, LaunchTrace
 from ..errors import MachineError
-from .sim import Schedule, Segment
+from .sim import LaunchTime, Schedule, Segment
 from .spec import MachineSpec
 
 MAX_COHORTS = 2000  # cohorts one launch may fragment into before it is redone wave by wave
@@ -205,6 +205,7 @@ class _CountingEnvironment(simpy.Environment):
 class _LaunchResult:
     kernel: str
     occupancy: Occupancy
+    issued: float            # cycle at which the host has issued the launch
     start: float             # cycle the launch starts on the device (host overheads included)
     cycles: int
     cohorts: int
@@ -243,14 +244,27 @@ def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
         cycles = max(math.ceil(makespan - 1e-9), -(-launch.work // machine.p), launch.depth)
         host += overhead_cycles
         start = max(host, now)
-        results.append(_LaunchResult(launch.kernel, occ, start, cycles, cohorts, events, coarsened))
+        results.append(_LaunchResult(launch.kernel, occ, host, start, cycles, cohorts, events, coarsened))
         now = start + cycles
     steps = sum(r.cycles for r in results)
     time_s = max(now, host) / machine.clock_hz
     segments = [Segment(i, r.kernel, r.start, r.start + r.cycles, launch.work)
                 for i, (r, launch) in enumerate(zip(results, trace.launches))]
     return Schedule(machine=machine, p=machine.p, steps=steps, time_s=time_s, segments=segments,
-                    events=sum(r.events for r in results), details=_details(trace, machine, results, steps))
+                    events=sum(r.events for r in results), details=_details(trace, machine, results, steps),
+                    launch_times=_launch_times(results, machine.clock_hz))
+
+
+def _launch_times(results: list[_LaunchResult], clock_hz: float) -> list[LaunchTime]:
+    """The launches in seconds: when issued, when started, how long on the device, and the device's
+    wait for the host before each (these waits add up to time_s - device_s)."""
+    out = []
+    end = 0.0
+    for i, r in enumerate(results):
+        out.append(LaunchTime(launch=i, kernel=r.kernel, issued_s=r.issued / clock_hz, start_s=r.start / clock_hz,
+                              device_s=r.cycles / clock_hz, host_wait_s=(r.start - end) / clock_hz))
+        end = r.start + r.cycles
+    return out
 
 
 def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray, np.ndarray], machine: MachineSpec,

@@ -35,6 +35,27 @@ class Segment:
     busy: int
 
 
+@dataclass(frozen=True)
+class LaunchTime:
+    """One launch on a GPU profile, in seconds from the start of the host program.
+
+    `issued_s`: when the host has issued it (its program and launch overheads, and those of the
+    launches before it); `start_s`: when it starts on the device, max(issued_s, the previous
+    launch's end); `device_s`: how long it runs there; `host_wait_s`: how long the device sat idle
+    before it, waiting for the host (start_s minus the previous launch's end, or minus 0)."""
+
+    launch: int
+    kernel: str
+    issued_s: float
+    start_s: float
+    device_s: float
+    host_wait_s: float
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.device_s
+
+
 @dataclass
 class Schedule:
     machine: MachineSpec
@@ -44,6 +65,18 @@ class Schedule:
     segments: list[Segment] = field(default_factory=list)
     events: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    launch_times: list[LaunchTime] = field(default_factory=list)  # GPU profiles: one per launch, in order
+
+    @property
+    def device_s(self) -> float | None:
+        """Predicted seconds the device computes (T_p cycles / clock); None on the PRAM."""
+        return None if self.time_s is None else self.steps / self.machine.clock_hz
+
+    @property
+    def host_s(self) -> float | None:
+        """Predicted seconds of host overhead not hidden behind the device: time_s - device_s, the
+        time the device waits for the host to issue work. None on the PRAM."""
+        return None if self.time_s is None else self.time_s - self.steps / self.machine.clock_hz
 
 
 def simulate(trace: CostTrace, machine: MachineSpec) -> Schedule:
