@@ -10,12 +10,12 @@ from typing import Any, Callable
 
 import click
 
-from . import ir, report
+from . import ir, progress, report
 from .errors import PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
 from .executor import ENGINES, MODELS
-from .runner import DEFAULT_PS, check_program, parse_params, run_program
+from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -226,12 +226,9 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
             bounds.theta_to_python(form)  # a malformed form is an error before anything runs
     prog = dataclasses.replace(prog, work=work or prog.work, depth=depth or prog.depth)
 
-    def progress(done: int, total: int) -> None:
-        if not as_json and sys.stderr.isatty():
-            click.echo(f"\r  point {done}/{total}", err=True, nl=done == total)
-
-    result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model, check_races,
-                           max_time=max_time or None)
+    with progress.bar(f"check {prog.name}: points", len(sweep_points(prog))) as update:
+        result = check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, update, model, check_races,
+                               max_time=max_time or None)
     _say_estimate(result.estimate, verbose)
     if as_json:
         click.echo(json.dumps(report.check_json(result), indent=2))
@@ -263,14 +260,10 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
     from . import plots
     from .sweep import grid, run_sweep
     prog = load_program(program)
-    names, _ = grid(prog, axes)
-
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\r  {done}/{total} points", err=True, nl=done == total)
-
+    names, points = grid(prog, axes)
     try:
-        rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, progress, scheduler, engine)
+        with progress.bar(f"sweep {prog.name}: points", len(points)) as update:
+            rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, engine)
     except KeyboardInterrupt:
         kept = f"; the points already finished are in {csv_path}" if csv_path else ""
         click.echo(f"\ninterrupted{kept}", err=True)
@@ -377,7 +370,8 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
     from . import gpu
     prog = load_program(program)
     values = parse_params(prog, params)
-    result = gpu.run_on_gpu(prog, values, repeat, seed)
+    with progress.bar(f"gpu {prog.name}: timed runs", repeat) as update:
+        result = gpu.run_on_gpu(prog, values, repeat, seed, update)
     try:
         predicted = run_program(prog, values, load_machine("h100"), seed).schedule.time_s
     except PramsimError as exc:

@@ -302,6 +302,8 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
         estimate = estimate_time(program, points_params, probe, max_time)
         refuse_if_too_long(estimate, max_time, "check")
     points: list[CheckPoint] = []
+    if progress:
+        progress(0, len(points_params))  # the points start now (after the estimate's probes)
     for k, params in enumerate(points_params):
         points.append(check_point(program, params, machine, ps, seed, model, check_races))
         if progress:

@@ -217,3 +217,125 @@ def test_sweep_axis_accepts_values_in_range_only():
         grid(load_program("tree_sum"), ["n=0,4"])
     with pytest.raises(ParameterError, match="p=0"):
         grid(load_program("tree_sum"), ["p=0,1"])
+
+
+# ---- progress ----------------------------------------------------------------------------------------
+
+FORCED = {"PRAMSIM_PROGRESS": "1"}
+
+
+def bar_states(stderr: str, label: str) -> list[str]:
+    """The successive states of a forced bar (click rewrites one line with carriage returns, which
+    text-mode pipes turn into newlines)."""
+    return [part for part in re.split(r"[\r\n]", stderr) if label in part]
+
+
+def test_no_progress_when_stderr_is_not_a_terminal():
+    r = invoke("sweep", "tree_sum", "n=64,128", "-j", "1", "--json")
+    assert r.exit_code == 0 and r.stderr == "" and len(strict_json(r.stdout)) == 2
+    r = invoke("check", "tree_sum", "--p", "2", "--json", "--max-time", "0")
+    assert r.exit_code == 0 and r.stderr == ""
+
+
+def test_forced_sweep_progress_counts_every_point_on_stderr_only():
+    r = invoke("sweep", "tree_sum", "n=64..256", "p=1,2", "-j", "1", "--json", env=FORCED)
+    assert r.exit_code == 0, r.output
+    assert len(strict_json(r.stdout)) == 6  # stdout: the JSON alone
+    states = bar_states(r.stderr, "sweep tree_sum: points")
+    assert [re.search(r"(\d+)/6", s).group(1) for s in states][-1] == "6"
+    assert {f"{k}/6" for k in range(7)} <= {re.search(r"\d+/6", s).group(0) for s in states}
+    assert all("elapsed " in s for s in states)
+
+
+def test_forced_check_progress_counts_the_sweep_points():
+    from pramsim.runner import sweep_points
+    total = len(sweep_points(load_program("tree_sum")))
+    r = invoke("check", "tree_sum", "--p", "2", "--json", "--max-time", "0", env=FORCED)
+    assert r.exit_code == 0 and strict_json(r.stdout)["pass"] is True
+    assert f"{total}/{total}" in r.stderr and "check tree_sum: points" in r.stderr
+
+
+def test_progress_switch(monkeypatch):
+    from pramsim import progress
+
+    class Tty:
+        def isatty(self):
+            return True
+    monkeypatch.setattr("sys.stderr", Tty())
+    monkeypatch.delenv("PRAMSIM_PROGRESS", raising=False)
+    assert progress.enabled()
+    monkeypatch.setenv("PRAMSIM_PROGRESS", "0")
+    assert not progress.enabled()
+
+
+def test_elapsed_and_eta_text():
+    from pramsim import progress
+
+    class Bar:  # what _times reads of click's ProgressBar
+        start = __import__("time").time() - 7.2
+        eta_known, finished, eta = True, False, 3725.0
+    assert progress._times(Bar()) == "elapsed 0:07  ETA 1:02:05"
+    Bar.finished = True
+    assert progress._times(Bar()) == "elapsed 0:07"
+
+
+def test_forced_gpu_repeat_progress_on_the_cuda_simulator():
+    import subprocess
+    import sys
+    env = dict(__import__("os").environ, PRAMSIM_PROGRESS="1", NUMBA_ENABLE_CUDASIM="1")
+    r = subprocess.run([sys.executable, "-m", "pramsim.cli", "gpu", "vector_mul", "n=64", "--repeat", "3", "--json"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = strict_json(r.stdout)
+    assert len(data["times_s"]) == 3
+    states = bar_states(r.stderr, "gpu vector_mul: timed runs")
+    assert {"0/3", "1/3", "2/3", "3/3"} <= {re.search(r"\d/3", s).group(0) for s in states}
+
+
+# ---- the compiled engine's first-compile note --------------------------------------------------------
+
+def test_compiled_engine_notes_a_kernel_compile_once_per_process(tmp_path):
+    import uuid
+    # a kernel no cache has seen: its source carries a fresh constant
+    src = (ROOT / "docs" / "examples" / "saxpy.py").read_text()
+    assert "alpha * x[i] + y[i]" in src
+    path = tmp_path / "fresh_saxpy.py"
+    path.write_text(src.replace("alpha * x[i] + y[i]", f"alpha * x[i] + y[i] + {uuid.uuid4().int % 997}.0 * 0.0"))
+    want = "compiling kernel saxpy_kernel for the compiled engine (first time; cached afterwards)"
+    first = invoke("run", str(path), "n=300", "--engine", "compiled", "--max-time", "0", "--json", env=FORCED)
+    assert first.exit_code == 0, first.output
+    assert first.stderr.count(want) == 1 and strict_json(first.stdout)["engine"] == "compiled"
+    again = invoke("run", str(path), "n=300", "--engine", "compiled", "--max-time", "0", env=FORCED)
+    assert again.exit_code == 0 and want not in again.stderr
+    quiet = invoke("run", str(path), "n=500", "--engine", "compiled", "--max-time", "0")
+    assert quiet.exit_code == 0 and "compiling kernel" not in quiet.stderr
+
+
+def test_compile_note_reads_numbas_disk_cache(tmp_path, monkeypatch, capsys):
+    """progress.note_compile against a real numba cache: before the first call there is no index,
+    after it a fresh dispatcher of the same file finds one (numba's private layout; if it moves,
+    the note says 'preparing' and this test fails)."""
+    import importlib.util
+
+    import numba.core.config
+
+    from pramsim import progress
+    monkeypatch.setenv("PRAMSIM_PROGRESS", "1")
+    monkeypatch.setattr(numba.core.config, "CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "mod_for_cache.py"
+    src.write_text("import numba\n\n@numba.njit(cache=True)\ndef twice(x):\n    return 2 * x\n")
+
+    def fresh_dispatcher(tag):
+        spec = importlib.util.spec_from_file_location(f"mod_for_cache_{tag}", src)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.twice
+    first = fresh_dispatcher("a")
+    progress.note_compile("twice", first)
+    assert capsys.readouterr().err == "compiling kernel twice for the compiled engine (first time; cached afterwards)\n"
+    assert first(21) == 42  # compiles and writes numba's disk cache
+    progress.note_compile("twice", first)  # compiled in this process
+    progress.note_compile("twice", fresh_dispatcher("b"))  # not compiled here, but on disk
+    assert capsys.readouterr().err == ""
+    progress.note_compile("twice", object())  # not a numba dispatcher: no guessing
+    assert "preparing kernel twice" in capsys.readouterr().err
