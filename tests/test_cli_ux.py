@@ -339,3 +339,44 @@ def test_compile_note_reads_numbas_disk_cache(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err == ""
     progress.note_compile("twice", object())  # not a numba dispatcher: no guessing
     assert "preparing kernel twice" in capsys.readouterr().err
+
+
+# ---- every option documented -------------------------------------------------------------------------
+
+def cli_options() -> list[tuple[str, str]]:
+    """(command, option name) for every option of every command, and of the group itself ('')."""
+    out = []
+    for cmd_name, cmd in [("", main), *sorted(main.commands.items())]:
+        for param in cmd.params:
+            if isinstance(param, click.Option):
+                out += [(cmd_name, opt) for opt in param.opts + param.secondary_opts if opt not in ("-h", "--help")]
+    return out
+
+
+def doc_section(text: str, command: str) -> str:
+    """The part of docs/cli.md about `pramsim COMMAND`: from its `## ` heading to the next one
+    (the whole file's head, before the first command, for the group's own options)."""
+    parts = re.split(r"^## ", text, flags=re.M)
+    if not command:
+        return parts[0] + "".join(p for p in parts if p.startswith("Shell completion") or p.startswith("Progress"))
+    found = [p for p in parts if p.startswith(f"`pramsim {command} ") or p.startswith(f"`pramsim {command}`")]
+    assert found, f"docs/cli.md has no section `## \\`pramsim {command} ...\\``"
+    return "".join(found)
+
+
+@pytest.mark.parametrize("command, option", cli_options(), ids=[f"{c or 'pramsim'} {o}" for c, o in cli_options()])
+def test_every_option_is_in_its_command_section_of_cli_md(command, option):
+    section = doc_section((ROOT / "docs" / "cli.md").read_text(), command)
+    # written as code: `--machine NAME`, `--machine/-m`, `-v/--verbose`, `--json`
+    assert re.search(rf"[`/]{re.escape(option)}[\s`=/|]", section), \
+        f"docs/cli.md does not document `pramsim {command} {option}` in the command's section"
+
+
+@pytest.mark.parametrize("command, option", [(c, o) for c, o in cli_options() if o.startswith("--")],
+                         ids=[f"{c or 'pramsim'} {o}" for c, o in cli_options() if o.startswith("--")])
+def test_every_long_option_is_in_the_readme_command_table(command, option):
+    readme = (ROOT / "README.md").read_text()
+    rows = [ln for ln in readme.splitlines() if ln.startswith(f"| `pramsim {command}".rstrip() + (" " if command else ""))
+            or (not command and ln.startswith("`pramsim "))]
+    assert rows, f"README has no row for pramsim {command}"
+    assert any(re.search(rf"{re.escape(option)}\b", ln) for ln in rows), f"README's rows for `pramsim {command}` lack {option}"
