@@ -11,6 +11,7 @@ from typing import Any, Callable
 import click
 
 from . import ir, progress, report
+from .dsl import DEFAULT_RANGE, format_range
 from .errors import PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
@@ -101,7 +102,6 @@ def list_cmd(as_json: bool) -> None:
 
 def _range_note(prog: Any, name: str) -> str:
     """'[0..1]' after a parameter whose range is not the default 1.., else ''."""
-    from .dsl import DEFAULT_RANGE, format_range
     bounds = prog.param_range(name)
     return "" if bounds == DEFAULT_RANGE else f"[{format_range(*bounds)}]"
 
