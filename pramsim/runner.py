@@ -51,6 +51,7 @@ def parse_int(name: str, text: str) -> int:
 
 
 def parse_positive_int(name: str, text: str) -> int:
+    """parse_int, refusing values below 1 (the ends and factor of a sweep's geometric range)."""
     value = parse_int(name, text)
     if value < 1:
         raise ParameterError(f"parameter {name}={value} must be at least 1")
