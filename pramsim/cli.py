@@ -10,12 +10,13 @@ from typing import Any, Callable
 
 import click
 
-from . import ir, report
+from . import ir, progress, report
+from .dsl import DEFAULT_RANGE, format_range
 from .errors import ParameterError, PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
 from .executor import ENGINES, MODELS
-from .runner import DEFAULT_PS, check_program, parse_params, run_program
+from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -48,7 +49,31 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _complete_program(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of a PROGRAM: the shipped names, then .py files and folders on the typed path
+    (docs/cli.md, "Shell completion")."""
+    from click.shell_completion import CompletionItem
+    names = [n for n in shipped_programs() if n.startswith(incomplete)]
+    paths = _complete_path(incomplete)
+    if not names and len(paths) == 1 and paths[0].endswith("/"):
+        paths = _complete_path(paths[0]) or paths  # one folder: offer what is in it (bash would end the word)
+    return [CompletionItem(c) for c in names + paths]
+
+
+def _complete_path(incomplete: str) -> list[str]:
+    """The .py files and folders (with a trailing /) whose path starts with `incomplete`."""
+    folder, slash, stem = incomplete.rpartition("/")
+    base = Path(folder or "/") if slash else Path(".")
+    try:
+        entries = sorted(base.iterdir())
+    except OSError:  # not a folder (yet)
+        return []
+    return [f"{folder}{slash}{e.name}" + ("/" if e.is_dir() else "") for e in entries
+            if e.name.startswith(stem) and not e.name.startswith((".", "__")) and (e.suffix == ".py" or e.is_dir())]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pramsim", prog_name="pramsim")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
 def main(debug: bool) -> None:
     """pramsim: write a parallel algorithm once, measure its work and depth, simulate it on p
@@ -56,26 +81,55 @@ def main(debug: bool) -> None:
 
 
 @main.command("list")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list: name, params (default and range), bounds, description, file.")
 @_friendly_errors
-def list_cmd() -> None:
-    """List the shipped programs with their declared bounds."""
+def list_cmd(as_json: bool) -> None:
+    """List the shipped programs with their parameters (ranges other than 1.. in brackets) and bounds."""
+    progs = [load_program(name) for name in shipped_programs()]
+    if as_json:
+        click.echo(json.dumps([_program_json(prog) for prog in progs], indent=2, allow_nan=False))
+        return
     rows = []
-    for name in shipped_programs():
-        prog = load_program(name)
-        params = " ".join(f"{k}={v}" for k, v in prog.params.items())
+    for prog in progs:
+        params = " ".join(f"{k}={v}{_range_note(prog, k)}" for k, v in prog.params.items())
         bounds = f"W=Θ({prog.work}) D=Θ({prog.depth})" if prog.work else ""
-        rows.append((name, params, bounds, prog.description))
+        rows.append((prog.name, params, bounds, prog.description))
     width = max((len(r[0]) for r in rows), default=10)
     for name, params, bounds, desc in rows:
         click.echo(f"{name:<{width}}  {params:<24} {bounds:<28} {desc}")
 
 
+def _range_note(prog: Any, name: str) -> str:
+    """'[0..1]' after a parameter whose range is not the default 1.., else ''."""
+    bounds = prog.param_range(name)
+    return "" if bounds == DEFAULT_RANGE else f"[{format_range(*bounds)}]"
+
+
+def _program_json(prog: Any) -> dict[str, Any]:
+    """One program for `list --json`: its parameters with defaults and ranges (max null: no limit)."""
+    params = {k: {"default": v, "min": prog.param_range(k)[0], "max": prog.param_range(k)[1]}
+              for k, v in prog.params.items()}
+    return {"name": prog.name, "params": params,
+            "bounds": {"work": prog.work, "depth": prog.depth, "counts": prog.counts, "at_most": prog.at_most},
+            "description": prog.description, "file": prog.file}
+
+
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list: name, path, summary and every figure.")
 @_friendly_errors
-def machines() -> None:
+def machines(as_json: bool) -> None:
     """List the shipped machine profiles."""
-    for name, path in available_machines().items():
-        click.echo(f"{name:<8} {load_machine(str(path)).summary()}")
+    specs = [(name, path, load_machine(str(path))) for name, path in available_machines().items()]
+    if as_json:
+        import dataclasses
+        out = [{"name": name, "path": str(path), "summary": spec.summary(),
+                "figures": {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("name", "file")}}
+               for name, path, spec in specs]
+        click.echo(json.dumps(out, indent=2, allow_nan=False))
+        return
+    for name, _, spec in specs:
+        click.echo(f"{name:<8} {spec.summary()}")
 
 
 DEFAULT_MAX_TIME = 600.0  # seconds; --max-time
@@ -94,7 +148,7 @@ def _machine(machine: str, p: int | None) -> Any:
 
 
 @main.command(context_settings={"ignore_unknown_options": False})
-@click.argument("program")
+@click.argument("program", shell_complete=_complete_program)
 @click.argument("params", nargs=-1)
 @click.option("--p", "p", type=click.IntRange(min=1), default=None, help="Processors (PRAM machines). Default: the profile's.")
 @click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
@@ -144,7 +198,7 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 
 
 @main.command()
-@click.argument("program")
+@click.argument("program", shell_complete=_complete_program)
 @click.option("--p", "ps", type=click.IntRange(min=1), multiple=True,
               help=f"Processor counts to check Brent at (repeatable). Default: {', '.join(map(str, DEFAULT_PS))}.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
@@ -197,16 +251,13 @@ def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: s
             bounds.theta_to_python(form)  # a malformed form is an error before anything runs
     prog = dataclasses.replace(prog, work=work or prog.work, depth=depth or prog.depth)
 
-    def progress(done: int, total: int) -> None:
-        if not as_json and sys.stderr.isatty():
-            click.echo(f"\r  point {done}/{total}", err=True, nl=done == total)
-
-    return check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, progress, model, check_races,
-                         max_time=max_time or None)
+    with progress.bar(f"check {prog.name}: points", len(sweep_points(prog))) as update:
+        return check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, update, model, check_races,
+                             max_time=max_time or None)
 
 
 @main.command()
-@click.argument("program")
+@click.argument("program", shell_complete=_complete_program)
 @click.argument("axes", nargs=-1, required=True)
 @click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -228,14 +279,10 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
     from . import plots
     from .sweep import grid, run_sweep
     prog = load_program(program)
-    names, _ = grid(prog, axes)
-
-    def progress(done: int, total: int) -> None:
-        if sys.stderr.isatty():
-            click.echo(f"\r  {done}/{total} points", err=True, nl=done == total)
-
+    names, points = grid(prog, axes)
     try:
-        rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, progress, scheduler, engine)
+        with progress.bar(f"sweep {prog.name}: points", len(points)) as update:
+            rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, engine)
     except KeyboardInterrupt:
         kept = f"; the points already finished are in {csv_path}" if csv_path else ""
         click.echo(f"\ninterrupted{kept}", err=True)
@@ -283,7 +330,7 @@ def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
 
 
 @main.command()
-@click.argument("programs", nargs=-1, required=True)
+@click.argument("programs", nargs=-1, required=True, shell_complete=_complete_program)
 @click.option("--machine", "-m", default="h100", show_default=True, help="A GPU profile.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .png or .svg.")
 @_friendly_errors
@@ -338,7 +385,7 @@ def _param_name(assignment: str) -> str:
 
 
 @main.command("show-ir")
-@click.argument("program")
+@click.argument("program", shell_complete=_complete_program)
 @_friendly_errors
 def show_ir(program: str) -> None:
     """Print the IR of every kernel PROGRAM's file defines."""
@@ -351,7 +398,7 @@ def show_ir(program: str) -> None:
 
 
 @main.command("show-cuda")
-@click.argument("program")
+@click.argument("program", shell_complete=_complete_program)
 @click.argument("params", nargs=-1)
 @_friendly_errors
 def show_cuda(program: str, params: tuple[str, ...]) -> None:
@@ -362,7 +409,7 @@ def show_cuda(program: str, params: tuple[str, ...]) -> None:
 
 
 @main.command("gpu")
-@click.argument("program")
+@click.argument("program", shell_complete=_complete_program)
 @click.argument("params", nargs=-1)
 @click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True, help="Timed repeats (median reported).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -374,7 +421,8 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
     from . import gpu
     prog = load_program(program)
     values = parse_params(prog, params)
-    result = gpu.run_on_gpu(prog, values, repeat, seed)
+    with progress.bar(f"gpu {prog.name}: timed runs", repeat) as update:
+        result = gpu.run_on_gpu(prog, values, repeat, seed, update)
     try:
         schedule = run_program(prog, values, load_machine("h100"), seed).schedule
         predicted = schedule.time_s

@@ -40,7 +40,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from . import codecache, ir, ops
+from . import codecache, ir, ops, progress
 from .kinds import KindConflict, VarKinds
 from .cost import BANK_BYTES, BANKS, WARP_LANES, CostTrace, LaunchTrace
 from .errors import ExecutionError, Loc, PramsimError
@@ -1029,6 +1029,7 @@ def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[st
         if hit is None:
             source, gen = render(kernel, {n: a.dtype for n, a in arrays.items()}, scalars)
             plain = _load(source, f"{kernel.name}_cpu")
+            progress.note_compile(kernel.name, plain)  # a first compile takes seconds: say so (stderr, TTY)
             hit = (plain, _load(source, f"{kernel.name}_cpu_rec") if gen.bank_sites else plain, gen)
             _cache[key] = hit
     return hit

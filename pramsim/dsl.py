@@ -209,31 +209,84 @@ class Program:
     rtol: float = 1e-4
     description: str = ""
     file: str = ""
+    # each parameter's allowed values, (low, high) inclusive, high None for no limit; @program fills
+    # it for every parameter (see _checked_ranges), a Program built directly may leave it empty
+    ranges: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.host(*args, **kwargs)
+
+    def param_range(self, name: str) -> tuple[int, int | None]:
+        """The (low, high) range of parameter `name`: the declared one, else (1, None)."""
+        return self.ranges.get(name, DEFAULT_RANGE)
+
+
+DEFAULT_RANGE: tuple[int, int | None] = (1, None)  # a parameter without a declared range: integers >= 1
+
+
+def format_range(low: int, high: int | None) -> str:
+    """(0, 1) -> '0..1'; (0, None) -> '0..' (no upper limit)."""
+    return f"{low}..{'' if high is None else high}"
 
 
 def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarray]],
             reference: Callable[..., Any], work: str | None = None, depth: str | None = None,
             counts: dict[str, str] | None = None, at_most: dict[str, str] | None = None,
-            sweep: dict[str, list[int]] | None = None, rtol: float = 1e-4) -> Callable[[Callable[..., Any]], Program]:
+            sweep: dict[str, list[int]] | None = None, rtol: float = 1e-4,
+            ranges: dict[str, tuple[int, int | None]] | None = None) -> Callable[[Callable[..., Any]], Program]:
     """Decorator declaring a host program.
 
-    params: parameter names and defaults. inputs(rng, **params) -> {name: ndarray}, passed to the
+    params: parameter names and defaults. ranges: {name: (low, high)} the values a parameter
+    allows, inclusive, high None for no limit (e.g. {"pad": (0, 1)}); a parameter not named takes
+    integers >= 1 (>= its default when that is smaller). inputs(rng, **params) -> {name: ndarray}, passed to the
     host as device arrays. reference(**inputs, **params) -> the expected result (NumPy, float64).
     work/depth: Θ forms such as "n log n" (see pramsim.bounds). counts/at_most: exact or upper
     bounds on counters ("flop", "flop.+", "load.hbm", "depth", "depth.flop"...). sweep: sizes
     `pramsim check` uses.
     """
+    declared_ranges = _checked_ranges(params, ranges or {}, _caller_loc())
+
     def wrap(host: Callable[..., Any]) -> Program:
         module = sys.modules.get(host.__module__)
         doc = (host.__doc__ or getattr(module, "__doc__", None) or "").strip()
         return Program(name=host.__name__, host=host, params=dict(params), inputs=inputs, reference=reference,
                        work=work, depth=depth, counts=dict(counts or {}), at_most=dict(at_most or {}),
                        sweep=dict(sweep or {}), rtol=rtol, description=doc.splitlines()[0] if doc else "",
-                       file=getattr(module, "__file__", "") or "")
+                       file=getattr(module, "__file__", "") or "", ranges=declared_ranges)
     return wrap
+
+
+def _checked_ranges(params: dict[str, int], ranges: Any, loc: Loc) -> dict[str, tuple[int, int | None]]:
+    """@program(ranges=...) checked: known parameter names, integer (low, high) pairs with low <= high
+    (high may be None), and each default inside its range. Errors are DSL errors at the decorator."""
+    from .errors import DSLError
+    if not isinstance(ranges, dict):
+        raise DSLError("@program(ranges=...) must be a dict of parameter name -> (low, high)", loc=loc)
+    out: dict[str, tuple[int, int | None]] = {}
+    for name, bounds in ranges.items():
+        if name not in params:
+            raise DSLError(f"ranges names {name!r}, which is not a parameter", loc=loc,
+                           hint=f"the parameters are: {', '.join(params)}")
+        ok = isinstance(bounds, (tuple, list)) and len(bounds) == 2 and _is_int(bounds[0]) \
+            and (bounds[1] is None or _is_int(bounds[1]))
+        if not ok or (bounds[1] is not None and bounds[1] < bounds[0]):
+            raise DSLError(f"ranges[{name!r}] = {bounds!r} is not a range", loc=loc,
+                           hint="write (low, high) with integers low <= high, or (low, None) for no upper limit")
+        low, high = int(bounds[0]), None if bounds[1] is None else int(bounds[1])
+        out[name] = (low, high)
+    for name, default in params.items():
+        if name not in out:  # undeclared: integers >= 1, or from a smaller default up (files older than ranges=)
+            out[name] = (min(default, 1), None) if _is_int(default) else DEFAULT_RANGE
+            continue
+        low, high = out[name]
+        if _is_int(default) and not (low <= default and (high is None or default <= high)):
+            raise DSLError(f"the default {name}={default} is outside its declared range {format_range(low, high)}",
+                           loc=loc, hint="change the default or the range")
+    return out
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def _caller_loc(depth: int = 2) -> Loc:

@@ -39,7 +39,7 @@ import os
 import statistics
 import time
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -116,7 +116,10 @@ def lower_source(program: Program, params: dict[str, int]) -> str:
     return header + render_module(backend.kernels)
 
 
-def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: int = 0) -> dict[str, Any]:
+def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: int = 0,
+               progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Run the lowered program once (compiling), check it, then time `repeat` runs; `progress(done,
+    repeat)` is called after each timed run."""
     cuda = cuda_module()
     from .backends.cuda import CudaBackend
     if repeat < 1:
@@ -160,13 +163,17 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
     kernels = sorted({r.function for r in backend.launches})
     comparison = compare(backend.to_host(result), expected, program.rtol)
     del result
-    times = []
+    times: list[float] = []
+    if progress:
+        progress(0, repeat)  # the timed runs start now (after the warm-up compile)
     for _ in range(repeat):
         backend.recycle()  # the previous run's buffers are dead: reuse them (no cudaMalloc in the timing)
         device = fresh()
         _, seconds = run_once(device, timed=True)
         times.append(seconds)
         del device
+        if progress:
+            progress(len(times), repeat)
     return {
         "program": program.name, "params": dict(params),
         "correct": comparison.correct, "max_rel_error": comparison.max_rel_error, "message": comparison.message,

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import bounds
 from .cost import CostTrace
-from .dsl import Program
+from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .estimate import Estimate, Probe, estimate_time, format_seconds
 from .executor import DEFAULT_MEMORY_LIMIT, Executor
@@ -24,7 +24,8 @@ from .runtime import DeviceArray, use_backend
 
 
 def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> dict[str, int]:
-    """['n=1024', 'd=64'] -> program defaults updated; every value a positive integer."""
+    """['n=1024', 'd=64'] -> program defaults updated; every value an integer in the parameter's range
+    (Program.param_range: >= 1 unless the program declares otherwise)."""
     params = dict(program.params)
     for item in assignments:
         name, sep, text = item.partition("=")
@@ -35,18 +36,35 @@ def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> 
         if name not in program.params:
             raise ParameterError(f"{program.name} has no parameter {name!r}",
                                hint=f"its parameters are: {', '.join(f'{k}={v}' for k, v in program.params.items())}")
-        params[name] = parse_positive_int(name, text)
+        params[name] = check_range(program, name, parse_int(name, text))
     return params
 
 
-def parse_positive_int(name: str, text: str) -> int:
+def parse_int(name: str, text: str) -> int:
+    """The integer in `text` ('1024', '1_024', '0x400', '2**10') of parameter `name`, any sign."""
     try:
         value = int(text.replace("_", ""), 0) if not text.strip().lower().startswith("2**") \
             else 2 ** int(text.strip()[3:])
     except ValueError:
         raise ParameterError(f"parameter {name}={text!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
+    return value
+
+
+def parse_positive_int(name: str, text: str) -> int:
+    """parse_int, refusing values below 1 (the ends and factor of a sweep's geometric range)."""
+    value = parse_int(name, text)
     if value < 1:
         raise ParameterError(f"parameter {name}={value} must be at least 1")
+    return value
+
+
+def check_range(program: Program, name: str, value: int) -> int:
+    """`value` if it lies in the range `program` allows for parameter `name`, else a ParameterError naming it."""
+    low, high = program.param_range(name)
+    if value < low or (high is not None and value > high):
+        allowed = f"at least {low}" if high is None else f"from {low} to {high}"
+        raise ParameterError(f"parameter {name}={value} must be {allowed} ({program.name}'s range for {name}: "
+                             f"{format_range(low, high)})", hint="`pramsim list` shows every program's parameter ranges")
     return value
 
 
@@ -286,6 +304,8 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
         estimate = estimate_time(program, points_params, probe, max_time)
         refuse_if_too_long(estimate, max_time, "check")
     points: list[CheckPoint] = []
+    if progress:
+        progress(0, len(points_params))  # the points start now (after the estimate's probes)
     for k, params in enumerate(points_params):
         points.append(check_point(program, params, machine, ps, seed, model, check_races))
         if progress:

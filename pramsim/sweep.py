@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .dsl import Program
-from .errors import ProgramError
-from .runner import parse_positive_int
+from .errors import ParameterError, ProgramError
+from .runner import check_range, parse_int, parse_positive_int
 
 COLUMNS = ["work", "depth", "steps", "brent_lower", "brent_upper", "brent_holds", "speedup", "efficiency",
            "correct", "max_rel_error", "time_s", "device_s", "host_s", "hbm_bytes", "peak_hbm_bytes", "sram_bytes", "sram_per_block_bytes",
@@ -44,7 +44,7 @@ def parse_axis(text: str) -> tuple[str, list[int]]:
             values.append(v)
             v *= factor
         return name, values
-    return name, [parse_positive_int(name, part) for part in spec.split(",")]
+    return name, [parse_int(name, part) for part in spec.split(",")]  # ranges are checked in grid()
 
 
 def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[str, int]]]:
@@ -54,6 +54,12 @@ def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[st
         if n != "p" and n not in program.params:
             raise ProgramError(f"{program.name} has no parameter {n!r}",
                                hint=f"its parameters are {', '.join(program.params)}; p is the processor count")
+    for n, values in parsed:  # a parameter within its declared range (pad=0,1 where pad allows 0); p >= 1
+        for v in values:
+            if n != "p":
+                check_range(program, n, v)
+            elif v < 1:
+                raise ParameterError(f"parameter p={v} must be at least 1", hint="p is the processor count")
     points = [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in parsed))]
     return names, points
 

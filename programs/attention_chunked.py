@@ -89,7 +89,7 @@ def reference(q, k, v, batch, heads, n, d, chunk):
 @program(params={"batch": 1, "heads": 2, "n": 64, "d": 8, "chunk": 0}, inputs=make_inputs, reference=reference,
          work="batch heads n^2 d", depth="n sqrt n",
          counts={"launches": "2 * n", "flop.exp": "batch * heads * n * n + batch * heads * n * d * (n // (chunk or floor(sqrt(n))))"},
-         sweep={"n": [16, 36, 64, 100, 144]}, rtol=1e-4)
+         sweep={"n": [16, 36, 64, 100, 144]}, rtol=1e-4, ranges={"chunk": (0, None)})  # chunk=0: automatic
 def attention_chunked(q, k, v, batch, heads, n, d, chunk):
     """Rabe & Staats attention: per query, key-chunk summaries (max, exp-sum, values) then a combine."""
     size = chunk or auto_chunk(n)

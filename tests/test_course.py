@@ -134,3 +134,36 @@ def test_checker_rejects_a_wrong_bound(results):
     """The exercise checkers are not vacuous: a solution fails when the bound is too tight."""
     r = _run("pramsim check docs/course/solutions/softmax_rows.py --work n^2 --depth 'log n'")
     assert r.returncode == 1 and "FAIL" in r.stdout, r.stdout[-1500:]
+
+
+SHOWN_FILE = re.compile(r"<!--\s*file:\s*(?P<path>\S+)\s*-->\s*\n```python\n(?P<body>.*?)```", re.S)
+SHOWN = [(lesson.name, m.group("path"), m.group("body")) for lesson in LESSONS
+         for m in SHOWN_FILE.finditer(lesson.read_text())]
+
+
+def _program_path(arg: str) -> Path:
+    """The file a `pramsim run/check ARG` command runs: a path, or a shipped program's file."""
+    from pramsim.programs import shipped_programs
+    return (ROOT / arg).resolve() if arg.endswith(".py") else shipped_programs().get(arg, Path("-")).resolve()
+
+
+@pytest.mark.parametrize("lesson,path,body", SHOWN, ids=[f"{s[0][:2]}:{s[1]}" for s in SHOWN])
+def test_shown_file_is_the_real_file_and_the_lesson_runs_it(results, lesson, path, body):
+    """A program file a lesson shows under `<!-- file: PATH -->` is that file, word for word, and a
+    `pramsim run` or `check` command of the same lesson runs it and succeeds."""
+    assert body == (ROOT / path).read_text(), f"{lesson} shows an outdated copy of {path}"
+    runs = [c for name, c, code, _ in BLOCKS if name == lesson and code == 0 and c.split()[1] in ("run", "check")
+            and _program_path(shlex.split(c)[2]) == (ROOT / path).resolve()]
+    assert runs, f"no command of {lesson} runs {path}"
+    for c in runs:
+        assert results[c].returncode == 0, (c, results[c].stderr[-1500:])
+
+
+def test_lesson_1_shows_a_whole_program_file_and_links_the_dsl_reference():
+    text = (COURSE / "01-work-and-depth.md").read_text()
+    shown = [body for name, _, body in SHOWN if name == "01-work-and-depth.md"]
+    assert shown, "lesson 1 shows no whole program file"
+    for part in ("import numpy as np", "from pramsim.dsl import", "@kernel", "def make_inputs(rng, n):",
+                 "def reference(", "@program(params=", "inputs=make_inputs", "reference=reference"):
+        assert part in shown[0], part
+    assert "](../dsl.md)" in text and (COURSE.parent / "dsl.md").exists()

@@ -7,16 +7,20 @@ import pytest
 
 from pramsim.errors import ProgramError
 from pramsim.programs import load_program
-from pramsim.sweep import parse_axis, run_sweep
+from pramsim.sweep import grid, parse_axis, run_sweep
 
 
 def test_axis_forms():
     assert parse_axis("n=64..1024") == ("n", [64, 128, 256, 512, 1024])
     assert parse_axis("n=64..1024:4") == ("n", [64, 256, 1024])
     assert parse_axis("p=1,3,8") == ("p", [1, 3, 8])
-    for bad in ("n", "n=abc", "n=8..4", "n=0,1"):
+    for bad in ("n", "n=abc", "n=8..4", "n=0..4"):
         with pytest.raises(ProgramError):
             parse_axis(bad)
+    # a list's values are checked against the program's ranges, in grid(): n=0 is not tree_sum's
+    assert parse_axis("n=0,1") == ("n", [0, 1])
+    with pytest.raises(ProgramError, match="n=0 must be at least 1"):
+        grid(load_program("tree_sum"), ["n=0,1"])
 
 
 def test_sweep_rows_match_brent_and_exact_counts(tmp_path):
