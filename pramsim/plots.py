@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import bounds
+from . import bounds, outfile
 from .dsl import Program
 
 
@@ -17,6 +17,13 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Save `fig` whole or not at all (pramsim.outfile); the format is the file's suffix, as
+    matplotlib reads it from a file name."""
+    with outfile.atomic_open(path, "wb") as f:
+        fig.savefig(f, format=Path(path).suffix[1:] or None, dpi=120)
 
 
 def plot_sweep(rows: list[dict[str, Any]], program: Program, varied: list[str], path: Path) -> Path:
@@ -29,7 +36,7 @@ def plot_sweep(rows: list[dict[str, Any]], program: Program, varied: list[str], 
     else:
         raise ValueError("nothing varies in this sweep: give a range such as n=64..4096 or p=1,2,4")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -98,7 +105,7 @@ def plot_memory(rows: list[dict[str, Any]], program: Program, size: str, path: P
     ax.set_title(f"{program.name}: memory traffic and footprint vs {size}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -120,7 +127,7 @@ def plot_gantt(schedule: Any, path: Path) -> Path:
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
     fig.colorbar(sm, ax=ax, label="processor utilisation")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -143,6 +150,6 @@ def plot_roofline(points: list[tuple[str, float, float]], peak_ops_per_s: float,
     ax.set_title(f"roofline on {machine}: programs at their predicted rates")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path

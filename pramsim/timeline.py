@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from . import outfile
 from .machine import Schedule
 
 
@@ -26,5 +27,4 @@ def chrome_trace(schedule: Schedule) -> dict:
 
 
 def write_chrome_trace(schedule: Schedule, path: Path) -> Path:
-    path.write_text(json.dumps(chrome_trace(schedule)))
-    return path
+    return outfile.write_text(path, json.dumps(chrome_trace(schedule)))
