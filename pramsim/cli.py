@@ -274,6 +274,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
 def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
     """Predicted vs measured time for the program suite: a markdown and a JSON table."""
     from . import validate as v
+    v.prepare(out_dir)  # an unwritable folder is found before the suite runs, not after
     click.echo(v.HEADER)
     result = v.validate(profile, small, repeat, progress=click.echo)
     md, js = v.write(result, out_dir)

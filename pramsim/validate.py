@@ -101,11 +101,18 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(head + [_line(r) for r in result["rows"]]) + "\n"
 
 
-def write(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+def prepare(out_dir: Path) -> None:
+    """Create `out_dir` and check that the two files can be written there (FileError if not)."""
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise outfile.output_error(out_dir, exc, "create the folder") from None
+    for name in ("validation.md", "validation.json"):
+        outfile.check_target(out_dir / name, "--out")
+
+
+def write(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    prepare(out_dir)
     md, js = out_dir / "validation.md", out_dir / "validation.json"
     outfile.write_text(md, markdown(result))
     outfile.write_text(js, json.dumps(result, indent=2, default=str))
