@@ -25,6 +25,7 @@ from .errors import FileError, ParameterError
 
 _HINTS = {
     errno.ENOSPC: "free some space on that disk, or write the file somewhere else",
+    errno.EFBIG: "the file would pass the size limit on files (ulimit -f) or of the file system",
     errno.EDQUOT: "free some space within your disk quota, or write the file somewhere else",
     errno.EACCES: "write it to a folder you can write to, or change the folder's permissions",
     errno.EPERM: "write it to a folder you can write to, or change the folder's permissions",
