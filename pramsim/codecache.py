@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import os
 import pickle
+import pickletools
 import stat
 import sys
 from pathlib import Path
@@ -152,13 +153,16 @@ def _index_path(dispatcher: Any) -> Path | None:
 
 
 def _entry_readable(index: Path) -> bool:
-    """Whether numba can read `index` and every data file it names (as numba reads them)."""
+    """Whether `index` unpickles as numba reads it, and every data file it names is a whole
+    pickle (checked by walking its opcodes: unpickling one would import the module it is for)."""
     try:
         with open(index, "rb") as f:
             pickle.load(f)  # numba's version
             _stamp, overloads = pickle.loads(f.read())
         for name in overloads.values():
-            pickle.loads((index.parent / name).read_bytes())
+            with open(index.parent / name, "rb") as f:
+                for _ in pickletools.genops(f):  # raises on a truncated or garbled pickle
+                    pass
     except FileNotFoundError:
         return True  # numba treats a missing data file as a miss, and compiles again
     except Exception:
