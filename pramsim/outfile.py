@@ -52,7 +52,7 @@ def check_target(path: Path, option: str) -> None:
         raise ParameterError(f"{option} {path}: {reason}", hint=hint)
 
     if path.is_dir():
-        refuse("is a folder", "give a file name, e.g. " + str(path / ("out" + _suffix(option))))
+        refuse("is a folder", "give a file name, not a folder")
     if path.exists() and not path.is_file():
         if not os.access(path, os.W_OK):
             refuse("cannot be written (permission denied)", "give a file you can write")
@@ -64,10 +64,6 @@ def check_target(path: Path, option: str) -> None:
         refuse(f"{folder} is not a folder", "check the path")
     if not os.access(folder, os.W_OK | os.X_OK):
         refuse(f"the folder {folder} is not writable", "write the file to a folder you can write to")
-
-
-def _suffix(option: str) -> str:
-    return {"--csv": ".csv", "--trace": ".json"}.get(option, ".png")
 
 
 def writes_in_place(path: Path) -> bool:

@@ -130,7 +130,7 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
             if progress:
                 progress(len(rows), len(points))
 
-        if not todo:
+        if not todo:  # every point is in the CSV already: start no workers
             pass
         elif scheduler:
             for row in _run_on_dask(scheduler, program.file, todo, machine, seed, engine):
