@@ -142,6 +142,14 @@ def _say_estimate(estimate: Any, verbose: bool) -> None:
         click.echo(estimate.describe(), err=True)
 
 
+def _check_outputs(*targets: tuple[str, Path | None]) -> None:
+    """Refuse output paths that cannot be written before anything runs (pramsim.outfile)."""
+    from .outfile import check_target
+    for option, path in targets:
+        if path is not None:
+            check_target(path, option)
+
+
 def _machine(machine: str, p: int | None) -> Any:
     spec = load_machine(machine)
     return spec.with_processors(p) if p is not None else spec
@@ -174,6 +182,7 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
         check_races: bool, max_memory: float, max_time: float, verbose: bool, engine: str, as_json: bool,
         gantt_path: Path | None, trace_path: Path | None) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
+    _check_outputs(("--gantt", gantt_path), ("--trace", trace_path))
     prog = load_program(program)
     values = parse_params(prog, params)
     result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30),
@@ -261,7 +270,10 @@ def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: s
 @click.argument("axes", nargs=-1, required=True)
 @click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write one row per point as it finishes (kept if interrupted).")
+              help="Write one row per point as it finishes (kept if interrupted). An existing file with rows "
+                   "needs --resume or --overwrite.")
+@click.option("--resume", is_flag=True, help="Keep the rows already in the --csv file and run only the missing points.")
+@click.option("--overwrite", is_flag=True, help="Replace the rows already in the --csv file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a plot (.png or .svg): speedup vs p, or work and depth vs size.")
@@ -273,16 +285,23 @@ def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: s
 @click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
               help="How each point runs: vector (the executor) or compiled (numba; same counts, race-free programs).")
 @_friendly_errors
-def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | None, as_json: bool,
-          plot: Path | None, plot_kind: str, jobs: int | None, seed: int, scheduler: str | None, engine: str) -> None:
+def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | None, resume: bool, overwrite: bool,
+          as_json: bool, plot: Path | None, plot_kind: str, jobs: int | None, seed: int, scheduler: str | None,
+          engine: str) -> None:
     """Run PROGRAM over a grid: AXES like n=64..65536 (x2 steps; n=64..65536:4 for x4), p=1,2,4, d=64."""
     from . import plots
     from .sweep import grid, run_sweep
+    if (resume or overwrite) and not csv_path:
+        raise ParameterError("--resume and --overwrite apply to a --csv file", hint="add --csv FILE")
+    if resume and overwrite:
+        raise ParameterError("--resume and --overwrite exclude each other", hint="keep the rows (--resume) or not")
+    _check_outputs(("--csv", csv_path), ("--plot", plot))
     prog = load_program(program)
     names, points = grid(prog, axes)
     try:
         with progress.bar(f"sweep {prog.name}: points", len(points)) as update:
-            rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, engine)
+            rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, engine,
+                             "resume" if resume else "overwrite" if overwrite else "refuse")
     except KeyboardInterrupt:
         kept = f"; the points already finished are in {csv_path}" if csv_path else ""
         click.echo(f"\ninterrupted{kept}", err=True)
@@ -323,6 +342,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
 def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
     """Predicted vs measured time for the program suite: a markdown and a JSON table."""
     from . import validate as v
+    v.prepare(out_dir)  # an unwritable folder is found before the suite runs, not after
     click.echo(v.HEADER)
     result = v.validate(profile, small, repeat, progress=click.echo)
     md, js = v.write(result, out_dir)
@@ -340,6 +360,7 @@ def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
     name=value arguments (n=4096) set that parameter of every listed program that has it; the
     others run at their defaults."""
     from .plots import RooflinePoint, plot_roofline
+    _check_outputs(("--plot", plot))
     spec = load_machine(machine)
     if not spec.is_gpu:
         raise PramsimError(f"{machine!r} is not a GPU profile", hint="use --machine h100 or a100")

@@ -1078,7 +1078,7 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         return runs, cls, diff, err
 
     try:  # compile (or load from numba's cache) before any block runs
-        results = [run(fn, 0, 0), run(fn_rec, 0, 0)]
+        results = codecache.call_rebuilding(lambda: [run(fn, 0, 0), run(fn_rec, 0, 0)], fn, fn_rec)
     except Exception as exc:  # numba's typing errors: let the vector engine run it
         raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
     results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])

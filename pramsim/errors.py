@@ -91,6 +91,13 @@ class LoweringError(PramsimError):
     kind = "lowering error"
 
 
+class FileError(PramsimError):
+    """An output file or pramsim's cache folder cannot be written or used safely (the path, the
+    OS's reason, what to do)."""
+
+    kind = "file error"
+
+
 class ParameterError(ProgramError):
     """A malformed parameter on the command line (n=abc, n=-4): a usage error, exit code 2."""
 

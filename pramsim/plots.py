@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import bounds
+from . import bounds, outfile
 from .dsl import Program
 
 
@@ -20,6 +20,13 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
+
+
+def _save(fig: Any, path: Path) -> None:
+    """Save `fig` whole or not at all (pramsim.outfile); the format is the file's suffix, as
+    matplotlib reads it from a file name."""
+    with outfile.atomic_open(path, "wb") as f:
+        fig.savefig(f, format=Path(path).suffix[1:] or None, dpi=120)
 
 
 def plot_sweep(rows: list[dict[str, Any]], program: Program, varied: list[str], path: Path) -> Path:
@@ -32,7 +39,7 @@ def plot_sweep(rows: list[dict[str, Any]], program: Program, varied: list[str], 
     else:
         raise ValueError("nothing varies in this sweep: give a range such as n=64..4096 or p=1,2,4")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -101,7 +108,7 @@ def plot_memory(rows: list[dict[str, Any]], program: Program, size: str, path: P
     ax.set_title(f"{program.name}: memory traffic and footprint vs {size}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -222,7 +229,7 @@ def plot_gantt(schedule: Any, path: Path) -> Path:
     """The simulated schedule: a host row (GPU profiles), one row per kernel; see gantt_figure."""
     plt = _pyplot()
     fig = gantt_figure(schedule)
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -256,7 +263,7 @@ def plot_roofline(points: list[RooflinePoint], peak_ops_per_s: float, bytes_per_
     """Write roofline_figure to `path` (.png or .svg)."""
     plt = _pyplot()
     fig = roofline_figure(points, peak_ops_per_s, bytes_per_s, machine)
-    fig.savefig(path, dpi=120)
+    _save(fig, path)
     plt.close(fig)
     return path
 

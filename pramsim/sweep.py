@@ -2,28 +2,37 @@
 
 `n=64..65536` is a geometric range (x2 per point; `n=64..65536:4` for x4), `p=1,2,4` a list,
 `d=64` one value. Points are independent and run in parallel worker processes; each finished
-point is appended to the CSV at once, so an interrupted sweep keeps what it had: on Ctrl-C the
-worker processes are terminated at once, the rows already written stay, and `pramsim sweep` exits
-with code 130.
+point is appended to the CSV at once, in one write, so an interrupted sweep keeps what it had,
+whole rows only: on Ctrl-C the worker processes are terminated at once, the rows already written
+stay, and `pramsim sweep` exits with code 130.
+
+The CSV (see open_csv): a lock beside it (`F.csv.lock`) keeps a second sweep off it; finished
+rows already in it are never overwritten silently: `existing="resume"` keeps them and runs only
+the missing points, `"overwrite"` starts again, and the default refuses.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import itertools
 import json
 import multiprocessing
 import os
 import signal
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
+from . import outfile
 from .dsl import Program
 from .errors import ParameterError, ProgramError
 from .runner import check_range, parse_int, parse_positive_int
 
 COLUMNS = ["work", "depth", "steps", "brent_lower", "brent_upper", "brent_holds", "speedup", "efficiency",
-           "correct", "max_rel_error", "time_s", "device_s", "host_s", "hbm_bytes", "peak_hbm_bytes", "sram_bytes", "sram_per_block_bytes",
-           "flop", "depth_flop"]
+           "correct", "max_rel_error", "time_s", "device_s", "host_s", "hbm_bytes", "peak_hbm_bytes", "sram_bytes",
+           "sram_per_block_bytes", "flop", "depth_flop", "program", "machine", "seed", "engine"]
+# What a row also depends on besides its parameters: a resumed sweep reruns rows that differ in these.
+RUN_SETTINGS = ["program", "machine", "seed", "engine"]
 
 
 def parse_axis(text: str) -> tuple[str, list[int]]:
@@ -86,7 +95,8 @@ def run_point(program_path: str, point: dict[str, int], machine: str, seed: int,
             "hbm_bytes": t.bytes[("hbm", "read")] + t.bytes[("hbm", "write")],
             "peak_hbm_bytes": t.peak_hbm_bytes, "sram_bytes": t.bytes[("sram", "read")] + t.bytes[("sram", "write")],
             "sram_per_block_bytes": max((launch.sram_per_block for launch in t.launches), default=0),
-            "flop": t.category("flop"), "depth_flop": t.depth_by_class["flop"]}
+            "flop": t.category("flop"), "depth_flop": t.depth_by_class["flop"],
+            "program": program.name, "machine": machine, "seed": seed, "engine": engine}
 
 
 def _run_point_star(args: tuple[str, dict[str, int], str, int, str]) -> dict[str, Any]:
@@ -102,35 +112,38 @@ def _init_worker(threads: int) -> None:
 
 def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
               csv_path: Path | None = None, progress: Callable[[int, int], None] | None = None,
-              scheduler: str | None = None, engine: str = "vector") -> list[dict[str, Any]]:
+              scheduler: str | None = None, engine: str = "vector", existing: str = "refuse") -> list[dict[str, Any]]:
     """Run every point; with `scheduler` (a Dask distributed address) the points run on that cluster.
 
     The cluster's workers must be able to import pramsim and read the program file at the same path.
+    `existing` says what to do with finished rows already in `csv_path` (see open_csv); with
+    "resume", the points they hold are not run again, and the rows returned include them.
     """
     names, points = grid(program, axes)
-    jobs = jobs or max(1, min(len(points), os.cpu_count() or 1))
-    rows: list[dict[str, Any]] = []
     header = list(program.params) + ["p"] + COLUMNS
-    writer = None
-    handle = open(csv_path, "w", newline="") if csv_path else None
-    try:
-        if handle:
-            writer = csv.DictWriter(handle, fieldnames=header)
-            writer.writeheader()
+    rows: list[dict[str, Any]] = []
+    with open_csv(csv_path, header, existing) if csv_path else contextlib.nullcontext() as out:
+        kept = {point_key(program, names, r): r for r in out.kept} if out else {}
+        settings = {"program": program.name, "machine": machine, "seed": seed, "engine": engine}
+        keys = [point_key(program, names, {**program.params, **pt, **settings}) for pt in points]
+        todo = [pt for pt, key in zip(points, keys) if key not in kept]
+        rows = [kept[key] for key in keys if key in kept]
+        jobs = jobs or max(1, min(len(todo), os.cpu_count() or 1))
 
         def record(row: dict[str, Any]) -> None:
             rows.append(row)
-            if writer and handle:
-                writer.writerow(row)
-                handle.flush()
+            if out:
+                out.write(row)
             if progress:
                 progress(len(rows), len(points))
 
-        if scheduler:
-            for row in _run_on_dask(scheduler, program.file, points, machine, seed, engine):
+        if not todo:  # every point is in the CSV already: start no workers
+            pass
+        elif scheduler:
+            for row in _run_on_dask(scheduler, program.file, todo, machine, seed, engine):
                 record(row)
         elif jobs == 1:
-            for point in points:
+            for point in todo:
                 record(run_point(program.file, point, machine, seed, engine))
         else:
             # Workers ignore SIGINT: Ctrl-C reaches the whole process group, and only this process
@@ -138,14 +151,135 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
             # (a ProcessPoolExecutor would first finish the points already queued).
             threads = max(1, (os.cpu_count() or 1) // jobs)
             with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
-                for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed, engine) for p in points]):
+                for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed, engine) for p in todo]):
                     record(row)
-    finally:
-        if handle:
-            handle.close()
     order = {json.dumps(p, sort_keys=True): i for i, p in enumerate(points)}
     rows.sort(key=lambda r: order.get(json.dumps({k: r[k] for k in names}, sort_keys=True), 0))
     return rows
+
+
+def point_key(program: Program, names: list[str], values: dict[str, Any]) -> tuple[str, ...]:
+    """What identifies a row in the CSV: the run settings, every program parameter, and p when p
+    is swept (else p is the machine's). As text, as the CSV holds it."""
+    fields = RUN_SETTINGS + list(program.params) + (["p"] if "p" in names else [])
+    return tuple(str(values[k]) for k in fields)
+
+
+# ---- the CSV -------------------------------------------------------------------------------------
+
+class CsvRows:
+    """An open sweep CSV: `kept` holds the finished rows found in it (typed as run_point's);
+    `write` appends one row in one write."""
+
+    def __init__(self, fd: int, path: Path, header: list[str], kept: list[dict[str, Any]]):
+        self.fd, self.path, self.header, self.kept = fd, path, header, kept
+
+    def write(self, row: dict[str, Any]) -> None:
+        outfile.append_whole(self.fd, _csv_line(self.header, row), self.path)
+
+
+@contextlib.contextmanager
+def open_csv(path: Path, header: list[str], existing: str = "refuse") -> Iterator[CsvRows]:
+    """The sweep's CSV, opened before any point runs and held (locked) until the sweep ends.
+
+    `existing`: what to do when the file already holds something. "refuse" (a ParameterError
+    naming --resume and --overwrite), "overwrite" (start again), or "resume": keep its whole rows
+    byte for byte after checking that its header is `header`; a torn last row (a crash while it
+    was written) is dropped, and its point runs again. The header and kept rows are put in place
+    by temp-and-rename; rows are then appended. Another sweep holding `F.csv.lock` is a FileError.
+    A device or FIFO (/dev/stdout) is written directly: no lock, and nothing to resume.
+    """
+    if outfile.writes_in_place(path):
+        if existing == "resume":
+            raise ParameterError(f"--resume needs a regular file; {path} is not one", hint="give a .csv file")
+        try:
+            fd = os.open(path, os.O_WRONLY)
+        except OSError as exc:
+            raise outfile.output_error(path, exc, "open") from None
+        try:
+            outfile.append_whole(fd, _csv_line(header, None), path)
+            yield CsvRows(fd, path, header, [])
+        finally:
+            os.close(fd)
+        return
+    lock = path.with_name(path.name + ".lock")
+    with outfile.exclusive_lock(lock, busy=f"another pramsim sweep is writing {path} (it holds {lock})",
+                                hint="wait until it ends, or write this sweep to another --csv file"):
+        kept_lines = _kept_lines(path, header, existing)
+        outfile.write_bytes(path, _csv_line(header, None) + b"".join(kept_lines))
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            raise outfile.output_error(path, exc, "open") from None
+        try:
+            yield CsvRows(fd, path, header, [_typed(header, line) for line in kept_lines])
+        finally:
+            os.close(fd)
+
+
+def _csv_line(header: list[str], row: dict[str, Any] | None) -> bytes:
+    """One CSV record (the header when `row` is None), as csv.DictWriter writes it."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=header)
+    if row is None:
+        writer.writeheader()
+    else:
+        writer.writerow(row)
+    return buf.getvalue().encode()
+
+
+def _kept_lines(path: Path, header: list[str], existing: str) -> list[bytes]:
+    """The finished rows of `path` to keep (raw bytes), or a refusal (see open_csv)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise outfile.output_error(path, exc, "read") from None
+    if not data or existing == "overwrite" or data == _csv_line(header, None):  # nothing to lose
+        return []
+    lines = data.splitlines(keepends=True)
+    if existing != "resume":
+        raise ParameterError(f"--csv {path} already exists and holds {max(len(lines) - 1, 0)} rows",
+                             hint="add --resume to keep them and run only the missing points, or --overwrite to "
+                                  "start again")
+    found = _fields(lines[0])
+    if found != header:
+        raise ParameterError(f"--resume: the columns of {path} are not this sweep's",
+                             hint=f"it has {','.join(found or [])[:200]}; this sweep writes {','.join(header)[:200]}; "
+                                  "resume with the same program, or use another --csv file (or --overwrite)")
+    kept = []
+    for i, line in enumerate(lines[1:], start=2):
+        if line.endswith(b"\n") and len(_fields(line) or []) == len(header):
+            kept.append(line)
+        elif i < len(lines):  # only the last row can be torn (a crash while it was written)
+            raise ParameterError(f"--resume: line {i} of {path} is not a whole row of this sweep",
+                                 hint="fix or remove that line, or start again with --overwrite")
+    return kept
+
+
+def _fields(line: bytes) -> list[str] | None:
+    """A CSV line's fields, or None when it is not text."""
+    try:
+        return next(csv.reader([line.decode()]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None
+
+
+def _typed(header: list[str], line: bytes) -> dict[str, Any]:
+    """A CSV row as run_point returned it: ints, floats and booleans from their text."""
+    return {name: _cell(text) for name, text in zip(header, _fields(line) or [])}
+
+
+def _cell(text: str) -> Any:
+    if text in ("True", "False"):
+        return text == "True"
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _run_on_dask(address: str, program_file: str, points: list[dict[str, int]], machine: str, seed: int,

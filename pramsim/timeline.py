@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from . import outfile
 from .machine import Schedule
 
 HOST_TID, DEVICE_TID = 0, 1
@@ -84,5 +85,4 @@ def _pram_events(schedule: Schedule) -> list[dict[str, Any]]:
 
 
 def write_chrome_trace(schedule: Schedule, path: Path) -> Path:
-    path.write_text(json.dumps(chrome_trace(schedule)))
-    return path
+    return outfile.write_text(path, json.dumps(chrome_trace(schedule)))

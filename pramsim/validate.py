@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import outfile
 from .machine import load_machine
 from .programs import load_program, shipped_programs
 from .runner import run_program
@@ -99,9 +100,19 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(head + [_line(r) for r in result["rows"]]) + "\n"
 
 
+def prepare(out_dir: Path) -> None:
+    """Create `out_dir` and check that the two files can be written there (FileError if not)."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise outfile.output_error(out_dir, exc, "create the folder") from None
+    for name in ("validation.md", "validation.json"):
+        outfile.check_target(out_dir / name, "--out")
+
+
 def write(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare(out_dir)
     md, js = out_dir / "validation.md", out_dir / "validation.json"
-    md.write_text(markdown(result))
-    js.write_text(json.dumps(result, indent=2, default=str))
+    outfile.write_text(md, markdown(result))
+    outfile.write_text(js, json.dumps(result, indent=2, default=str))
     return md, js
