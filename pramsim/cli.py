@@ -10,12 +10,13 @@ from typing import Any, Callable
 
 import click
 
-from . import ir, progress, report
+from .lang import ir
+from . import progress, report
 from .dsl import DEFAULT_RANGE, format_range
 from .errors import ParameterError, PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
-from .executor import ENGINES, MODELS
+from .engines.vector import ENGINES, MODELS
 from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
 
 
@@ -424,7 +425,7 @@ def show_ir(program: str) -> None:
 @_friendly_errors
 def show_cuda(program: str, params: tuple[str, ...]) -> None:
     """Print the numba.cuda source generated for PROGRAM's kernels at these PARAMS."""
-    from . import gpu
+    from . import gpu_runner as gpu
     prog = load_program(program)
     click.echo(gpu.lower_source(prog, parse_params(prog, params)))
 
@@ -439,7 +440,7 @@ def show_cuda(program: str, params: tuple[str, ...]) -> None:
 def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool) -> None:
     """Lower PROGRAM to numba.cuda, run it on the GPU (or numba's CUDA simulator when there is
     none: small sizes only), check it against NumPy and time it beside the h100 prediction."""
-    from . import gpu
+    from . import gpu_runner as gpu
     prog = load_program(program)
     values = parse_params(prog, params)
     with progress.bar(f"gpu {prog.name}: timed runs", repeat) as update:

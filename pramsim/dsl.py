@@ -1,7 +1,7 @@
 """The user-facing DSL: `@kernel`, `@program`, and the intrinsics kernels call.
 
 A kernel is the body every virtual processor runs (SPMD, like CUDA). It is parsed from its source
-when it is defined (pramsim.frontend) and never run as Python. A program is host-level Python that
+when it is defined (pramsim.lang.frontend) and never run as Python. A program is host-level Python that
 allocates arrays and launches kernels in sequence: `k[n](args)` starts n processors in blocks of
 DEFAULT_BLOCK; `k[blocks, threads](args)` gives the blocks explicitly. A launch boundary is a
 global barrier. Which backend a launch runs on (executor, CUDA) is chosen by whoever runs the
@@ -18,8 +18,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import frontend
-from .errors import Loc, PramsimError, ProgramError
+from .lang import frontend
+from .errors import Loc, PramsimError, ProgramError, caller_loc
 
 DEFAULT_BLOCK = 256  # processors per block when a launch gives only the processor count
 
@@ -29,24 +29,8 @@ int32 = np.int32
 int64 = np.int64
 
 
-def _outside(name: str):
-    def intrinsic(*args: Any) -> Any:
-        raise PramsimError(f"{name}() can only be called inside a @kernel function", loc=_caller_loc(),
-                           hint="kernels are parsed, not run as Python: move this call into the kernel body")
-    intrinsic.__name__ = name
-    intrinsic.__qualname__ = name
-    return intrinsic
-
-
-gid = _outside("gid")            # global processor id: block_id() * block_dim() + lane()
-lane = _outside("lane")          # index of the processor in its block (threadIdx.x)
-block_id = _outside("block_id")  # index of the block (blockIdx.x)
-block_dim = _outside("block_dim")  # processors per block (blockDim.x)
-num_blocks = _outside("num_blocks")  # blocks in the launch (gridDim.x)
-num_procs = _outside("num_procs")  # processors in the launch
-barrier = _outside("barrier")    # wait for every processor of the block (cuda.syncthreads)
-shared = _outside("shared")      # shared((shape), dtype): per-block array in SRAM
-local = _outside("local")        # local((shape), dtype): per-processor array (registers)
+# The intrinsics a kernel calls (placeholders the frontend recognises by identity).
+from .lang.intrinsics import barrier, block_dim, block_id, gid, lane, local, num_blocks, num_procs, shared  # noqa: E402,F401
 
 
 class Kernel:
@@ -64,8 +48,8 @@ class Kernel:
 
     def check_args(self, args: tuple[Any, ...], loc: Loc) -> tuple[Any, ...]:
         """The launch's arguments checked against the declared dtypes and the kernel's use of them
-        (pramsim.typecheck); numbers declared float are passed as floats."""
-        from . import typecheck
+        (pramsim.lang.typecheck); numbers declared float are passed as floats."""
+        from .lang import typecheck
         from .runtime import DeviceArray
         args = tuple(_check_declared(self.name, name, self.dtypes[name], value, loc) if name in self.dtypes else value
                      for name, value in zip(self.ir.param_names, args))
@@ -289,11 +273,7 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
-def _caller_loc(depth: int = 2) -> Loc:
-    import linecache
-    f = sys._getframe(depth)
-    line = linecache.getline(f.f_code.co_filename, f.f_lineno)
-    return Loc(f.f_code.co_filename, f.f_lineno, len(line) - len(line.lstrip()))
+_caller_loc = caller_loc
 
 
 def _positive_int(v: Any, what: str, name: str, loc: Loc) -> int:

@@ -103,3 +103,12 @@ class ParameterError(ProgramError):
 
     exit_code = 2
     kind = "usage error"
+
+
+def caller_loc(depth: int = 2) -> Loc:
+    """Where the caller's caller is (depth frames up): the user's line, for a host-side error."""
+    import linecache
+    import sys
+    f = sys._getframe(depth)
+    line = linecache.getline(f.f_code.co_filename, f.f_lineno)
+    return Loc(f.f_code.co_filename, f.f_lineno, len(line) - len(line.lstrip()))

@@ -16,9 +16,9 @@ from .cost import CostTrace
 from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .estimate import Estimate, Probe, estimate_time, format_seconds
-from .executor import DEFAULT_MEMORY_LIMIT, Executor
+from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
 from .machine import MachineSpec, Schedule, simulate
-from .machine.sim import Brent
+from .machine.schedule import Brent
 from .programs import user_code_error
 from .runtime import DeviceArray, use_backend
 
@@ -293,7 +293,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
                   check_races: bool = True, max_time: float | None = None) -> CheckResult:
     """The sweep of `pramsim check`. With `max_time` (seconds) the whole sweep's time is estimated
     first and the check refused (ResourceError) when the estimate exceeds it. `check_races` (on by
-    default, as in `pramsim check`) makes a shared-memory race an error (pramsim.races)."""
+    default, as in `pramsim check`) makes a shared-memory race an error (pramsim.engines.races)."""
     points_params = sweep_points(program)
     estimate = None
     if max_time:

@@ -11,7 +11,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from . import ir
+from .lang import ir
 from .errors import Loc, PramsimError
 
 

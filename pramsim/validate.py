@@ -51,7 +51,7 @@ SMALL_SUITE: list[tuple[str, dict[str, int]]] = [
 
 def validate(profile: str = "h100", small: bool = False, repeat: int = 10,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    from . import gpu
+    from . import gpu_runner as gpu
     machine = load_machine(profile)
     shipped = shipped_programs()
     rows = []

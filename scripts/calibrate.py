@@ -44,7 +44,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pramsim.executor import Executor  # noqa: E402
+from pramsim.engines.vector import Executor  # noqa: E402
 from pramsim.machine import load_machine  # noqa: E402
 from pramsim.machine.gpu import simulate_gpu  # noqa: E402
 from pramsim.machine.spec import MachineSpec, available_machines  # noqa: E402

@@ -3,7 +3,7 @@
 Usage (on the lent H100, with the repository on PYTHONPATH):
     python scripts/gpu_validate.py [--repeat 5] [--only tree_sum,matmul_tiled] [--small] [--json PATH]
 
-For each (program, params) below that exists in programs/, `pramsim.gpu.run_on_gpu` lowers the DSL
+For each (program, params) below that exists in programs/, `pramsim.gpu_runner.run_on_gpu` lowers the DSL
 source to numba.cuda, runs the whole host program (one warm-up, then `--repeat` runs timed with CUDA
 events, median), and checks the result against the program's NumPy reference. GB/s and GFLOP/s
 use the *compulsory* traffic and the textbook FLOP count of each problem (given beside each entry),
@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pramsim import gpu  # noqa: E402  (imported before numba: numpy shim, simulator decision)
+from pramsim import gpu_runner as gpu  # noqa: E402  (imported before numba: numpy shim, simulator decision)
 from pramsim.programs import load_program, shipped_programs  # noqa: E402
 
 N = 2**26

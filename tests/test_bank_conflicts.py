@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pramsim.cost import warp_wavefronts
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.programs import load_program
 from pramsim.runner import execute, make_inputs
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pramsim.errors import ExecutionError, PramsimError
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.programs import load_program, shipped_programs
 from pramsim.runner import execute, make_inputs, parse_params
 

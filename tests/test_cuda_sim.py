@@ -12,15 +12,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before numba.cuda is imported (pramsim.gpu does it)
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before numba.cuda is imported (pramsim.gpu_runner does it)
 
 import numpy as np
 import pytest
 
-from pramsim import gpu
-from pramsim.backends.cuda import RecordingBackend
+from pramsim import gpu_runner as gpu
+from pramsim.engines.cuda import RecordingBackend
 from pramsim.errors import LoweringError, PramsimError
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.programs import load_file, load_program, shipped_programs
 from pramsim.runner import execute, make_inputs, sweep_points
 
@@ -148,7 +148,7 @@ def test_partial_last_block_is_guarded_and_num_procs_lowered(tmp_path):
 @pytest.mark.skipif(not gpu._driver_has_device(), reason="needs a CUDA GPU")
 def test_real_gpu_tree_sum_and_matmul():
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    code = ("from pramsim.gpu import run_on_gpu; from pramsim.programs import load_program\n"
+    code = ("from pramsim.gpu_runner import run_on_gpu; from pramsim.programs import load_program\n"
             "for name, p in [('tree_sum', {'n': 1 << 20}), ('matmul_tiled', {'n': 256, 'tile': 16})]:\n"
             "    r = run_on_gpu(load_program(name), p, repeat=3)\n"
             "    assert r['correct'] and not r['simulated'], r\n")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 
-os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before numba.cuda is imported (pramsim.gpu does it)
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before numba.cuda is imported (pramsim.gpu_runner does it)
 
 import numpy as np
 import pytest
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from pramsim import bounds
 from pramsim.errors import LoweringError, ProgramError
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.machine import load_machine
 from pramsim.programs import load_program, shipped_programs
 from pramsim.runner import execute, make_inputs, run_program, sweep_points
@@ -150,7 +150,7 @@ def test_executor_numpy_brent_counts(name, data, p, seed):
 @SIM_SETTINGS
 @given(data=st.data(), name=st.sampled_from(PROGRAMS), seed=st.integers(0, 2**16))
 def test_lowered_kernels_on_the_cuda_simulator_equal_the_executor(data, name, seed):
-    from pramsim import gpu
+    from pramsim import gpu_runner as gpu
     program = load_program(name)
     params = data.draw(params_for(name, tiny=True), label="params")
     inputs = make_inputs(program, params, seed)

@@ -180,7 +180,7 @@ def test_check_and_show_ir_on_a_bad_file():
     assert r.returncode == 0 and "kernel saxpy(x, y, out, n):" in r.stdout and "2.0 * x[i] + y[i]" in r.stdout
 
 
-# ---- dtypes at launch (pramsim.typecheck, @kernel(dtypes=...)) ---------------------------------------
+# ---- dtypes at launch (pramsim.lang.typecheck, @kernel(dtypes=...)) ---------------------------------------
 
 
 def test_float_array_used_as_an_index_is_refused_at_the_launch():

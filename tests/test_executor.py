@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pramsim.errors import ExecutionError
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.runtime import use_backend
 
 _ids = itertools.count()

@@ -8,9 +8,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from pramsim import ir
+from pramsim.lang import ir
 from pramsim.errors import DSLError, PramsimError
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.runtime import use_backend
 
 _ids = itertools.count()

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from pramsim import executor as executor_mod
 from pramsim.errors import DSLError, PramsimError
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.runtime import use_backend
 
 _DIR = Path(tempfile.mkdtemp(prefix="pramsim_fuzz_"))

@@ -17,10 +17,10 @@ import simpy
 from pramsim.cost import CostTrace, LaunchTrace
 from pramsim.dsl import barrier, float32, gid, kernel, lane, shared, zeros
 from pramsim.errors import Loc, MachineError
-from pramsim.executor import Executor
+from pramsim.engines.vector import Executor
 from pramsim.machine import load_machine
 from pramsim.machine.gpu import SharedBandwidth, occupancy, simulate_gpu
-from pramsim.machine.sim import Brent
+from pramsim.machine.schedule import Brent
 from pramsim.runtime import use_backend
 
 A100 = load_machine("a100")

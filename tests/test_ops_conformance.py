@@ -1,4 +1,4 @@
-"""Every row of the operation table (pramsim/ops.py), over every combination of operand kinds, through
+"""Every row of the operation table (pramsim/lang/ops.py), over every combination of operand kinds, through
 every interpreter: the vector engine, the compiled engine, the kernel lowered to numba.cuda on numba's
 CUDA simulator, and the launch-time type checker.
 
@@ -20,14 +20,14 @@ import os
 import textwrap
 from collections import Counter
 
-os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before numba.cuda is imported (pramsim.gpu does it)
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before numba.cuda is imported (pramsim.gpu_runner does it)
 
 import numpy as np
 import pytest
 
-from pramsim import ir, ops, typecheck
+from pramsim.lang import ir, ops, typecheck
 from pramsim.errors import ExecutionError
-from pramsim.executor import Executor, _Launch
+from pramsim.engines.vector import Executor, _Launch
 from pramsim.runtime import DeviceArray, use_backend
 
 N = 8  # processors
@@ -144,8 +144,8 @@ def _expected_counts(kern) -> Counter:
 @pytest.fixture(scope="module")
 def family_runs(tmp_path_factory):
     """Per family: the kernel, its cases, and its outputs and traces from every engine."""
-    from pramsim import gpu
-    from pramsim.backends.cuda import CudaBackend
+    from pramsim import gpu_runner as gpu
+    from pramsim.engines.cuda import CudaBackend
     runs = {}
     tmp = tmp_path_factory.mktemp("ops")
     for family in FAMILIES:
@@ -190,7 +190,7 @@ def test_kinds_agree_with_the_table(family, family_runs):
     arrays = {"xi": "i", "xp": "i", "xf": "f", "xq": "f", "out": "f"}
     checker = typecheck._Checker(kern.ir, arrays, {}, kern.ir.loc)
     static = checker.block(kern.ir.body, {})
-    from pramsim.kinds import VarKinds
+    from pramsim.lang.kinds import VarKinds
     inferred = VarKinds(kern.ir, {n: np.dtype(np.int64 if k == "i" else np.float64) for n, k in arrays.items()}, {})
     for c, (op, kinds, args) in enumerate(fam):
         want = op.result_kind(kinds)

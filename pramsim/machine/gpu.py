@@ -47,7 +47,7 @@ import simpy
 
 from ..cost import BANK_BYTES, BANKS, CostTrace, LaunchTrace
 from ..errors import MachineError
-from .sim import LaunchTime, Schedule, Segment
+from .schedule import LaunchTime, Schedule, Segment
 from .spec import MachineSpec
 
 MAX_COHORTS = 2000  # cohorts one launch may fragment into before it is redone wave by wave

@@ -14,10 +14,10 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import ir, ops
-from .errors import DSLError, Loc
+from . import intrinsics, ir, ops
+from ..errors import DSLError, Loc
 
-# Python's operator syntax -> the operation table's names (pramsim.ops).
+# Python's operator syntax -> the operation table's names (pramsim.lang.ops).
 _BINOPS = {syntax: name for syntax, name in ops.BY_SYNTAX.items() if name in ops.BINARY}
 _CMPOPS = {syntax: name for syntax, name in ops.BY_SYNTAX.items() if name in ops.COMPARE}
 _UNOPS = {syntax: name for syntax, name in ops.BY_SYNTAX.items() if name in ops.UNARY}
@@ -471,7 +471,7 @@ _MISSING = _Missing()
 
 
 def _dsl(name: str) -> Any:
-    from . import dsl
-    return getattr(dsl, name)
+    """The placeholder function `name` (gid, barrier, shared, ...) that kernels call."""
+    return getattr(intrinsics, name)
 
 

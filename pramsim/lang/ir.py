@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import ops
-from .errors import Loc
+from ..errors import Loc
 
 # ---- expressions -----------------------------------------------------------------------------
-# What each operation means (kinds, cost, checks, implementations) is in pramsim/ops.py.
+# What each operation means (kinds, cost, checks, implementations) is in pramsim/lang/ops.py.
 
 BINARY_OPS = set(ops.BINARY)
 COMPARE_OPS = set(ops.COMPARE)

@@ -105,7 +105,7 @@ def device_name() -> str:
 
 
 def lower_source(program: Program, params: dict[str, int]) -> str:
-    from .backends.cuda import RecordingBackend, render_module
+    from .engines.cuda import RecordingBackend, render_module
     inputs = make_inputs(program, params, 0)
     backend = RecordingBackend()
     execute(program, params, inputs, backend)
@@ -121,7 +121,7 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
     """Run the lowered program once (compiling), check it, then time `repeat` runs; `progress(done,
     repeat)` is called after each timed run."""
     cuda = cuda_module()
-    from .backends.cuda import CudaBackend
+    from .engines.cuda import CudaBackend
     if repeat < 1:
         raise PramsimError(f"repeat must be at least 1, got {repeat}")
     lower_source(program, params)  # lowering errors now, with the user's line, before compiling anything
@@ -187,6 +187,6 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
 def run_output(program: Program, params: dict[str, int], seed: int = 0) -> np.ndarray:
     """The program's result computed on the CUDA backend (used by the tests)."""
     cuda = cuda_module()
-    from .backends.cuda import CudaBackend
+    from .engines.cuda import CudaBackend
     inputs = make_inputs(program, params, seed)
     return execute(program, params, inputs, CudaBackend(cuda))

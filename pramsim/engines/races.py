@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import ExecutionError, Loc
+from ..errors import ExecutionError, Loc
 
 
 class RaceTracker:

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from . import ir, ops
-from .errors import ExecutionError, Loc
-from .runtime import DeviceArray
+from ..errors import ExecutionError, Loc
+from ..runtime import DeviceArray
 
 BOOL, INT, FLOAT = ops.BOOL, ops.INT, ops.FLOAT
 kind_of_dtype = ops.kind_of_dtype

@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from . import ir, ops
-from .cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
-from .errors import ExecutionError, Loc, MachineError, PramsimError
+from ..lang import ir, ops
+from ..cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
+from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
+from .args import bind_args
+from .lanestate import LaneCounter as _LaneCounter, Mask as _Mask
 from .races import RaceTracker
-from .runtime import DeviceArray
+from ..runtime import DeviceArray
 
 MAX_ITERATIONS = 10_000_000
 DEFAULT_MEMORY_LIMIT = 8 * 2**30  # bytes of arrays + simulation state; --max-memory raises it
@@ -28,7 +30,7 @@ BYTES_PER_PROCESSOR = 200
 
 # PRAM memory-access models: what concurrent access to one cell within one step is allowed.
 # A step is one statement executed by every active processor (reads happen before writes).
-# How launches run: "vector" (lockstep, NumPy; defines the semantics) or "compiled" (pramsim.compiled).
+# How launches run: "vector" (lockstep, NumPy; defines the semantics) or "compiled" (pramsim.engines.compiled).
 ENGINES = ("vector", "compiled")
 MODELS = ("crcw-arbitrary", "crcw-common", "crcw-priority", "crew", "erew")
 _EXCLUSIVE_READ = {"erew"}
@@ -63,9 +65,8 @@ class Executor:
         return a
 
     def zeros(self, shape: int | tuple[int, ...], dtype: np.dtype) -> DeviceArray:
-        from .dsl import _caller_loc
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        self.reserve(nbytes, f"zeros({shape}, {np.dtype(dtype).name})", _caller_loc())
+        self.reserve(nbytes, f"zeros({shape}, {np.dtype(dtype).name})", caller_loc())
         a = DeviceArray(np.zeros(shape, dtype=dtype), "")
         self.trace.allocate(a.nbytes)
         return a
@@ -103,60 +104,6 @@ class Executor:
         with np.errstate(all="ignore"):
             _Launch(kernel, nprocs, block, args, loc, self.trace, self.model,
                     RaceTracker() if self.check_races else None).run()
-
-
-class _Mask:
-    """The active processors: `arr` is a bool vector, or None when all are active; `n` counts them."""
-
-    __slots__ = ("arr", "n")
-
-    def __init__(self, arr: np.ndarray | None, n: int):
-        self.arr = arr
-        self.n = n
-
-    def select(self, cond: Any, nprocs: int) -> "_Mask":
-        """The processors of this mask for which `cond` (scalar or vector) holds."""
-        if not isinstance(cond, np.ndarray):
-            return self if cond else _Mask(np.zeros(nprocs, bool), 0)
-        cond = _truth(cond)
-        arr = cond if self.arr is None else (self.arr & cond)
-        n = int(np.count_nonzero(arr))
-        return _Mask(None, n) if n == nprocs else _Mask(arr, n)
-
-    def minus(self, other: np.ndarray, nprocs: int) -> "_Mask":
-        arr = ~other if self.arr is None else (self.arr & ~other)
-        n = int(np.count_nonzero(arr))
-        return _Mask(None, n) if n == nprocs else _Mask(arr, n)
-
-
-class _LaneCounter:
-    """A per-processor counter that stays one scalar while every processor has the same value."""
-
-    __slots__ = ("v",)
-
-    def __init__(self) -> None:
-        self.v: int | np.ndarray = 0
-
-    def add(self, mask: _Mask, nprocs: int, amount: int = 1) -> None:
-        if mask.arr is None:
-            self.v = self.v + amount
-            return
-        if not isinstance(self.v, np.ndarray):
-            self.v = np.full(nprocs, self.v, dtype=np.int64)
-        self.v[mask.arr] += amount
-
-    def lift_blocks(self, starts: np.ndarray, sizes: np.ndarray) -> None:
-        if isinstance(self.v, np.ndarray):
-            block_max = np.maximum.reduceat(self.v, starts)
-            self.v = int(block_max[0]) if block_max.min() == block_max.max() else np.repeat(block_max, sizes)
-
-    def max(self) -> int:
-        return int(self.v.max()) if isinstance(self.v, np.ndarray) else int(self.v)
-
-    def per_block(self, starts: np.ndarray, sizes: np.ndarray, reduce: Any) -> np.ndarray:
-        if isinstance(self.v, np.ndarray):
-            return reduce.reduceat(self.v, starts)
-        return np.full(len(starts), self.v, dtype=np.int64) * (sizes if reduce is np.add else 1)
 
 
 class _Launch:
@@ -534,7 +481,7 @@ class _Launch:
         return value
 
     def eval_op(self, e: ir.BinOp | ir.Compare | ir.UnaryOp | ir.Call, mask: _Mask) -> Any:
-        """An operator, comparison, math function or conversion, as its row in pramsim.ops says."""
+        """An operator, comparison, math function or conversion, as its row in pramsim.lang.ops says."""
         row = ir.op_row(e)
         args = [self.eval(a, mask) for a in ir.operands(e)]
         kinds = tuple(ops.kind_of_value(a) for a in args)
@@ -581,32 +528,6 @@ class _Launch:
     def first(self, mask: _Mask) -> int:
         """The lowest active processor (who an error of a uniform value is reported for)."""
         return 0 if mask.arr is None else int(np.argmax(mask.arr))
-
-
-def bind_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """A launch's arguments checked against the kernel: (arrays by name, numbers by name)."""
-    arrays: dict[str, np.ndarray] = {}
-    scalars: dict[str, Any] = {}
-    k = kernel
-    for param, value in zip(k.params, args):
-        if param.name in k.arrays:
-            if not isinstance(value, DeviceArray):
-                raise ExecutionError(
-                    f"kernel {k.name!r} indexes parameter {param.name!r} as an array, "
-                    f"but the launch passed {value!r} ({type(value).__name__})", loc=loc,
-                    hint="pass an array created by the program's inputs or by zeros(...)")
-            arrays[param.name] = value.data
-        else:
-            if isinstance(value, DeviceArray):
-                raise ExecutionError(
-                    f"kernel {k.name!r} uses parameter {param.name!r} as a number, but the launch passed an array",
-                    loc=loc, hint=f"index it inside the kernel ({param.name}[i]) or pass a number")
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise ExecutionError(
-                    f"kernel {k.name!r}: argument {param.name!r} must be a number, got {type(value).__name__}",
-                    loc=loc)
-            scalars[param.name] = value.item() if isinstance(value, np.generic) else value
-    return arrays, scalars
 
 
 # ---- helpers -------------------------------------------------------------------------------------

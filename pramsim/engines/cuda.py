@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .. import codecache, ir, ops
-from ..kinds import VarKinds
+from .. import codecache
+from ..lang import ir, ops
+from ..lang.kinds import VarKinds
 from ..errors import Loc, LoweringError
 from ..runtime import DeviceArray
+from .args import bind_args
 
 NPROCS = "_pramsim_nprocs"
 _RESERVED = {"cuda", "math", "np", "numba", NPROCS}
@@ -123,7 +125,7 @@ class _Renderer:
             return ops.INTRINSICS[e.name].cuda
         if isinstance(e, ir.Load):
             return f"{self.name(e.array)}[{', '.join(self.expr(i) for i in e.index)}]"
-        if isinstance(e, ir.OPERATIONS):  # the operation table's template (pramsim.ops)
+        if isinstance(e, ir.OPERATIONS):  # the operation table's template (pramsim.lang.ops)
             args = ir.operands(e)
             return ir.op_row(e).render([self.expr(a, shape) for a in args], tuple(map(self.kinds.of, args)), "cuda")
         if isinstance(e, ir.BoolOp):
@@ -234,7 +236,7 @@ class CudaBackend:
 
     def __init__(self, cuda: Any = None):
         if cuda is None:
-            from numba import cuda  # noqa: PLC0415 - imported late: pramsim.gpu sets up numba first
+            from numba import cuda  # noqa: PLC0415 - imported late: pramsim.gpu_runner sets up numba first
         self.cuda = cuda
         from numba import config  # noqa: PLC0415
         self.simulated = bool(config.ENABLE_CUDASIM)
@@ -329,24 +331,11 @@ class RecordingBackend:
 
 
 def _device_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc) -> list[Any]:
-    out = []
-    for param, value in zip(kernel.param_names, args):
-        if param in kernel.arrays:
-            if not isinstance(value, DeviceArray):
-                raise LoweringError(f"kernel {kernel.name!r} indexes {param!r} as an array, but the launch passed "
-                                    f"{type(value).__name__}", loc=loc)
-            out.append(value.data)
-        else:
-            if isinstance(value, DeviceArray):
-                raise LoweringError(f"kernel {kernel.name!r} uses {param!r} as a number, but the launch passed an array",
-                                    loc=loc)
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise LoweringError(f"kernel {kernel.name!r}: argument {param!r} must be a number, "
-                                    f"got {type(value).__name__}", loc=loc)
-            if isinstance(value, float):  # a weak Python float, as the executor sees it (NEP 50): float32
-                value = np.float32(value)
-            out.append(value.item() if isinstance(value, np.generic) and not isinstance(value, np.float32) else value)
-    return out
+    """The launch's arguments in parameter order, checked (engines/args.py); floats as float32, the
+    weak Python floats the executor sees (NEP 50)."""
+    arrays, scalars = bind_args(kernel, args, loc, LoweringError)
+    return [arrays[p] if p in arrays else np.float32(scalars[p]) if isinstance(scalars[p], float) else scalars[p]
+            for p in kernel.param_names]
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import ExecutionError, Loc
+from ..errors import ExecutionError, Loc
 
 BOOL, INT, FLOAT = "b", "i", "f"
 KINDS = (BOOL, INT, FLOAT)

@@ -1,0 +1,210 @@
+"""The compiled engine: a kernel's IR rendered to a numba (CPU) function that counts as the executor does.
+
+`--engine compiled` runs the same cost model as the vector executor (pramsim.engines.vector), tens of
+times faster on large launches, by giving up lockstep execution: each block's lanes run one after
+another between barriers, as a GPU may run them. For a race-free program (no lane touches a cell
+that another lane writes, between two barriers or anywhere in another block of the launch) that
+changes nothing: outputs, work by category, depth by class, the parallelism profile, per-block
+figures and the barrier count are the executor's (tests/test_compiled.py checks every shipped
+program). A program that relies on lockstep reads-before-writes will compute something else, and
+its comparison with the NumPy reference will say so; `--check-races` on the vector engine finds
+such races.
+
+How it counts without per-processor vectors: within one barrier interval a processor's operations
+occupy consecutive depth steps, so the profile needs only each lane's step count at the interval's
+start and end (a difference array). The charges of a straight run of code are constants: the
+generated code counts how often each such chunk runs, and Python multiplies by its charges.
+
+Structure of the generated function: loop over blocks; barrier-free runs of statements become a
+loop over the block's lanes ("lane regions"); an if/while/for that contains barrier() stays at
+block level, its condition is evaluated per lane and must agree across the block's running lanes
+(else: the divergent-barrier error). Variables live in per-lane arrays between regions, except
+block-uniform ones (computed from parameters and block_id() at block level), which are one scalar
+per block, computed once, their charges added to every running lane.
+
+Limits (the kernel then runs on the vector engine, with a note): a variable assigned both float and
+non-float values, a non-integer index, shared/local shapes not computed from parameters, anything
+numba cannot type. Only the default PRAM model (crcw-arbitrary), without --check-races. A variable
+read before it is assigned reads 0 here (the vector engine reports it). Out-of-bounds indices,
+integer division by zero, int(NaN), runaway loops and divergent barriers are errors, as there.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ... import codecache, progress
+from ...cost import CostTrace, LaunchTrace
+from ...errors import ExecutionError, Loc, PramsimError
+from ...lang import ir, ops
+from ...lang.kinds import KindConflict
+from .analysis import Unsupported
+from .blocks import KernelCode
+from .lanes import MAX_ITERATIONS
+from .support import GENERATED_HEADER
+
+__all__ = ["Unsupported", "launch", "render"]
+
+# ---- running a launch ------------------------------------------------------------------------------
+
+_cache: dict[tuple, tuple[Any, KernelCode]] = {}
+_cache_lock = threading.Lock()
+
+
+def _load(source: str, fn_name: str) -> Any:
+    folder = codecache.cache_dir("PRAMSIM_COMPILED_CACHE", "pramsim_cpu")
+    return codecache.load_source(source, fn_name, folder, "pramsim_cpu")
+
+
+def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any]) -> tuple[str, KernelCode]:
+    """The generated module's source for one specialization, and the generator (counter keys, sites).
+
+    The module has two functions: `<kernel>_cpu`, and `<kernel>_cpu_rec`, which also records every
+    warp's shared-memory accesses to count their wavefronts. Recording in the hot loops (even
+    behind a branch not taken) made the flash kernel 3.7x slower, so it is a separate function
+    that only some blocks run (see launch)."""
+    try:
+        gen = KernelCode(kernel, array_dtypes, scalars)
+        plain = gen.render(f"{kernel.name}_cpu")
+        if not gen.bank_sites:  # no shared-memory access: nothing to record (and half the compile time)
+            return GENERATED_HEADER + "\n\n" + plain, gen
+        recording = KernelCode(kernel, array_dtypes, scalars, record=True).render(f"{kernel.name}_cpu_rec")
+    except KindConflict as why:
+        raise Unsupported(str(why)) from None
+    return GENERATED_HEADER + "\n\n" + plain + "\n\n" + recording, gen
+
+
+def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> tuple[Any, Any, KernelCode]:
+    shape_values = tuple((n, scalars.get(n)) for n in ir.shape_params(kernel))  # literals in the source
+    key = (id(kernel), tuple((n, a.dtype.str, a.ndim) for n, a in arrays.items()),
+           tuple((n, isinstance(v, (float, np.floating))) for n, v in scalars.items()), shape_values)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is None:
+            source, gen = render(kernel, {n: a.dtype for n, a in arrays.items()}, scalars)
+            plain = _load(source, f"{kernel.name}_cpu")
+            progress.note_compile(kernel.name, plain)  # a first compile takes seconds: say so (stderr, TTY)
+            hit = (plain, _load(source, f"{kernel.name}_cpu_rec") if gen.bank_sites else plain, gen)
+            _cache[key] = hit
+    return hit
+
+
+def _threads() -> int:
+    """Worker threads: PRAMSIM_THREADS, else the CPUs this process may use."""
+    if os.environ.get("PRAMSIM_THREADS", "").isdigit() and int(os.environ["PRAMSIM_THREADS"]) > 0:
+        return int(os.environ["PRAMSIM_THREADS"])
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndarray], scalars: dict[str, Any],
+           loc: Loc, trace: CostTrace) -> None:
+    """Run one launch on the compiled engine, writing outputs in place and the costs into `trace`.
+
+    Raises Unsupported (before anything runs) when the kernel needs the vector engine.
+
+    Shared-memory wavefronts: block 0 and the last block run the recording function, which counts
+    them exactly; they are the launch's sample, and the other blocks are charged their accesses
+    at each site times the sample's wavefronts per access (exact when those blocks access shared
+    memory in the same pattern of banks, as in every shipped program: tests/test_compiled.py). If
+    some access site is reached by neither, every block records.
+    """
+    fn, fn_rec, gen = _compiled(kernel, arrays, scalars)
+    nblocks = -(-nprocs // block)
+    array_args = [np.ascontiguousarray(arrays[n]) for n in gen.array_params]
+    for n, a in zip(gen.array_params, array_args):
+        if a is not arrays[n]:
+            raise Unsupported(f"array {n!r} is not contiguous")
+    scalar_args = [scalars[n] for n in gen.scalars]
+    bstat = np.zeros((nblocks, 6), np.int64)
+    nchunks = max(1, len(gen.chunks))
+
+    samples = np.zeros((2, max(1, gen.bank_sites), 2), np.int64)  # blocks 0 and last: (wavefronts, accesses) per site
+
+    def run(fn: Any, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        runs = np.zeros(nchunks, np.int64)
+        cls = np.zeros(4, np.int64)
+        err = np.zeros(6, np.int64)
+        diff = np.zeros(1024, np.int64)
+        diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat, diff, err, samples, 0)
+        return runs, cls, diff, err
+
+    try:  # compile (or load from numba's cache) before any block runs
+        results = codecache.call_rebuilding(lambda: [run(fn, 0, 0), run(fn_rec, 0, 0)], fn, fn_rec)
+    except Exception as exc:  # numba's typing errors: let the vector engine run it
+        raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
+    results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])
+    if nblocks == 1:
+        samples[1] = samples[0]
+    middle = fn if np.all(samples[:, :gen.bank_sites, 1].max(axis=0) > 0) else fn_rec
+    chunks = [(lo + 1, hi + 1) for lo, hi in _chunks(nblocks - 2, _threads())]
+    if len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=_threads()) as pool:
+            results += list(pool.map(lambda c: run(middle, *c), chunks))
+    else:
+        results += [run(middle, *c) for c in chunks]
+    for *_, err in results:
+        if err[0]:
+            raise _error(gen, err, block, arrays)
+    runs = sum(r[0] for r in results)
+    cls = np.max([r[1] for r in results], axis=0)
+    size = max(len(r[2]) for r in results)
+    diff = sum(np.pad(r[2], (0, size - len(r[2]))) for r in results)
+    depth = int(bstat[:, 1].max()) if nblocks else 0
+    profile = np.cumsum(diff)[1:depth + 1].astype(np.int64)
+    totals: Counter = Counter()
+    for n, chunk in zip(runs, gen.chunks):
+        if n:
+            for key, amount in chunk.items():
+                totals[key] += int(n) * amount
+    work = totals["st"]
+    if int(profile.sum()) != work or int(bstat[:, 0].sum()) != work:
+        raise PramsimError(f"internal accounting error in the compiled launch of {kernel.name}: profile "
+                           f"{int(profile.sum())}, blocks {int(bstat[:, 0].sum())}, work {work}")
+    sram_arrays = {n: int(np.prod(gen.alloc_shapes[n])) * np.dtype(s.dtype).itemsize
+                   for n, s in gen.allocs.items() if s.space == "shared"}
+    trace.launches.append(LaunchTrace(
+        kernel=kernel.name, loc=loc, nprocs=nprocs, block=block, work=work, depth=depth, profile=profile,
+        block_work=bstat[:, 0].copy(), block_depth=bstat[:, 1].copy(), block_hbm_bytes=bstat[:, 2].copy(),
+        block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
+        block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays, block_sram_wavefronts=bstat[:, 5].copy()))
+    for key, amount in totals.items():
+        if isinstance(key, tuple) and amount and key[0] != "site":
+            if key[0] == "bytes":
+                trace.bytes[key[1:]] += amount
+            else:
+                trace.counts[key] += amount
+    for i, c in enumerate(("flop", "hbm", "sram")):
+        trace.depth_by_class[c] += int(cls[i])
+
+
+def _chunks(nblocks: int, threads: int) -> list[tuple[int, int]]:
+    """Contiguous block ranges, a few per thread so that uneven blocks still balance."""
+    n = min(nblocks, threads * 4) if threads > 1 else 1
+    edges = np.linspace(0, nblocks, n + 1).astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _error(gen: KernelCode, err: np.ndarray, block: int, arrays: dict[str, np.ndarray]) -> ExecutionError:
+    """The first error a launch recorded, as the vector engine reports it (pramsim.lang.ops.ERRORS)."""
+    kind, site, who = (int(x) for x in err[:3])
+    _, loc, info = gen.sites[site]
+    name = ops.ERROR_BY_CODE[kind]
+    if name == "out_of_bounds":
+        shape = arrays[info].shape if info in arrays else gen.alloc_shapes[info]
+        return ops.error(name, loc, index=ops.index_text(int(err[4]), int(err[3]), len(shape)), array=info,
+                         shape=tuple(shape), where=ops.where(who, block))
+    if name == "divergent_barrier":
+        exc = ops.error(name, loc, block=who)
+        exc.hint += ("; the compiled engine checks this statically (--engine vector allows it where no lane "
+                     "reaches the barrier)")
+        return exc
+    return ops.error(name, loc, expr=ir.format_expr(info) if info is not None else "", limit=MAX_ITERATIONS,
+                     where=ops.where(who, block))
