@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import timeit
 
-from pramsim import ir
+from pramsim.lang import ir
 from pramsim.programs import load_program
 
 KERNELS = [("vector_mul", "mul"), ("matmul_tiled", "matmul_tiles"), ("attention_flash", "flash_tiles")]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from pramsim import executor as executor_mod
+from pramsim.engines import vector as executor_mod
 from pramsim.errors import DSLError, PramsimError
 from pramsim.engines.vector import Executor
 from pramsim.runtime import use_backend
