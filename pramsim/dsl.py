@@ -12,6 +12,7 @@ from host code is an error.
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -236,9 +237,18 @@ def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarra
     return wrap
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _caller_loc(depth: int = 2) -> Loc:
+    """The user's line that called into pramsim: the first frame from `depth` up that is not in
+    the pramsim package (a backend's zeros() is called through dsl.zeros, and must not point at it)."""
     import linecache
     f = sys._getframe(depth)
+    first = f
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(_PACKAGE_DIR):
+        f = f.f_back
+    f = f or first
     line = linecache.getline(f.f_code.co_filename, f.f_lineno)
     return Loc(f.f_code.co_filename, f.f_lineno, len(line) - len(line.lstrip()))
 
