@@ -11,11 +11,11 @@ from typing import Any, Callable
 import click
 
 from . import ir, report
-from .errors import PramsimError
+from .errors import ParameterError, PramsimError
 from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
 from .executor import ENGINES, MODELS
-from .runner import DEFAULT_PS, check_program, parse_params, run_program
+from .runner import DEFAULT_PS, MAX_INT, check_program, parse_params, run_program
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -79,6 +79,23 @@ def machines() -> None:
 
 
 DEFAULT_MAX_TIME = 600.0  # seconds; --max-time
+PROCESSORS = click.IntRange(1, MAX_INT)  # --p: int64, as the schedulers count
+SEED = click.IntRange(min=0)             # NumPy's generators take non-negative seeds
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+class PlotPath(click.Path):
+    """An output picture's path: a usage error, before anything runs, unless its extension is
+    one of PLOT_FORMATS (matplotlib picks the format from it)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        path = super().convert(value, param, ctx)
+        if Path(path).suffix.lower() not in PLOT_FORMATS:
+            self.fail(f"{str(value)!r} must end in {', '.join(PLOT_FORMATS)} (the picture's format)", param, ctx)
+        return path
 
 
 def _say_estimate(estimate: Any, verbose: bool) -> None:
@@ -96,9 +113,9 @@ def _machine(machine: str, p: int | None) -> Any:
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.argument("program")
 @click.argument("params", nargs=-1)
-@click.option("--p", "p", type=click.IntRange(min=1), default=None, help="Processors (PRAM machines). Default: the profile's.")
+@click.option("--p", "p", type=PROCESSORS, default=None, help="Processors (PRAM machines). Default: the profile's.")
 @click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
@@ -111,7 +128,7 @@ def _machine(machine: str, p: int | None) -> Any:
 @click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
               help="vector: the lockstep executor (defines the semantics). compiled: kernels compiled with numba, "
                    "tens of times faster on large runs; same counts for race-free programs (docs/architecture.md).")
-@click.option("--gantt", "gantt_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--gantt", "gantt_path", type=PlotPath(), default=None,
               help="Write a chart of the simulated schedule (.png or .svg).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
@@ -145,10 +162,10 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 
 @main.command()
 @click.argument("program")
-@click.option("--p", "ps", type=click.IntRange(min=1), multiple=True,
+@click.option("--p", "ps", type=PROCESSORS, multiple=True,
               help=f"Processor counts to check Brent at (repeatable). Default: {', '.join(map(str, DEFAULT_PS))}.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
@@ -165,11 +182,10 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     With --work/--depth it grades a submission against the bounds an instructor gives; exit code
     0 means pass, 1 fail."""
     import dataclasses
-    from . import bounds
     prog = load_program(program)
-    for form in (work, depth):
+    for option, form in (("--work", work), ("--depth", depth)):
         if form:
-            bounds.theta_to_python(form)  # a malformed form is an error before anything runs
+            _check_theta_option(option, form, prog)  # a malformed form is an error before anything runs
     prog = dataclasses.replace(prog, work=work or prog.work, depth=depth or prog.depth)
 
     def progress(done: int, total: int) -> None:
@@ -186,6 +202,21 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     sys.exit(0 if result.passed else 1)
 
 
+def _check_theta_option(option: str, form: str, prog: Any) -> None:
+    """A usage error unless `form` parses, names the program's parameters and can be evaluated at
+    every point the check sweeps ('n^1000' cannot)."""
+    from . import bounds
+    from .errors import ProgramError
+    from .runner import sweep_points
+    points = sweep_points(prog)
+    try:
+        bounds.validate_formula(form, prog.params, theta=True)
+        for point in points:
+            bounds.evaluate(form, point, theta=True)
+    except ProgramError as exc:
+        raise ParameterError(f"{option} {form!r}: {exc.message}", hint=exc.hint) from None
+
+
 @main.command()
 @click.argument("program")
 @click.argument("axes", nargs=-1, required=True)
@@ -193,12 +224,12 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write one row per point as it finishes (kept if interrupted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--plot", type=PlotPath(), default=None,
               help="Write a plot (.png or .svg): speedup vs p, or work and depth vs size.")
 @click.option("--plot-kind", type=click.Choice(["auto", "memory"]), default="auto", show_default=True,
               help="auto: speedup vs p, or work and depth vs size; memory: HBM traffic and footprint vs size.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: cores).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--scheduler", default=None, help="Run the points on a Dask distributed cluster at this address.")
 @click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
               help="How each point runs: vector (the executor) or compiled (numba; same counts, race-free programs).")
@@ -264,7 +295,7 @@ def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
 @main.command()
 @click.argument("programs", nargs=-1, required=True)
 @click.option("--machine", "-m", default="h100", show_default=True, help="A GPU profile.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .png or .svg.")
+@click.option("--plot", type=PlotPath(), required=True, help="Output .png, .svg or .pdf.")
 @_friendly_errors
 def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
     """Place PROGRAMS (names or files, at their default parameters) on the machine's roofline."""
@@ -314,7 +345,7 @@ def show_cuda(program: str, params: tuple[str, ...]) -> None:
 @click.argument("program")
 @click.argument("params", nargs=-1)
 @click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True, help="Timed repeats (median reported).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @_friendly_errors
 def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool) -> None:

@@ -23,9 +23,13 @@ from .programs import user_code_error
 from .runtime import DeviceArray, use_backend
 
 
+MAX_INT = 2**63 - 1  # the largest parameter or processor count: the engines index and count in int64
+
+
 def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> dict[str, int]:
-    """['n=1024', 'd=64'] -> program defaults updated; every value a positive integer."""
+    """['n=1024', 'd=64'] -> program defaults updated; every value a positive integer, each name once."""
     params = dict(program.params)
+    given: dict[str, str] = {}
     for item in assignments:
         name, sep, text = item.partition("=")
         name = name.strip()
@@ -35,19 +39,36 @@ def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> 
         if name not in program.params:
             raise ParameterError(f"{program.name} has no parameter {name!r}",
                                hint=f"its parameters are: {', '.join(f'{k}={v}' for k, v in program.params.items())}")
+        if name in given:
+            raise ParameterError(f"parameter {name} is given twice ({name}={given[name]} and {item.strip()})",
+                                 hint=f"give {name} once")
+        given[name] = text
         params[name] = parse_positive_int(name, text)
     return params
 
 
 def parse_positive_int(name: str, text: str) -> int:
+    """'1024', '0x400', '1_024' or '2**10' -> 1024; a usage error unless 1 <= value <= MAX_INT."""
     try:
-        value = int(text.replace("_", ""), 0) if not text.strip().lower().startswith("2**") \
-            else 2 ** int(text.strip()[3:])
+        if text.strip().lower().startswith("2**"):
+            exponent = int(text.strip()[3:])
+            # checked before computing it: 2**100000000 would take seconds and overflow later
+            value = 2 ** exponent if 0 <= exponent <= 63 else (MAX_INT + 1 if exponent > 63 else 0)
+        else:
+            value = int(text.replace("_", ""), 0)
     except ValueError:
-        raise ParameterError(f"parameter {name}={text!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
+        raise ParameterError(f"parameter {name}={_short(text)!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
     if value < 1:
-        raise ParameterError(f"parameter {name}={value} must be at least 1")
+        raise ParameterError(f"parameter {name}={text.strip()} must be at least 1")
+    if value > MAX_INT:
+        raise ParameterError(f"parameter {name}={_short(text.strip())} is too large: at most 2**63 - 1",
+                             hint="pramsim counts in 64-bit integers; sizes that large would not fit in memory anyway")
     return value
+
+
+def _short(text: str, width: int = 40) -> str:
+    """A long command-line value cut for a message."""
+    return text if len(text) <= width else f"{text[:width // 2]}...{text[-8:]} ({len(text)} characters)"
 
 
 @dataclass

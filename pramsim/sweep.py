@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .dsl import Program
-from .errors import ProgramError
+from .errors import ParameterError, ProgramError
 from .runner import parse_positive_int
 
 COLUMNS = ["work", "depth", "steps", "brent_lower", "brent_upper", "brent_holds", "speedup", "efficiency",
@@ -30,14 +31,14 @@ def parse_axis(text: str) -> tuple[str, list[int]]:
     """'n=64..4096' -> ('n', [64, 128, ..., 4096]); 'p=1,3,8' -> ('p', [1, 3, 8])."""
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
-        raise ProgramError(f"sweep axis {text!r} is not name=values", hint="e.g. n=64..65536, p=1,2,4 or d=64")
+        raise ParameterError(f"sweep axis {text!r} is not name=values", hint="e.g. n=64..65536, p=1,2,4 or d=64")
     if ".." in spec:
         lo_text, _, rest = spec.partition("..")
         hi_text, _, factor_text = rest.partition(":")
         lo, hi = parse_positive_int(name, lo_text), parse_positive_int(name, hi_text)
         factor = parse_positive_int(name, factor_text) if factor_text else 2
         if factor < 2 or hi < lo:
-            raise ProgramError(f"sweep range {text!r} needs low <= high and a factor of at least 2")
+            raise ParameterError(f"sweep range {text!r} needs low <= high and a factor of at least 2")
         values = []
         v = lo
         while v <= hi:
@@ -47,13 +48,24 @@ def parse_axis(text: str) -> tuple[str, list[int]]:
     return name, [parse_positive_int(name, part) for part in spec.split(",")]
 
 
+MAX_POINTS = 100_000  # a grid larger than this is a typo, and its list of points alone would fill memory
+
+
 def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[str, int]]]:
+    """The sweep's axis names and every point of their product (usage errors: unknown or repeated
+    names, more than MAX_POINTS points)."""
     parsed = [parse_axis(a) for a in axes]
     names = [n for n, _ in parsed]
-    for n in names:
+    for k, n in enumerate(names):
         if n != "p" and n not in program.params:
-            raise ProgramError(f"{program.name} has no parameter {n!r}",
-                               hint=f"its parameters are {', '.join(program.params)}; p is the processor count")
+            raise ParameterError(f"{program.name} has no parameter {n!r}",
+                                 hint=f"its parameters are {', '.join(program.params)}; p is the processor count")
+        if n in names[:k]:
+            raise ParameterError(f"sweep axis {n} is given twice", hint=f"give {n} once, e.g. {n}=64..1024 or {n}=1,2,4")
+    size = math.prod(len(values) for _, values in parsed)
+    if size > MAX_POINTS:
+        raise ParameterError(f"this sweep has {size:,} points, more than {MAX_POINTS:,}",
+                             hint="use fewer values per axis (n=64..65536:4 steps by x4)")
     points = [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in parsed))]
     return names, points
 
@@ -149,6 +161,9 @@ def _run_on_dask(address: str, program_file: str, points: list[dict[str, int]], 
         raise ProgramError("--scheduler needs Dask distributed", hint="pip install 'pramsim[dask]'") from None
     try:
         client = Client(address, timeout="10s")
+    except (ValueError, TypeError) as exc:  # distributed's parse of a malformed address
+        raise ParameterError(f"--scheduler {address!r} is not a Dask scheduler address: {exc}",
+                             hint="e.g. --scheduler tcp://127.0.0.1:8786 (`dask scheduler` prints its address)") from None
     except OSError as exc:
         raise ProgramError(f"cannot reach the Dask scheduler at {address}: {exc}",
                            hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`") from None
