@@ -24,6 +24,12 @@ class Loc:
         return linecache.getline(self.file, self.line).rstrip("\n")
 
 
+def byte_loc(file: str, data: bytes, offset: int) -> Loc:
+    """The line and column of byte `offset` in a file's bytes (for text that does not decode)."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return Loc(file, data.count(b"\n", 0, offset) + 1, offset - line_start)
+
+
 class PramsimError(Exception):
     """Base class: a message, an optional location and an optional hint (what to do)."""
 

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from .dsl import Program
-from .errors import Loc, PramsimError, ProgramError
+from .errors import Loc, PramsimError, ProgramError, byte_loc
 
 
 def programs_dir() -> Path:
@@ -104,9 +104,8 @@ def check_source_file(path: Path) -> None:
     try:
         data.decode(encoding)
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1)
-        raise ProgramError(f"the file is not valid {encoding}: byte {data[exc.start]:#04x} here ({exc.reason})", loc=Loc(str(path), line, col),
+        raise ProgramError(f"the file is not valid {encoding}: byte {data[exc.start]:#04x} here ({exc.reason})",
+                           loc=byte_loc(str(path), data, exc.start),
                            hint="save the file as UTF-8, or declare its encoding in a first-line comment "
                                 "such as `# -*- coding: latin-1 -*-`") from None
 
