@@ -145,7 +145,7 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
         click.echo(f"note: {note}", err=True)
     _say_estimate(result.estimate, verbose)
     if as_json:
-        click.echo(json.dumps(report.run_json(result), indent=2))
+        click.echo(report.to_json(report.run_json(result), indent=2))
     else:
         click.echo(report.run_text(result))
     if gantt_path:
@@ -196,7 +196,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
                            max_time=max_time or None)
     _say_estimate(result.estimate, verbose)
     if as_json:
-        click.echo(json.dumps(report.check_json(result), indent=2))
+        click.echo(report.to_json(report.check_json(result), indent=2))
     else:
         click.echo(report.check_text(result))
     sys.exit(0 if result.passed else 1)
@@ -253,7 +253,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         click.echo(f"\ninterrupted{kept}", err=True)
         sys.exit(130)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(report.to_json(rows, indent=2))
     else:
         cols = [k for k in prog.params if k in names] + ["p", "work", "depth", "steps", "speedup", "efficiency", "brent_holds", "correct"]
         click.echo("".join(f"{c:>12}" for c in cols))
@@ -368,7 +368,7 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
         click.echo("note: no GPU here; ran on numba's CUDA simulator, whose time says nothing about a GPU "
                    "(the prediction is for h100)", err=True)
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
+        click.echo(report.to_json(result, indent=2, default=str))
     else:
         for key, value in result.items():
             click.echo(f"{key:<16} {value}")
