@@ -98,11 +98,36 @@ def _run_point_star(args: tuple[str, dict[str, int], str, int, str]) -> dict[str
     return run_point(*args)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
     """A sweep worker: Ctrl-C is the main process's to handle; the compiled engine gets its share
-    of the CPUs (the workers already run in parallel)."""
+    of the CPUs (the workers already run in parallel); it ends, quietly, when the main process dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("PRAMSIM_THREADS", str(threads))
+    _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when process `parent` dies (killed, say). Otherwise it would finish its point
+    and print multiprocessing's BrokenPipeError traceback sending the result to no one. Linux: the
+    kernel sends SIGTERM at the parent's death (prctl PR_SET_PDEATHSIG), whose default action ends
+    the process silently; elsewhere a thread polls for the parent every half second."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        armed = False
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(0)
+    if not armed:
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+        threading.Thread(target=watch, daemon=True, name="pramsim-parent-watch").start()
 
 
 def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
@@ -142,7 +167,7 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
             # should answer it; leaving the `with` on an exception terminates the workers at once
             # (a ProcessPoolExecutor would first finish the points already queued).
             threads = max(1, (os.cpu_count() or 1) // jobs)
-            with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
+            with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
                 for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed, engine) for p in points]):
                     record(row)
     finally:
