@@ -24,10 +24,12 @@ class Loc:
         return linecache.getline(self.file, self.line).rstrip("\n")
 
 
-def byte_loc(file: str, data: bytes, offset: int) -> Loc:
-    """The line and column of byte `offset` in a file's bytes (for text that does not decode)."""
-    line_start = data.rfind(b"\n", 0, offset) + 1
-    return Loc(file, data.count(b"\n", 0, offset) + 1, offset - line_start)
+def offset_loc(file: str, data: bytes | str, offset: int) -> Loc:
+    """The line and column of position `offset` in a file's bytes or text (for an error that gives
+    only an offset: a byte that does not decode, a number too long to read)."""
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line_start = data.rfind(newline, 0, offset) + 1
+    return Loc(file, data.count(newline, 0, offset) + 1, offset - line_start)
 
 
 class PramsimError(Exception):

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from .dsl import Program
-from .errors import Loc, PramsimError, ProgramError, byte_loc
+from .errors import Loc, PramsimError, ProgramError, offset_loc
 
 
 def programs_dir() -> Path:
@@ -105,7 +105,7 @@ def check_source_file(path: Path) -> None:
         data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise ProgramError(f"the file is not valid {encoding}: byte {data[exc.start]:#04x} here ({exc.reason})",
-                           loc=byte_loc(str(path), data, exc.start),
+                           loc=offset_loc(str(path), data, exc.start),
                            hint="save the file as UTF-8, or declare its encoding in a first-line comment "
                                 "such as `# -*- coding: latin-1 -*-`") from None
 

@@ -8,7 +8,8 @@ Each case is one `python -m pramsim.cli ...` subprocess with a time limit. The f
 classes of bad input issue 13 lists (program paths, parameters, options, machine profiles,
 program files, --json); the random ones put generated garbage (huge, negative, fractional,
 non-ASCII, control characters, expressions, empty) into parameter values and option values of
-run, check, sweep and show-cuda. A case is a finding when pramsim exits 3 ("bug in pramsim"),
+run, check, sweep and show-cuda, into a field of a copy of the h100 profile, and into a copy of
+tests/fixtures/good_saxpy.py (random bytes inserted, spans deleted, tokens replaced). A case is a finding when pramsim exits 3 ("bug in pramsim"),
 prints a Python traceback, runs past the limit, or prints --json output a strict parser refuses.
 Exit status: 0 when there is no finding, 1 otherwise. Not part of the test suite (tests/
 test_bad_inputs.py runs a few cases).
@@ -39,6 +40,7 @@ class Case:
     kind: str                  # the class of bad input, for the summary
     args: list[str]
     strict_json: bool = False  # the output must parse as strict JSON when the exit code is 0 or 1
+    files: dict[str, bytes] = field(default_factory=dict)  # written into the cases' folder first
 
 
 @dataclass
@@ -80,7 +82,8 @@ def write_files(d: Path) -> dict[str, Path]:
                            ("tiny", "hbm_bytes_per_s = 2.33e12", "hbm_bytes_per_s = 1e-300"),
                            ("huge_int", "sms = 132", "sms = 99999999999999999999999999"),
                            ("zero", "sms = 132", "sms = 0"),
-                           ("string", "sms = 132", 'sms = "many"')]:
+                           ("string", "sms = 132", 'sms = "many"'),
+                           ("digits", "sms = 132", "sms = " + "9" * 5000)]:
         assert old in profile, old
         files[f"profile_{name}"] = program(f"{name}.toml", profile.replace(old, new))
     files["profile_latin"] = program("latin.toml", profile.encode() + b"# caf\xe9\n")
@@ -179,7 +182,45 @@ def garbage(rng: random.Random) -> str:
     return "".join(chr(rng.randrange(1, 0x3000)) for _ in range(rng.randrange(1, 6)))
 
 
-def random_case(rng: random.Random) -> Case:
+def random_program_file(rng: random.Random, tag: int) -> Case:
+    """good_saxpy.py with one to three random edits: a byte inserted, a span deleted, or a token
+    replaced by garbage."""
+    data = bytearray(GOOD.encode())
+    for _ in range(rng.randrange(1, 4)):
+        at = rng.randrange(len(data))
+        edit = rng.randrange(3)
+        if edit == 0:
+            data[at:at] = bytes([rng.randrange(256)])
+        elif edit == 1:
+            del data[at:at + rng.randrange(1, 12)]
+        else:
+            end = at + rng.randrange(1, 6)
+            data[at:end] = garbage(rng).encode("utf-8", "surrogatepass")
+    name = f"mutant{tag}.py"
+    return Case("random program file", ["run", name, "--max-time", "20"], files={name: bytes(data)})
+
+
+def random_profile(rng: random.Random, tag: int) -> Case:
+    """The h100 profile with one field's value replaced by garbage (or one line dropped)."""
+    lines = H100.read_text().splitlines()
+    fields = [i for i, line in enumerate(lines) if "=" in line and not line.startswith(("#", "source", "description"))]
+    i = rng.choice(fields)
+    if rng.random() < 0.2:
+        del lines[i]
+    else:
+        key = lines[i].split("=")[0].strip()
+        lines[i] = f"{key} = {garbage(rng)}"
+    name = f"profile{tag}.toml"
+    return Case("random profile", ["run", "tree_sum", "n=64", "--machine", name, "--max-time", "20"],
+                files={name: "\n".join(lines).encode("utf-8", "surrogatepass")})
+
+
+def random_case(rng: random.Random, tag: int = 0) -> Case:
+    pick = rng.randrange(8)
+    if pick == 0:
+        return random_program_file(rng, tag)
+    if pick == 1:
+        return random_profile(rng, tag)
     cmd = rng.choice(["run", "run", "run", "check", "sweep", "show-cuda"])
     prog = rng.choice(PROGRAMS)
     args = [cmd, prog]
@@ -208,6 +249,8 @@ def random_case(rng: random.Random) -> Case:
 # ---- running -------------------------------------------------------------------------------------
 
 def run_case(case: Case, timeout: float, cwd: Path) -> Outcome:
+    for name, data in case.files.items():
+        (cwd / name).write_bytes(data)
     start = time.perf_counter()
     try:
         r = subprocess.run([sys.executable, "-m", "pramsim.cli", *case.args], capture_output=True, timeout=timeout,
@@ -250,7 +293,7 @@ def main() -> int:
         d = Path(tmp)
         cases = fixed_cases(write_files(d), d)[:args.fixed]
         rng = random.Random(args.seed)
-        cases += [random_case(rng) for _ in range(args.random)]
+        cases += [random_case(rng, k) for k in range(args.random)]
         start = time.perf_counter()
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             outcomes = list(pool.map(lambda c: run_case(c, args.timeout, d), cases))
@@ -264,7 +307,7 @@ def main() -> int:
           f"in {elapsed:.0f} s")
     print("exit codes: " + ", ".join(f"{k}: {v}" for k, v in sorted(by_code.items(), key=str)))
     for kind, counts in sorted(by_kind.items()):
-        print(f"  {kind:<18} " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str)))
+        print(f"  {kind:<20} " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=str)))
     print(f"findings: {len(bad)} (exit 3: {sum('exit 3' in ' '.join(o.findings) for o in outcomes)}, "
           f"tracebacks: {sum('traceback' in o.findings for o in outcomes)}, "
           f"hangs: {sum(o.code is None for o in outcomes)}, "

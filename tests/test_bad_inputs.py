@@ -193,6 +193,15 @@ def test_profile_with_absurd_figure_is_refused_at_load(tmp_path, field, old, new
     assert f"{path}:{line_of(text, f'{field} = {new}')}:" in r.stderr and repr(field) in r.stderr and words in r.stderr
 
 
+def test_profile_with_a_number_too_long_to_read_names_the_line(tmp_path):
+    """tomllib raises a plain ValueError (Python's 4,300-digit limit) without a line."""
+    text = H100.read_text().replace("sms = 132", "sms = " + "9" * 5000)
+    path = tmp_path / "m.toml"
+    path.write_text(text)
+    r = pramsim("run", "tree_sum", "n=16", "--machine", path)
+    assert r.returncode == 1 and f"{path}:{line_of(text, 'sms = 999')}:7:" in r.stderr and "digits" in r.stderr
+
+
 def test_profile_with_non_utf8_bytes_names_the_line(tmp_path):
     text = H100.read_text()
     path = tmp_path / "m.toml"

@@ -15,12 +15,13 @@ import dataclasses
 import difflib
 import math
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Loc, MachineError, byte_loc
+from ..errors import Loc, MachineError, offset_loc
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -136,13 +137,18 @@ def load_machine(name_or_path: str) -> MachineSpec:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MachineError(f"profile is not valid UTF-8 (as TOML must be): byte {data[exc.start]:#04x} here",
-                           loc=byte_loc(str(path), data, exc.start), hint="save the profile as UTF-8") from None
+                           loc=offset_loc(str(path), data, exc.start), hint="save the profile as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+), column (\d+)", str(exc))
         loc = Loc(str(path), int(m.group(1)), int(m.group(2)) - 1) if m else None
         raise MachineError(f"profile is not valid TOML: {exc}", loc=loc) from None
+    except ValueError:  # Python's limit on integer digits (4300), which tomllib does not locate
+        m = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() or 4300), text)
+        loc = offset_loc(str(path), text, m.start()) if m else None
+        raise MachineError("profile has a number with thousands of digits", loc=loc,
+                           hint="profile figures are ordinary numbers, e.g. 2.33e12") from None
     return _validate(data, path, text)
 
 
