@@ -45,14 +45,44 @@ def theta_to_python(form: str) -> str:
 
 
 def evaluate(formula: str, params: dict[str, Any], theta: bool = False) -> float:
+    """The formula's value at `params`. Θ forms are evaluated in floating point (they only rank
+    growth, and 'n^1000' must not build a huge integer); exact formulas in integers. A value
+    that overflows or is not finite is a ProgramError naming the point."""
     expr = theta_to_python(formula) if theta else formula
+    names = {k: float(v) for k, v in params.items()} if theta else params
     try:
-        return float(eval(expr, {"__builtins__": {}}, {**_FUNCS, **params}))  # noqa: S307 - arithmetic only
+        value = float(eval(expr, {"__builtins__": {}}, {**_FUNCS, **names}))  # noqa: S307 - arithmetic only
     except NameError as exc:
         raise ProgramError(f"bound {formula!r} uses an unknown name: {exc}",
                            hint=f"parameters available: {', '.join(params)}") from None
+    except OverflowError:
+        value = math.inf
     except (SyntaxError, TypeError, ValueError, ZeroDivisionError) as exc:
         raise ProgramError(f"cannot evaluate bound {formula!r}: {exc}") from None
+    if not math.isfinite(value):
+        at = ", ".join(f"{k}={v}" for k, v in params.items())
+        raise ProgramError(f"bound {formula!r} is too large to evaluate at {at} (beyond 1.8e308)",
+                           hint="Θ forms of algorithms are polynomials and logarithms of small degree, e.g. 'n^3'")
+    return value
+
+
+def validate_formula(formula: Any, params: dict[str, Any], theta: bool) -> None:
+    """ProgramError unless `formula` is a string that parses (as a Θ form, or as an exact Python
+    formula) and names only `params` and the functions bounds know. Nothing is evaluated: a
+    formula may be undefined at some parameters (a division by a parameter whose default is 0)."""
+    kind = "Θ form" if theta else "formula"
+    if not isinstance(formula, str):
+        raise ProgramError(f"the {kind} {formula!r} must be a string, e.g. 'n log n'")
+    expr = theta_to_python(formula) if theta else formula
+    try:
+        code = compile(expr, "<bound>", "eval")
+    except SyntaxError as exc:
+        raise ProgramError(f"cannot read {kind} {formula!r}: {exc.msg}",
+                           hint="exact formulas are Python expressions, e.g. '2*(n-1)' or 'n*ceil(log2(n))'") from None
+    unknown = sorted(set(code.co_names) - set(params) - set(_FUNCS))
+    if unknown:
+        raise ProgramError(f"{kind} {formula!r} uses {', '.join(map(repr, unknown))}, not a parameter",
+                           hint=f"parameters: {', '.join(params) or 'none'}; functions: {', '.join(_FUNCS)}")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .machine import available_machines, load_machine
 from .programs import load_program, shipped_programs
 from .engines.vector import ENGINES, MODELS
 from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
+from .runner import MAX_INT
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -134,6 +135,23 @@ def machines(as_json: bool) -> None:
 
 
 DEFAULT_MAX_TIME = 600.0  # seconds; --max-time
+PROCESSORS = click.IntRange(1, MAX_INT)  # --p: int64, as the schedulers count
+SEED = click.IntRange(min=0)             # NumPy's generators take non-negative seeds
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+
+
+class PlotPath(click.Path):
+    """An output picture's path: a usage error, before anything runs, unless its extension is
+    one of PLOT_FORMATS (matplotlib picks the format from it)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        path = super().convert(value, param, ctx)
+        if Path(path).suffix.lower() not in PLOT_FORMATS:
+            self.fail(f"{str(value)!r} must end in {', '.join(PLOT_FORMATS)} (the picture's format)", param, ctx)
+        return path
 
 
 def _say_estimate(estimate: Any, verbose: bool) -> None:
@@ -159,9 +177,9 @@ def _machine(machine: str, p: int | None) -> Any:
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.argument("program", shell_complete=_complete_program)
 @click.argument("params", nargs=-1)
-@click.option("--p", "p", type=click.IntRange(min=1), default=None, help="Processors (PRAM machines). Default: the profile's.")
+@click.option("--p", "p", type=PROCESSORS, default=None, help="Processors (PRAM machines). Default: the profile's.")
 @click.option("--machine", "-m", default="pram", show_default=True, help="Machine profile name or .toml path.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--seed", type=SEED, default=0, show_default=True, help="Seed of the random inputs.")
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
@@ -174,7 +192,7 @@ def _machine(machine: str, p: int | None) -> Any:
 @click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
               help="vector: the lockstep executor (defines the semantics). compiled: kernels compiled with numba, "
                    "tens of times faster on large runs; same counts for race-free programs (docs/architecture.md).")
-@click.option("--gantt", "gantt_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--gantt", "gantt_path", type=PlotPath(), default=None,
               help="Write a chart of the simulated schedule (.png or .svg).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
@@ -192,7 +210,7 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
         click.echo(f"note: {note}", err=True)
     _say_estimate(result.estimate, verbose)
     if as_json:
-        click.echo(json.dumps(report.run_json(result), indent=2))
+        click.echo(report.to_json(report.run_json(result), indent=2))
     else:
         click.echo(report.run_text(result))
     if gantt_path:
@@ -209,10 +227,10 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 
 @main.command()
 @click.argument("program", shell_complete=_complete_program)
-@click.option("--p", "ps", type=click.IntRange(min=1), multiple=True,
+@click.option("--p", "ps", type=PROCESSORS, multiple=True,
               help=f"Processor counts to check Brent at (repeatable). Default: {', '.join(map(str, DEFAULT_PS))}.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--model", type=click.Choice(MODELS), default="crcw-arbitrary", show_default=True,
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--check-races/--no-check-races", default=True, show_default=True,
@@ -242,7 +260,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     _say_estimate(result.estimate, verbose)
     data = report.check_json(result)
     if as_json:
-        click.echo(json.dumps(data, indent=2))
+        click.echo(report.to_json(data, indent=2))
     else:
         click.echo(report.check_text(result))
     if json_out:
@@ -254,16 +272,30 @@ def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: s
            work: str | None, depth: str | None, max_time: float) -> Any:
     """The check sweep of `pramsim check` (a CheckResult); errors are raised, not reported."""
     import dataclasses
-    from . import bounds
     prog = load_program(program)
-    for form in (work, depth):
+    for option, form in (("--work", work), ("--depth", depth)):
         if form:
-            bounds.theta_to_python(form)  # a malformed form is an error before anything runs
+            _check_theta_option(option, form, prog)  # a malformed form is an error before anything runs
     prog = dataclasses.replace(prog, work=work or prog.work, depth=depth or prog.depth)
 
     with progress.bar(f"check {prog.name}: points", len(sweep_points(prog))) as update:
         return check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, update, model, check_races,
                              max_time=max_time or None)
+
+
+def _check_theta_option(option: str, form: str, prog: Any) -> None:
+    """A usage error unless `form` parses, names the program's parameters and can be evaluated at
+    every point the check sweeps ('n^1000' cannot)."""
+    from . import bounds
+    from .errors import ProgramError
+    from .runner import sweep_points
+    points = sweep_points(prog)
+    try:
+        bounds.validate_formula(form, prog.params, theta=True)
+        for point in points:
+            bounds.evaluate(form, point, theta=True)
+    except ProgramError as exc:
+        raise ParameterError(f"{option} {form!r}: {exc.message}", hint=exc.hint) from None
 
 
 @main.command()
@@ -276,12 +308,12 @@ def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: s
 @click.option("--resume", is_flag=True, help="Keep the rows already in the --csv file and run only the missing points.")
 @click.option("--overwrite", is_flag=True, help="Replace the rows already in the --csv file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+@click.option("--plot", type=PlotPath(), default=None,
               help="Write a plot (.png or .svg): speedup vs p, or work and depth vs size.")
 @click.option("--plot-kind", type=click.Choice(["auto", "memory"]), default="auto", show_default=True,
               help="auto: speedup vs p, or work and depth vs size; memory: HBM traffic and footprint vs size.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: cores).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--scheduler", default=None, help="Run the points on a Dask distributed cluster at this address.")
 @click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
               help="How each point runs: vector (the executor) or compiled (numba; same counts, race-free programs).")
@@ -308,7 +340,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         click.echo(f"\ninterrupted{kept}", err=True)
         sys.exit(130)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(report.to_json(rows, indent=2))
     else:
         cols = [k for k in prog.params if k in names] + ["p", "work", "depth", "steps", "speedup", "efficiency", "brent_holds", "correct"]
         if rows and rows[0]["time_s"] is not None:  # a GPU profile: the predicted time and its split
@@ -353,7 +385,7 @@ def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
 @main.command()
 @click.argument("programs", nargs=-1, required=True, shell_complete=_complete_program)
 @click.option("--machine", "-m", default="h100", show_default=True, help="A GPU profile.")
-@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .png or .svg.")
+@click.option("--plot", type=PlotPath(), required=True, help="Output .png, .svg or .pdf.")
 @_friendly_errors
 def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
     """Place PROGRAMS (names or files) on the machine's roofline by their predicted device time.
@@ -434,7 +466,7 @@ def show_cuda(program: str, params: tuple[str, ...]) -> None:
 @click.argument("program", shell_complete=_complete_program)
 @click.argument("params", nargs=-1)
 @click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True, help="Timed repeats (median reported).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @_friendly_errors
 def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool) -> None:
@@ -460,7 +492,7 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
         click.echo("note: no GPU here; ran on numba's CUDA simulator, whose time says nothing about a GPU "
                    "(the prediction is for h100)", err=True)
     if as_json:
-        click.echo(json.dumps(result, indent=2, default=str))
+        click.echo(report.to_json(result, indent=2, default=str))
     else:
         for key, value in result.items():
             click.echo(f"{key:<16} {value}")

@@ -231,6 +231,7 @@ def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarra
     declared_ranges = _checked_ranges(params, ranges or {}, _caller_loc())
 
     def wrap(host: Callable[..., Any]) -> Program:
+        _check_bounds(host, params, work, depth, counts, at_most)
         module = sys.modules.get(host.__module__)
         doc = (host.__doc__ or getattr(module, "__doc__", None) or "").strip()
         return Program(name=host.__name__, host=host, params=dict(params), inputs=inputs, reference=reference,
@@ -271,6 +272,29 @@ def _checked_ranges(params: dict[str, int], ranges: Any, loc: Loc) -> dict[str, 
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+def _check_bounds(host: Callable[..., Any], params: dict[str, int], work: Any, depth: Any,
+                  counts: dict[str, Any] | None, at_most: dict[str, Any] | None) -> None:
+    """Every bound @program declares must parse and name only its parameters, checked when the
+    program is loaded (by `run` too, not only by `check`, which evaluates them); an error points
+    at the @program line."""
+    from . import bounds
+    code = getattr(host, "__code__", None)
+    loc = Loc(code.co_filename, code.co_firstlineno) if code else None
+    names = dict(params) if isinstance(params, dict) else {}
+    declared = [(f"work={work!r}", work, True), (f"depth={depth!r}", depth, True)]
+    for label, table in (("counts", counts), ("at_most", at_most)):
+        if table is not None and not isinstance(table, dict):
+            raise ProgramError(f"@program({label}=...) must be a dict of counter name -> formula", loc=loc)
+        declared += [(f"{label}[{key!r}]", formula, False) for key, formula in (table or {}).items()]
+    for label, formula, theta in declared:
+        if formula is None and theta:
+            continue
+        try:
+            bounds.validate_formula(formula, names, theta)
+        except PramsimError as exc:
+            raise ProgramError(f"@program({label}): {exc.message}", loc=loc, hint=exc.hint) from None
 
 
 _caller_loc = caller_loc

@@ -24,6 +24,14 @@ class Loc:
         return linecache.getline(self.file, self.line).rstrip("\n")
 
 
+def offset_loc(file: str, data: bytes | str, offset: int) -> Loc:
+    """The line and column of position `offset` in a file's bytes or text (for an error that gives
+    only an offset: a byte that does not decode, a number too long to read)."""
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    line_start = data.rfind(newline, 0, offset) + 1
+    return Loc(file, data.count(newline, 0, offset) + 1, offset - line_start)
+
+
 class PramsimError(Exception):
     """Base class: a message, an optional location and an optional hint (what to do)."""
 
@@ -106,9 +114,15 @@ class ParameterError(ProgramError):
 
 
 def caller_loc(depth: int = 2) -> Loc:
-    """Where the caller's caller is (depth frames up): the user's line, for a host-side error."""
+    """The user's line that called into pramsim: the first frame from `depth` up that is not in the
+    pramsim package (a backend's zeros() is called through dsl.zeros, and must not point at it)."""
     import linecache
+    import os
     import sys
-    f = sys._getframe(depth)
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    f = first = sys._getframe(depth)
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(package):
+        f = f.f_back
+    f = f or first
     line = linecache.getline(f.f_code.co_filename, f.f_lineno)
     return Loc(f.f_code.co_filename, f.f_lineno, len(line) - len(line.lstrip()))

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import io
 import sys
 import sysconfig
+import tokenize
 import traceback
 from pathlib import Path
 
 from .dsl import Program
-from .errors import Loc, PramsimError, ProgramError
+from .errors import Loc, PramsimError, ProgramError, offset_loc
 
 
 def programs_dir() -> Path:
@@ -54,9 +56,10 @@ def load_file(path: Path) -> list[Program]:
     path = path.resolve()
     if path in _cache:
         return _cache[path]
+    check_source_file(path)
     module_name = f"pramsim_program_{path.stem}_{abs(hash(str(path))) % 10**8}"
     spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec and spec.loader
+    assert spec and spec.loader  # check_source_file made sure it is a readable .py file
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
@@ -74,6 +77,37 @@ def load_file(path: Path) -> list[Program]:
         p.file = str(path)
     _cache[path] = programs
     return programs
+
+
+def check_source_file(path: Path) -> None:
+    """ProgramError unless `path` is a readable .py file whose text decodes in its declared encoding
+    (UTF-8 unless a coding line says otherwise). Python itself does not check comments, and a bad
+    byte there would otherwise surface later as "cannot read the source of kernel ...".
+    """
+    if path.is_dir():
+        raise ProgramError(f"{path} is a folder, not a program file",
+                           hint="pass the .py file that defines the @program (or a shipped name: `pramsim list`)")
+    if path.suffix != ".py" or not path.is_file():
+        raise ProgramError(f"{path} is not a Python (.py) file",
+                           hint="a program is a .py file that defines one @program function")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProgramError(f"cannot read program file {path}: {exc.strerror or exc}") from None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        if "unknown encoding" in str(exc) or "encoding problem" in str(exc):  # a bad coding line
+            raise ProgramError(f"cannot read program file: {exc}", loc=Loc(str(path), 1),
+                               hint="declare a known encoding, e.g. `# -*- coding: utf-8 -*-`, or none") from None
+        encoding = "utf-8"  # a bad byte in the first two lines: decoding below says where
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise ProgramError(f"the file is not valid {encoding}: byte {data[exc.start]:#04x} here ({exc.reason})",
+                           loc=offset_loc(str(path), data, exc.start),
+                           hint="save the file as UTF-8, or declare its encoding in a first-line comment "
+                                "such as `# -*- coding: latin-1 -*-`") from None
 
 
 def user_code_error(exc: BaseException, path: Path | None = None) -> PramsimError:

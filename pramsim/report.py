@@ -1,6 +1,7 @@
 """Reports: a RunResult or CheckResult as readable text, or as a JSON-able dict."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,34 @@ def run_text(r: RunResult) -> str:
     if r.schedule.time_s is not None:
         lines.append(predicted_line(r.schedule, r.machine.name))
     return "\n".join(lines)
+
+
+def to_json(value: Any, **kwargs: Any) -> str:
+    """Strict JSON (what `--json` prints): NaN and infinities, which strict parsers refuse, are
+    written as null, and each object that had some lists their paths in "non_finite" (an
+    infinite max_rel_error, say, from a result with NaN in it). A list (sweep rows) is marked
+    per element."""
+    items = value if isinstance(value, list) else [value]
+    marked = []
+    for item in items:
+        found: list[str] = []
+        clean = _finite(item, "", found)
+        if found and isinstance(clean, dict):
+            clean["non_finite"] = found
+        marked.append(clean)
+    return json.dumps(marked if isinstance(value, list) else marked[0], allow_nan=False, **kwargs)
+
+
+def _finite(value: Any, path: str, found: list[str]) -> Any:
+    """`value` with every non-finite float replaced by None; their paths (a.b[2]) appended to found."""
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        found.append(path)
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v, f"{path}[{i}]", found) for i, v in enumerate(value)]
+    return value
 
 
 def run_json(r: RunResult) -> dict[str, Any]:

@@ -23,10 +23,14 @@ from .programs import user_code_error
 from .runtime import DeviceArray, use_backend
 
 
+MAX_INT = 2**63 - 1  # the largest parameter or processor count: the engines index and count in int64
+
+
 def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> dict[str, int]:
     """['n=1024', 'd=64'] -> program defaults updated; every value an integer in the parameter's range
-    (Program.param_range: >= 1 unless the program declares otherwise)."""
+    (Program.param_range: >= 1 unless the program declares otherwise), each name once."""
     params = dict(program.params)
+    given: dict[str, str] = {}
     for item in assignments:
         name, sep, text = item.partition("=")
         name = name.strip()
@@ -36,17 +40,29 @@ def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> 
         if name not in program.params:
             raise ParameterError(f"{program.name} has no parameter {name!r}",
                                hint=f"its parameters are: {', '.join(f'{k}={v}' for k, v in program.params.items())}")
+        if name in given:
+            raise ParameterError(f"parameter {name} is given twice ({name}={given[name]} and {item.strip()})",
+                                 hint=f"give {name} once")
+        given[name] = text
         params[name] = check_range(program, name, parse_int(name, text))
     return params
 
 
 def parse_int(name: str, text: str) -> int:
-    """The integer in `text` ('1024', '1_024', '0x400', '2**10') of parameter `name`, any sign."""
+    """The integer in `text` ('1024', '1_024', '0x400', '2**10') of parameter `name`, any sign, at most
+    MAX_INT in size (a usage error otherwise)."""
     try:
-        value = int(text.replace("_", ""), 0) if not text.strip().lower().startswith("2**") \
-            else 2 ** int(text.strip()[3:])
+        if text.strip().lower().startswith("2**"):
+            exponent = int(text.strip()[3:])
+            # checked before computing it: 2**100000000 would take seconds and overflow later
+            value = 2 ** exponent if 0 <= exponent <= 63 else (MAX_INT + 1 if exponent > 63 else 0)
+        else:
+            value = int(text.replace("_", ""), 0)
     except ValueError:
-        raise ParameterError(f"parameter {name}={text!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
+        raise ParameterError(f"parameter {name}={_short(text)!r} is not an integer", hint=f"e.g. {name}=1024 or {name}=2**10") from None
+    if abs(value) > MAX_INT:
+        raise ParameterError(f"parameter {name}={_short(text.strip())} is too large: at most 2**63 - 1",
+                             hint="pramsim counts in 64-bit integers; sizes that large would not fit in memory anyway")
     return value
 
 
@@ -66,6 +82,11 @@ def check_range(program: Program, name: str, value: int) -> int:
         raise ParameterError(f"parameter {name}={value} must be {allowed} ({program.name}'s range for {name}: "
                              f"{format_range(low, high)})", hint="`pramsim list` shows every program's parameter ranges")
     return value
+
+
+def _short(text: str, width: int = 40) -> str:
+    """A long command-line value cut for a message."""
+    return text if len(text) <= width else f"{text[:width // 2]}...{text[-8:]} ({len(text)} characters)"
 
 
 @dataclass

@@ -17,6 +17,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import signal
@@ -39,14 +40,14 @@ def parse_axis(text: str) -> tuple[str, list[int]]:
     """'n=64..4096' -> ('n', [64, 128, ..., 4096]); 'p=1,3,8' -> ('p', [1, 3, 8])."""
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
-        raise ProgramError(f"sweep axis {text!r} is not name=values", hint="e.g. n=64..65536, p=1,2,4 or d=64")
+        raise ParameterError(f"sweep axis {text!r} is not name=values", hint="e.g. n=64..65536, p=1,2,4 or d=64")
     if ".." in spec:
         lo_text, _, rest = spec.partition("..")
         hi_text, _, factor_text = rest.partition(":")
         lo, hi = parse_positive_int(name, lo_text), parse_positive_int(name, hi_text)
         factor = parse_positive_int(name, factor_text) if factor_text else 2
         if factor < 2 or hi < lo:
-            raise ProgramError(f"sweep range {text!r} needs low <= high and a factor of at least 2")
+            raise ParameterError(f"sweep range {text!r} needs low <= high and a factor of at least 2")
         values = []
         v = lo
         while v <= hi:
@@ -56,13 +57,24 @@ def parse_axis(text: str) -> tuple[str, list[int]]:
     return name, [parse_int(name, part) for part in spec.split(",")]  # ranges are checked in grid()
 
 
+MAX_POINTS = 100_000  # a grid larger than this is a typo, and its list of points alone would fill memory
+
+
 def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[str, int]]]:
+    """The sweep's axis names and every point of their product (usage errors: unknown or repeated
+    names, more than MAX_POINTS points)."""
     parsed = [parse_axis(a) for a in axes]
     names = [n for n, _ in parsed]
-    for n in names:
+    for k, n in enumerate(names):
         if n != "p" and n not in program.params:
-            raise ProgramError(f"{program.name} has no parameter {n!r}",
-                               hint=f"its parameters are {', '.join(program.params)}; p is the processor count")
+            raise ParameterError(f"{program.name} has no parameter {n!r}",
+                                 hint=f"its parameters are {', '.join(program.params)}; p is the processor count")
+        if n in names[:k]:
+            raise ParameterError(f"sweep axis {n} is given twice", hint=f"give {n} once, e.g. {n}=64..1024 or {n}=1,2,4")
+    size = math.prod(len(values) for _, values in parsed)
+    if size > MAX_POINTS:
+        raise ParameterError(f"this sweep has {size:,} points, more than {MAX_POINTS:,}",
+                             hint="use fewer values per axis (n=64..65536:4 steps by x4)")
     for n, values in parsed:  # a parameter within its declared range (pad=0,1 where pad allows 0); p >= 1
         for v in values:
             if n != "p":
@@ -103,11 +115,36 @@ def _run_point_star(args: tuple[str, dict[str, int], str, int, str]) -> dict[str
     return run_point(*args)
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
     """A sweep worker: Ctrl-C is the main process's to handle; the compiled engine gets its share
-    of the CPUs (the workers already run in parallel)."""
+    of the CPUs (the workers already run in parallel); it ends, quietly, when the main process dies."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("PRAMSIM_THREADS", str(threads))
+    _exit_with_parent(parent)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when process `parent` dies (killed, say). Otherwise it would finish its point
+    and print multiprocessing's BrokenPipeError traceback sending the result to no one. Linux: the
+    kernel sends SIGTERM at the parent's death (prctl PR_SET_PDEATHSIG), whose default action ends
+    the process silently; elsewhere a thread polls for the parent every half second."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        armed = libc.prctl(1, signal.SIGTERM, 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux
+        armed = False
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(0)
+    if not armed:
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+        threading.Thread(target=watch, daemon=True, name="pramsim-parent-watch").start()
 
 
 def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed: int = 0, jobs: int | None = None,
@@ -150,7 +187,7 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
             # should answer it; leaving the `with` on an exception terminates the workers at once
             # (a ProcessPoolExecutor would first finish the points already queued).
             threads = max(1, (os.cpu_count() or 1) // jobs)
-            with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(threads,)) as pool:
+            with multiprocessing.Pool(jobs, initializer=_init_worker, initargs=(threads, os.getpid())) as pool:
                 for row in pool.imap_unordered(_run_point_star, [(program.file, p, machine, seed, engine) for p in todo]):
                     record(row)
     order = {json.dumps(p, sort_keys=True): i for i, p in enumerate(points)}
@@ -290,6 +327,9 @@ def _run_on_dask(address: str, program_file: str, points: list[dict[str, int]], 
         raise ProgramError("--scheduler needs Dask distributed", hint="pip install 'pramsim[dask]'") from None
     try:
         client = Client(address, timeout="10s")
+    except (ValueError, TypeError) as exc:  # distributed's parse of a malformed address
+        raise ParameterError(f"--scheduler {address!r} is not a Dask scheduler address: {exc}",
+                             hint="e.g. --scheduler tcp://127.0.0.1:8786 (`dask scheduler` prints its address)") from None
     except OSError as exc:
         raise ProgramError(f"cannot reach the Dask scheduler at {address}: {exc}",
                            hint="start one with `dask scheduler` and workers with `dask worker ADDRESS`") from None

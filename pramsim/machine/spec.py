@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Loc, MachineError
+from ..errors import Loc, MachineError, offset_loc
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -93,6 +95,21 @@ _FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
 }
 
 
+# field -> (lowest, highest) sane positive value: wide enough for any real machine, narrow enough
+# that the timing model's arithmetic stays finite (1e-300 bytes/s made its cycle counts infinite).
+_RANGES: dict[str, tuple[float, float]] = {
+    "processors": (1, 2**63 - 1), "sms": (1, 1e6), "lanes_per_sm": (1, 1e5), "clock_hz": (1e6, 1e12),
+    "max_threads_per_sm": (1, 1e7), "max_threads_per_block": (1, 1e7), "max_blocks_per_sm": (1, 1e6),
+    "sram_bytes_per_sm": (1, 2**40), "sram_bytes_per_cycle": (1e-3, 1e9), "hbm_bytes": (1, 2**60),
+    "hbm_bytes_per_s": (1e6, 1e16), "hbm_latency_cycles": (1, 1e9), "launch_overhead_s": (1e-12, 10.0),
+    "program_overhead_s": (1e-12, 10.0), "hbm_dependent_latency_cycles": (1e-3, 1e9),
+}
+
+
+def _num(x: float) -> str:
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+
+
 def available_machines() -> dict[str, Path]:
     return {p.stem: p for p in sorted(PROFILE_DIR.glob("*.toml"))}
 
@@ -109,13 +126,29 @@ def load_machine(name_or_path: str) -> MachineSpec:
         path = shipped[name_or_path]
     if not path.exists():
         raise MachineError(f"machine profile {str(path)!r} does not exist")
-    text = path.read_text()
+    if path.is_dir():
+        raise MachineError(f"{path} is a folder, not a machine profile",
+                           hint="pass a .toml profile, or a shipped name (`pramsim machines`)")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise MachineError(f"cannot read machine profile {path}: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MachineError(f"profile is not valid UTF-8 (as TOML must be): byte {data[exc.start]:#04x} here",
+                           loc=offset_loc(str(path), data, exc.start), hint="save the profile as UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+), column (\d+)", str(exc))
         loc = Loc(str(path), int(m.group(1)), int(m.group(2)) - 1) if m else None
         raise MachineError(f"profile is not valid TOML: {exc}", loc=loc) from None
+    except ValueError:  # Python's limit on integer digits (4300), which tomllib does not locate
+        m = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() or 4300), text)
+        loc = offset_loc(str(path), text, m.start()) if m else None
+        raise MachineError("profile has a number with thousands of digits", loc=loc,
+                           hint="profile figures are ordinary numbers, e.g. 2.33e12") from None
     return _validate(data, path, text)
 
 
@@ -140,8 +173,14 @@ def _validate(data: dict[str, Any], path: Path, text: str) -> MachineSpec:
             value = float(value)
         if not isinstance(value, typ) or isinstance(value, bool):
             raise MachineError(f"field {key!r} must be {typ.__name__}, got {value!r}", loc=where(key))
+        if typ is float and not math.isfinite(value):
+            raise MachineError(f"field {key!r} must be a finite number, got {value}", loc=where(key))
         if typ in (int, float) and value < 0:
             raise MachineError(f"field {key!r} must not be negative, got {value}", loc=where(key))
+        low, high = _RANGES.get(key, (0, math.inf))
+        if typ in (int, float) and value != 0 and not low <= value <= high:  # 0: "required" says more
+            raise MachineError(f"field {key!r} = {_num(value)} is outside the sane range {_num(low)} to {_num(high)}",
+                               loc=where(key), hint="check the unit (bytes, Hz, seconds, cycles) and the exponent")
         values[key] = value
     for key, (_, kinds) in _FIELDS.items():
         if kind in kinds and key not in values:
