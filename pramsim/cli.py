@@ -478,17 +478,11 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
     with progress.bar(f"gpu {prog.name}: timed runs", repeat) as update:
         result = gpu.run_on_gpu(prog, values, repeat, seed, update)
     try:
-        schedule = run_program(prog, values, load_machine("h100"), seed).schedule
-        predicted = schedule.time_s
-        result.update(predicted_s=predicted, predicted_device_s=schedule.device_s, predicted_host_s=schedule.host_s)
+        result = gpu.beside_prediction(result, run_program(prog, values, load_machine("h100"), seed).schedule)
     except PramsimError as exc:
-        predicted = None
         result["predicted_s"] = None
         click.echo(f"note: no prediction on h100: {exc.message}", err=True)
-    measured = result.get("measured_s")
-    if predicted and measured and not result.get("simulated"):
-        result["relative_error"] = (predicted - measured) / measured
-    elif result.get("simulated"):
+    if result.get("simulated"):
         click.echo("note: no GPU here; ran on numba's CUDA simulator, whose time says nothing about a GPU "
                    "(the prediction is for h100)", err=True)
     if as_json:

@@ -102,6 +102,11 @@ class CostTrace:
     def depth(self) -> int:
         return sum(launch.depth for launch in self.launches)
 
+    @property
+    def hbm_bytes(self) -> int:
+        """Bytes moved to and from HBM (global arrays), read and write together."""
+        return int(self.bytes[("hbm", "read")] + self.bytes[("hbm", "write")])
+
     def category(self, cat: str) -> int:
         return sum(v for (c, _), v in self.counts.items() if c == cat)
 

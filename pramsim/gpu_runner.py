@@ -184,6 +184,17 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
     }
 
 
+def beside_prediction(measured: dict[str, Any], schedule: Any) -> dict[str, Any]:
+    """A run_on_gpu result with the model's prediction beside it: predicted_s and its split
+    (predicted_device_s, predicted_host_s) from `schedule` (a GPU profile's), and relative_error
+    (predicted - measured) / measured, only for a real GPU (the simulator's time says nothing)."""
+    out = {**measured, "predicted_s": schedule.time_s, "predicted_device_s": schedule.device_s,
+           "predicted_host_s": schedule.host_s}
+    if schedule.time_s and measured.get("measured_s") and not measured.get("simulated"):
+        out["relative_error"] = (schedule.time_s - measured["measured_s"]) / measured["measured_s"]
+    return out
+
+
 def run_output(program: Program, params: dict[str, int], seed: int = 0) -> np.ndarray:
     """The program's result computed on the CUDA backend (used by the tests)."""
     cuda = cuda_module()

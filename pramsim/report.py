@@ -63,7 +63,7 @@ def run_text(r: RunResult) -> str:
         (f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} cycles   "
          f"{'holds' if r.brent.holds else 'VIOLATED'}   (W/p + D = {_n(r.brent.upper)} bounds greedy schedules only; "
          f"GPU blocks are bound to SMs)"),
-        f"speedup   W/T_p = {W / max(T, 1):,.2f}   efficiency W/(p T_p) = {W / max(p * T, 1):.1%}"
+        f"speedup   W/T_p = {r.speedup:,.2f}   efficiency W/(p T_p) = {r.efficiency:.1%}"
         f"   parallelism W/D = {W / max(D, 1):,.1f}",
     ]
     if r.schedule.time_s is not None:
@@ -119,8 +119,8 @@ def run_json(r: RunResult) -> dict[str, Any]:
         "launches": len(t.launches),
         "steps": r.schedule.steps,
         "brent": {"lower": r.brent.lower, "upper": r.brent.upper, "holds": r.brent.holds, "greedy": r.brent.greedy},
-        "speedup": t.work / max(r.schedule.steps, 1),
-        "efficiency": t.work / max(r.p * r.schedule.steps, 1),
+        "speedup": r.speedup,
+        "efficiency": r.efficiency,
         "time_s": r.schedule.time_s,
         **predicted_json(r.schedule),
         "memory": {

@@ -117,6 +117,16 @@ class RunResult:
     def p(self) -> int:
         return self.schedule.p
 
+    @property
+    def speedup(self) -> float:
+        """W / T_p."""
+        return self.trace.work / max(self.schedule.steps, 1)
+
+    @property
+    def efficiency(self) -> float:
+        """W / (p T_p): the share of the p processors' steps that did work."""
+        return self.trace.work / max(self.p * self.schedule.steps, 1)
+
 
 def make_inputs(program: Program, params: dict[str, int], seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)

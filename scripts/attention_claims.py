@@ -94,16 +94,16 @@ def claim4():
     rows = []
     for n, d, t in ((128, 16, 16), (256, 16, 16), (512, 16, 16), (256, 32, 16), (256, 16, 32), (256, 16, 8)):
         tr = run("attention_flash", n=n, d=d, heads=1, tile_r=t, tile_c=t).trace
-        hbm = tr.bytes[("hbm", "read")] + tr.bytes[("hbm", "write")]
+        hbm = tr.hbm_bytes
         sram = tr.launches[0].sram_per_block
         rows.append((n, d, t, f"{sram:,}", f"{hbm:,}", f"{hbm / (n * n * d * d / sram):.2f}"))
     table(["N", "D", "tile", "M = SRAM/block (bytes)", "HBM bytes", "HBM / (N²D²/M)"], rows)
     rows = []
     for n in (64, 128, 256, 512):
         tr = run("attention_naive", n=n, d=16, heads=1).trace
-        hbm = tr.bytes[("hbm", "read")] + tr.bytes[("hbm", "write")]
+        hbm = tr.hbm_bytes
         tb = run("attention_naive_blocked", n=n, d=16, heads=1, tile=16).trace
-        hbm_b = tb.bytes[("hbm", "read")] + tb.bytes[("hbm", "write")]
+        hbm_b = tb.hbm_bytes
         rows.append((n, 16, f"{hbm:,}", f"{hbm / (n * 16 + n * n):.1f}", f"{hbm_b:,}", f"{hbm_b / (n * 16 + n * n):.1f}"))
     table(["N", "D", "naive HBM bytes", "HBM / (ND + N²)", "blocked naive (tile 16) HBM bytes", "HBM / (ND + N²)"], rows)
 
@@ -147,7 +147,7 @@ def claim5(configs=((45, 90, 256), (120, 120, 256), (120, 120, 64), (64, 64, 256
         r = run("attention_flash_looped", a100, batch=b, heads=h, n=n, d=d, tile_r=tr_, tile_c=tc, threads=threads)
         wall = time.perf_counter() - t0
         t, occ = r.trace, r.schedule.details["occupancy"]
-        hbm = t.bytes[("hbm", "read")] + t.bytes[("hbm", "write")]
+        hbm = t.hbm_bytes
         us = r.schedule.time_s * 1e6
         us_eq = simulate_gpu(equalised(t), a100).time_s * 1e6
         if best is None or us < best[0]:

@@ -146,6 +146,7 @@ class _Launch:
 
     def bind(self, args: tuple[Any, ...]) -> None:
         arrays, self.env = bind_args(self.kernel, args, self.loc)
+        self.scalars = dict(self.env)  # the launch's numbers, as passed (shapes are computed from these)
         self.arrays = {name: (data, "hbm") for name, data in arrays.items()}
 
     @property
@@ -303,12 +304,11 @@ class _Launch:
     def exec_AllocArray(self, s: ir.AllocArray, mask: _Mask) -> None:
         if s.name in self.arrays:
             return  # allocated once per launch, as cuda.shared.array / cuda.local.array are
-        # A shape is a compile-time constant (as in CUDA): computing it costs no processor work.
-        tick, self.tick = self.tick, lambda *args: None
-        try:
-            shape = tuple(self.eval(d, _Mask(None, self.P)) for d in s.shape)
-        finally:
-            self.tick = tick
+        try:  # a compile-time constant (as in CUDA): computing it costs no processor work
+            shape = tuple(ir.evaluate_uniform(d, self.scalars) for d in s.shape)
+        except (KeyError, ValueError) as why:
+            raise ExecutionError(f"the shape of {s.space} array {s.name!r} is not computed from constants and "
+                                 f"scalar parameters ({why})", loc=s.loc) from None
         for d in shape:
             if not isinstance(d, (int, np.integer)) or d < 1:
                 raise ExecutionError(f"{s.space} array {s.name!r} has dimension {d!r}; dimensions must be positive integers",

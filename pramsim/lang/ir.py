@@ -239,6 +239,25 @@ def expr_kind(e: Expr, leaf: Callable[[Expr], Any]) -> str | None:
     return leaf(e)
 
 
+def evaluate_uniform(e: Expr, scalars: dict[str, Any]) -> Any:
+    """The value of an expression built from constants and scalar parameters (a shared/local
+    array's shape), computed with the operation table's NumPy rows and charging nothing: a shape
+    is a compile-time constant, as in CUDA. Raises KeyError naming a variable that is not in
+    `scalars`, ValueError for a node that is not uniform (a load, an intrinsic)."""
+    if isinstance(e, Const):
+        return e.value
+    if isinstance(e, Var):
+        return scalars[e.name]
+    if isinstance(e, OPERATIONS):
+        return op_row(e).apply([evaluate_uniform(a, scalars) for a in operands(e)])
+    if isinstance(e, Select):
+        return evaluate_uniform(e.if_true if evaluate_uniform(e.cond, scalars) else e.if_false, scalars)
+    if isinstance(e, BoolOp):
+        left = bool(evaluate_uniform(e.left, scalars))
+        return left if left == (e.op == "or") else bool(evaluate_uniform(e.right, scalars))
+    raise ValueError(f"`{format_expr(e)}` is not computed from constants and parameters")
+
+
 def walk_expr(e: Expr):
     """Every expression node under `e`, `e` first."""
     yield e

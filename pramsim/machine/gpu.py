@@ -332,7 +332,7 @@ def _cohort(env: simpy.Environment, slots: simpy.Container, hbm: SharedBandwidth
 
 def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult], steps: int) -> dict[str, Any]:
     flops = trace.category("flop")
-    hbm_bytes = trace.bytes[("hbm", "read")] + trace.bytes[("hbm", "write")]
+    hbm_bytes = trace.hbm_bytes
     ops_per_s = machine.p * machine.clock_hz  # one unit-cost operation per lane per cycle
     flop_s = flops / ops_per_s
     memory_s = hbm_bytes / machine.hbm_bytes_per_s

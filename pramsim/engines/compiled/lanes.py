@@ -82,15 +82,10 @@ class LaneCode:
         self.lane_loops: list[str] = []  # iteration counters of the lane-level loops being generated
 
     def _shape_value(self, d: ir.Expr, s: ir.AllocArray) -> int:
-        if isinstance(d, ir.Const) and isinstance(d.value, int):
-            v = d.value
-        elif isinstance(d, ir.Var) and d.name in self.scalars:
-            v = self.scalars[d.name]
-        else:
-            try:
-                v = eval(ir.format_expr(d), {"__builtins__": {}}, dict(self.scalars))  # noqa: S307 - IR text
-            except Exception:
-                raise Unsupported(f"the shape of {s.space} array {s.name!r} is not computed from parameters") from None
+        try:
+            v = ir.evaluate_uniform(d, self.scalars)
+        except (KeyError, ValueError, ArithmeticError):
+            raise Unsupported(f"the shape of {s.space} array {s.name!r} is not computed from parameters") from None
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
             raise Unsupported(f"the shape of {s.space} array {s.name!r} is not a positive integer")
         return int(v)
