@@ -5,8 +5,9 @@ the caller uses), at parameters shrunk from the target: the largest parameter of
 and depth forms is halved, again and again (n = 1024, d = 64 gives n = 512, 256, 128, 64, then
 n and d in turn), which keeps the probes' shape close to the target's; the program's sweep points
 and defaults are a fallback. Sizes the program refuses (a `require` fails) are skipped; any other
-failure (an error, or a probe stopped at its own time limit: pramsim.runner) ends probing with no
-estimate, rather than trying every other size. The first
+failure (an error, a probe over --max-memory or stopped at its own time limit: pramsim.runner)
+ends probing rather than trying every other size: with no estimate if it was the first size, else
+from the probes made. The first
 probe is the smallest accepted size; each next one is the largest that the previous one, scaled
 by the larger of the two form ratios (an upper bound), says fits in half the probe budget left.
 
@@ -117,7 +118,8 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
 
 class _ProbeFailed(Exception):
     """A probe raised an error other than a `require` refusing its size: probing stops at once
-    (a program that fails or hangs would fail at every size, each after its time limit)."""
+    (a program that fails or hangs would fail at every size, each after its time limit). If the
+    first size already failed there is no estimate; otherwise the probes made so far give it."""
 
     def __init__(self, params: Params, error: PramsimError):
         super().__init__(error.message)
@@ -165,6 +167,8 @@ def _probe_and_fit(program: Program, targets: list[Params], probe: ProbeFn, limi
                 break
             except RequirementError:
                 candidates.remove(c)
+            except _ProbeFailed:  # e.g. this size is over --max-memory: estimate from the probes made
+                break
         if probes[-1] is last:
             break
 

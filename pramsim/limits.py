@@ -3,7 +3,8 @@
 The time estimate (pramsim.estimate) refuses runs that look too long before they start; these
 limits stop the ones that turn out to be, or never end:
 
-- `--max-time S`: a deadline for the whole run (probes, kernels, reference, simulation). It is
+- `--max-time S`: a deadline for the run (kernels, host code, reference, simulation), starting
+  after the time estimate, whose probes have a limit of their own (PROBE_TIME_LIMIT_S). It is
   checked at every launch, in the vector engine's loops, between the compiled engine's chunks of
   blocks, and by a SIGALRM timer (main thread only) that interrupts host code that never
   launches. Inside a launch the alarm first lets the engine stop at its next check (which names
@@ -46,7 +47,7 @@ from .runtime import DeviceArray
 
 DEFAULT_MAX_LAUNCHES = 100_000  # the shipped programs launch at most a few hundred times
 DEFAULT_MAX_STEPS = 5_000_000  # steps (depth) per launch; attention_flash_looped n=4096 d=64 takes 760,000
-PROBE_TIME_LIMIT_S = 5.0        # a time-estimate probe aims at a fraction of a second; past this it is stopped
+PROBE_TIME_LIMIT_S = 2.0        # a time-estimate probe aims at a fraction of a second; past this it is stopped
 POLL_STEPS_EVERY = 256          # kernel-loop iterations between step counts (a count costs a pass over lanes)
 GRACE_S = 1.0                   # how long the alarm lets a launch stop by itself before interrupting it
 

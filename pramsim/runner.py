@@ -135,15 +135,15 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     (ResourceError) when the estimate exceeds max_time; the run is stopped (LimitExceeded) if it
     still passes max_time."""
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
+    estimate = None
+    if max_time:  # before the deadline starts: the probes have limits of their own
+        def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
+            trace = _run(prog, small, machine, seed, model, check_races, engine).trace
+            return trace.work, trace.depth
+        estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time)
+        refuse_if_too_long(estimate, max_time, "run")
     with limits.enforce(lim, program.file) as scope:
-        estimate = None
-        if max_time:
-            def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
-                trace = _run(prog, small, machine, seed, model, check_races, engine).trace
-                return trace.work, trace.depth
-            estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time)
-            refuse_if_too_long(estimate, max_time, "run")
-            _note_no_estimate(scope, estimate)
+        _note_no_estimate(scope, estimate)
         result = _run(program, params, machine, seed, model, check_races, engine)
     result.estimate = estimate
     return result
@@ -192,16 +192,15 @@ def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bo
 def _limited_probe(run_once: Callable[[Program, dict[str, int]], tuple[int, int]], lim: limits.Limits,
                    warm_up: bool) -> Callable[[Program, dict[str, int]], Probe]:
     """The time estimate's probe: `run_once` (returning W, D) timed in a scope of its own, with a
-    small time limit (PROBE_TIME_LIMIT_S, at most a quarter of the run's) so that a probe that
-    hangs is stopped soon. With `warm_up` (the compiled engine) a first, untimed run compiles the
-    kernels; it is held to the run's deadline only, since compiling takes seconds."""
-    probe_limits = dataclasses.replace(lim, max_time=min(limits.PROBE_TIME_LIMIT_S, (lim.max_time or math.inf) / 4))
+    small time limit (PROBE_TIME_LIMIT_S) so that a probe that hangs is stopped soon. With
+    `warm_up` (the compiled engine) a first, untimed run compiles the kernels; compiling takes
+    seconds, so it is held to the run's own limit."""
+    probe_limits = dataclasses.replace(lim, max_time=limits.PROBE_TIME_LIMIT_S)
 
     def probe(prog: Program, small: dict[str, int]) -> Probe:
         at = " ".join(f"{k}={v}" for k, v in small.items())
         if warm_up:
-            with limits.enforce(dataclasses.replace(lim, max_time=None), prog.file,
-                                f"the compiling run before the time estimate's probe at {at}"):
+            with limits.enforce(lim, prog.file, f"the compiling run before the time estimate's probe at {at}"):
                 run_once(prog, small)
         with limits.enforce(probe_limits, prog.file, f"the time estimate's probe at {at}"):
             start = time.perf_counter()
@@ -210,9 +209,9 @@ def _limited_probe(run_once: Callable[[Program, dict[str, int]], tuple[int, int]
     return probe
 
 
-def _note_no_estimate(scope: limits.Scope, estimate: Estimate) -> None:
+def _note_no_estimate(scope: limits.Scope, estimate: Estimate | None) -> None:
     """A run that goes ahead without an estimate says why if it is stopped at --max-time."""
-    if estimate.seconds is None:
+    if estimate is not None and estimate.seconds is None:
         scope.note = f"no time estimate was made before it: {estimate.reason}"
 
 
@@ -334,15 +333,15 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
     points_params = sweep_points(program)
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     per_point = dataclasses.replace(lim, max_time=None)  # each point: its own launch count, the check's deadline
+    estimate = None
+    if max_time:  # before the deadline starts: the probes have limits of their own
+        def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
+            point = check_point(prog, small, machine, ps, seed, model, check_races)
+            return point.work, point.depth
+        estimate = estimate_time(program, points_params, _limited_probe(run_once, lim, False), max_time)
+        refuse_if_too_long(estimate, max_time, "check")
     with limits.enforce(lim, program.file) as scope:
-        estimate = None
-        if max_time:
-            def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
-                point = check_point(prog, small, machine, ps, seed, model, check_races)
-                return point.work, point.depth
-            estimate = estimate_time(program, points_params, _limited_probe(run_once, lim, False), max_time)
-            refuse_if_too_long(estimate, max_time, "check")
-            _note_no_estimate(scope, estimate)
+        _note_no_estimate(scope, estimate)
         points: list[CheckPoint] = []
         for k, params in enumerate(points_params):
             at = " ".join(f"{name}={v}" for name, v in params.items())

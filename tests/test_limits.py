@@ -42,7 +42,7 @@ def test_infinite_host_loop_is_stopped_at_max_time_at_its_line():
     assert "took longer than 2 s (--max-time)" in r.stderr and "in host code (function limit_host_loop)" in r.stderr
     assert any(f"limit_host_loop.py:{line}:" in r.stderr for line in (16, 17)), r.stderr
     # the time estimate's probe hung too: it was stopped at its own, smaller limit, and said so
-    assert "probe at n=1 took longer than its limit of 0.5 s" in r.stderr
+    assert "probe at n=1 took longer than its limit of 2 s" in r.stderr
 
 
 def test_infinite_kernel_while_is_stopped_at_max_time_at_the_loop():
@@ -122,6 +122,23 @@ def test_a_failing_probe_stops_probing_instead_of_trying_every_size():
     est = estimate_time(prog, [{"n": 2**20}], probe, limit_s=1.0)
     assert len(calls) == 1
     assert est.seconds is None and "a probe run at n=2 failed" in est.reason and "out of bounds" in est.reason
+
+
+def test_a_probe_failing_after_the_first_ends_probing_and_the_estimate_uses_the_others():
+    prog = load_program("tree_sum")
+    calls = []
+
+    def probe(program, params):
+        if program.name == "calibration":
+            raise MachineError("the calibration kernel is over the limit too")
+        calls.append(params["n"])
+        if params["n"] >= 64:
+            raise MachineError("over the limit (--max-memory)")
+        return Probe(params, 1e-3 * params["n"], 2 * params["n"], 10)
+
+    est = estimate_time(prog, [{"n": 2**20}], probe, limit_s=1e-6)
+    assert est.seconds is not None and max(p.params["n"] for p in est.probes) < 64
+    assert [n for n in calls if n >= 64] == [calls[-1]]  # one failing size, then no smaller one tried
 
 
 def test_sizes_a_require_refuses_are_still_skipped():
