@@ -89,6 +89,7 @@ class Scope:
         self.polls = 0
         self.alarmed_at: float | None = None
         self.note = ""  # said with a time stop: e.g. why the time estimate made no estimate
+        self.active = True  # until the scope is left: its alarm handler stops nothing after
 
     # ---- checks ------------------------------------------------------------------------------
 
@@ -217,16 +218,25 @@ def enforce(limits: Limits, program_file: str, label: str = "") -> Iterator[Scop
     try:
         yield scope
     except Stop as stop:
-        if alarm is not None:
-            alarm.stop()
-            alarm = None
+        _leave(scope, alarm)
         if stop.scope is scope:
             raise stop.error from None
         raise
     finally:
-        if alarm is not None:
-            alarm.stop()
+        _leave(scope, alarm)
         _current.reset(token)
+
+
+def _leave(scope: Scope, alarm: "_Alarm | None") -> None:
+    """Disarm the scope's alarm, once. An alarm that arrives while this runs (a Python signal
+    handler can run between any two bytecodes) must not leave the timer armed: retry."""
+    while scope.active:
+        try:
+            scope.active = False  # from here on its handler does nothing
+            if alarm is not None:
+                alarm.stop()
+        except Stop:
+            scope.active = True
 
 
 class _Alarm:
@@ -257,8 +267,8 @@ class _Alarm:
 def _on_alarm(scope: Scope, frame: Any) -> None:
     """The deadline passed. In host code: stop here. In a launch: let the engine stop at its next
     check (which names the kernel's line) unless it has not within GRACE_S."""
-    if time.monotonic() < scope.deadline:
-        return  # an interval alarm of a timer re-armed for an enclosing scope
+    if not scope.active or time.monotonic() < scope.deadline:
+        return  # a scope being left, or an interval alarm of a timer re-armed for an enclosing scope
     if scope.launch is not None:
         if scope.alarmed_at is None:
             scope.alarmed_at = time.monotonic()
