@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 import traceback
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any, Callable
 import click
 
 from .lang import ir
-from . import progress, report
+from . import limits, progress, report
 from .dsl import DEFAULT_RANGE, format_range
 from .errors import ParameterError, PramsimError
 from .machine import available_machines, load_machine
@@ -154,6 +155,36 @@ class PlotPath(click.Path):
         return path
 
 
+class _Limit(click.ParamType):
+    """A finite number of at least `minimum`. click's FloatRange lets `nan` through (it compares
+    false with any bound) and `inf`, which would turn a limit off."""
+
+    name = "number"
+
+    def __init__(self, minimum: float):
+        self.minimum = minimum
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number < self.minimum:
+            self.fail(f"{value!r} is not a finite number of at least {self.minimum:g}", param, ctx)
+        return number
+
+
+def _run_limits(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--max-memory, --max-launches and --max-steps (pramsim.limits), for run and check."""
+    fn = click.option("--max-steps", type=click.IntRange(min=1), default=limits.DEFAULT_MAX_STEPS, show_default=True,
+                      help="Stop a launch whose depth passes this many steps (a kernel loop that does not end).")(fn)
+    fn = click.option("--max-launches", type=click.IntRange(min=1), default=limits.DEFAULT_MAX_LAUNCHES,
+                      show_default=True, help="Stop a run that launches kernels more often than this.")(fn)
+    return click.option("--max-memory", type=_Limit(0.001), default=8.0, show_default=True,
+                        help="GiB of arrays (inputs, zeros, shared and local arrays) a run may use; "
+                             "an allocation past it is refused.")(fn)
+
+
 def _say_estimate(estimate: Any, verbose: bool) -> None:
     """The estimate line (stderr) with --verbose or --debug."""
     debug = click.get_current_context().find_root().params.get("debug", False)
@@ -184,10 +215,10 @@ def _machine(machine: str, p: int | None) -> Any:
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @click.option("--check-races", is_flag=True, help="Report shared-memory races (two lanes, one cell, no barrier between).")
-@click.option("--max-memory", type=click.FloatRange(min=0.001), default=8.0, show_default=True,
-              help="GiB of arrays and simulation state the executor may use before it refuses a run.")
-@click.option("--max-time", type=click.FloatRange(min=0), default=DEFAULT_MAX_TIME, show_default=True,
-              help="Refuse the run if its estimated time exceeds this many seconds (0: do not estimate).")
+@_run_limits
+@click.option("--max-time", type=_Limit(0), default=DEFAULT_MAX_TIME, show_default=True,
+              help="Refuse the run if its estimated time exceeds this many seconds, and stop it if it "
+                   "runs longer (0: no limit, no estimate).")
 @click.option("--verbose", "-v", is_flag=True, help="Also print how long the run was estimated to take, and how.")
 @click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
               help="vector: the lockstep executor (defines the semantics). compiled: kernels compiled with numba, "
@@ -198,14 +229,14 @@ def _machine(machine: str, p: int | None) -> Any:
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
-        check_races: bool, max_memory: float, max_time: float, verbose: bool, engine: str, as_json: bool,
-        gantt_path: Path | None, trace_path: Path | None) -> None:
+        check_races: bool, max_memory: float, max_launches: int, max_steps: int, max_time: float, verbose: bool,
+        engine: str, as_json: bool, gantt_path: Path | None, trace_path: Path | None) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     _check_outputs(("--gantt", gantt_path), ("--trace", trace_path))
     prog = load_program(program)
     values = parse_params(prog, params)
     result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30),
-                         max_time=max_time or None, engine=engine)
+                         max_time=max_time or None, engine=engine, max_launches=max_launches, max_steps=max_steps)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     _say_estimate(result.estimate, verbose)
@@ -237,14 +268,17 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
               help="Fail on shared-memory races (two lanes, one cell, no barrier between); on by default.")
 @click.option("--work", "work", default=None, help="Θ form the work must follow, e.g. 'n log n' (overrides the program's).")
 @click.option("--depth", "depth", default=None, help="Θ form the depth must follow, e.g. 'log^2 n'.")
-@click.option("--max-time", type=click.FloatRange(min=0), default=DEFAULT_MAX_TIME, show_default=True,
-              help="Refuse the check if its estimated time exceeds this many seconds (0: do not estimate).")
+@click.option("--max-time", type=_Limit(0), default=DEFAULT_MAX_TIME, show_default=True,
+              help="Refuse the check if its estimated time exceeds this many seconds, and stop it if it "
+                   "runs longer (0: no limit, no estimate).")
+@_run_limits
 @click.option("--verbose", "-v", is_flag=True, help="Also print how long the check was estimated to take, and how.")
 @click.option("--json-out", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON report (or, on an error, pass: false and the error) to this file, atomically.")
 @_friendly_errors
 def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, check_races: bool,
-          work: str | None, depth: str | None, max_time: float, verbose: bool, json_out: Path | None) -> None:
+          work: str | None, depth: str | None, max_time: float, max_memory: float, max_launches: int, max_steps: int,
+          verbose: bool, json_out: Path | None) -> None:
     """Sweep PROGRAM's sizes and processor counts; verify results, exact counts, Θ bounds and Brent.
 
     With --work/--depth it grades a submission against the bounds an instructor gives; exit code
@@ -252,7 +286,8 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     from .verdict import take_nonce, write_verdict
     nonce = take_nonce()  # before the program file, which is Python that could read it, is loaded
     try:
-        result = _check(program, ps, as_json, seed, model, check_races, work, depth, max_time)
+        result = _check(program, ps, seed, model, check_races, work, depth, max_time,
+                        (max_memory, max_launches, max_steps))
     except PramsimError as exc:
         if json_out:
             write_verdict(json_out, {"pass": False, "error": str(exc), "exit_code": exc.exit_code}, nonce)
@@ -268,9 +303,10 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     sys.exit(0 if result.passed else 1)
 
 
-def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, check_races: bool,
-           work: str | None, depth: str | None, max_time: float) -> Any:
-    """The check sweep of `pramsim check` (a CheckResult); errors are raised, not reported."""
+def _check(program: str, ps: tuple[int, ...], seed: int, model: str, check_races: bool,
+           work: str | None, depth: str | None, max_time: float, run_limits: tuple[float, int, int]) -> Any:
+    """The check sweep of `pramsim check` (a CheckResult); errors are raised, not reported.
+    run_limits: (--max-memory GiB, --max-launches, --max-steps), held at every point."""
     import dataclasses
     prog = load_program(program)
     for option, form in (("--work", work), ("--depth", depth)):
@@ -279,8 +315,10 @@ def _check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: s
     prog = dataclasses.replace(prog, work=work or prog.work, depth=depth or prog.depth)
 
     with progress.bar(f"check {prog.name}: points", len(sweep_points(prog))) as update:
+        max_memory, max_launches, max_steps = run_limits
         return check_program(prog, load_machine("pram"), tuple(ps) or DEFAULT_PS, seed, update, model, check_races,
-                             max_time=max_time or None)
+                             max_time=max_time or None, memory_limit=int(max_memory * 2**30),
+                             max_launches=max_launches, max_steps=max_steps)
 
 
 def _check_theta_option(option: str, form: str, prog: Any) -> None:

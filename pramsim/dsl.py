@@ -19,7 +19,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .lang import frontend
-from .errors import Loc, PramsimError, ProgramError, caller_loc
+from .errors import Loc, PramsimError, ProgramError, RequirementError, caller_loc
 
 DEFAULT_BLOCK = 256  # processors per block when a launch gives only the processor count
 
@@ -173,7 +173,7 @@ def zeros(shape: int | tuple[int, ...], dtype: Any = np.float32) -> Any:
 def require(condition: bool, message: str) -> None:
     """In a program's host code or inputs: reject invalid parameters with a clear message."""
     if not condition:
-        raise ProgramError(message)
+        raise RequirementError(message)
 
 
 @dataclass

@@ -87,6 +87,16 @@ class ResourceError(PramsimError):
     kind = "refused"
 
 
+class LimitExceeded(ResourceError):
+    """A run stopped while it ran: it passed --max-time, --max-launches or --max-steps (pramsim.limits)."""
+
+    kind = "stopped"
+
+
+class RequirementError(ProgramError):
+    """A program's `require(...)` refused its parameters (the time estimate skips such probe sizes)."""
+
+
 class BrentViolation(PramsimError):
     """The simulated T_p left Brent's bounds: a bug in pramsim's accounting, never silence."""
 

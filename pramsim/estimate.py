@@ -4,7 +4,10 @@ The probes run the program itself, through the caller's `probe` function (so wit
 the caller uses), at parameters shrunk from the target: the largest parameter of the declared work
 and depth forms is halved, again and again (n = 1024, d = 64 gives n = 512, 256, 128, 64, then
 n and d in turn), which keeps the probes' shape close to the target's; the program's sweep points
-and defaults are a fallback. Sizes the program refuses (a `require` fails) are skipped. The first
+and defaults are a fallback. Sizes the program refuses (a `require` fails) are skipped; any other
+failure (an error, a probe over --max-memory or stopped at its own time limit: pramsim.runner)
+ends probing rather than trying every other size: with no estimate if it was the first size, else
+from the probes made. The first
 probe is the smallest accepted size; each next one is the largest that the previous one, scaled
 by the larger of the two form ratios (an upper bound), says fits in half the probe budget left.
 
@@ -37,7 +40,7 @@ import numpy as np
 
 from . import bounds
 from .dsl import Program, gid, kernel, program, zeros
-from .errors import PramsimError
+from .errors import PramsimError, RequirementError
 
 PROBE_BUDGET_S = 0.5   # wall time the probes together aim to stay under (the first always runs)
 MAX_PROBES = 8
@@ -89,10 +92,11 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
     """Estimate the total wall time of running `program` once at each parameter set in `targets`.
 
     `probe(program, params)` runs a program at (small) params the way the real run will, and
-    returns its wall time, W and D; it raises PramsimError for params the program refuses.
-    Probing stops early once an upper bound of the estimate is under `limit_s`.
+    returns its wall time, W and D; it raises RequirementError for params the program's `require`
+    refuses (that size is skipped), any other PramsimError when the run fails (probing stops: no
+    estimate, and the reason says which probe failed and how). Probing stops early once an upper
+    bound of the estimate is under `limit_s`.
     """
-    run = lambda params: probe(program, params)  # noqa: E731
     if not program.work:
         return Estimate(None, "the program declares no work form (work=...) to extrapolate with")
     try:
@@ -104,6 +108,35 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
         return Estimate(None, f"the declared forms cannot be evaluated here: {exc.message}")
     if not shrunk and not fallback:
         return Estimate(None, "the run is as small as any probe would be")
+
+    try:
+        return _probe_and_fit(program, targets, probe, limit_s, budget_s, work_f, depth_f, shrunk, fallback)
+    except _ProbeFailed as failed:
+        return Estimate(None, f"a probe run at {_at(failed.params)} failed, so probing stopped there "
+                              f"({failed.error.kind}: {failed.error.message})")
+
+
+class _ProbeFailed(Exception):
+    """A probe raised an error other than a `require` refusing its size: probing stops at once
+    (a program that fails or hangs would fail at every size, each after its time limit). If the
+    first size already failed there is no estimate; otherwise the probes made so far give it."""
+
+    def __init__(self, params: Params, error: PramsimError):
+        super().__init__(error.message)
+        self.params = params
+        self.error = error
+
+
+def _probe_and_fit(program: Program, targets: list[Params], probe: ProbeFn, limit_s: float, budget_s: float,
+                   work_f: Form, depth_f: Form, shrunk: list[Params], fallback: list[Params]) -> Estimate:
+    """estimate_time's probing and fitting, once the forms and candidate sizes are known."""
+    def run(params: Params) -> Probe:
+        try:
+            return probe(program, params)
+        except RequirementError:
+            raise
+        except PramsimError as exc:
+            raise _ProbeFailed(params, exc) from None
 
     start = time.perf_counter()
     probes: list[Probe] = []
@@ -132,8 +165,10 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
             try:
                 probes.append(run(c))
                 break
-            except PramsimError:
+            except RequirementError:
                 candidates.remove(c)
+            except _ProbeFailed:  # e.g. this size is over --max-memory: estimate from the probes made
+                break
         if probes[-1] is last:
             break
 
@@ -218,7 +253,7 @@ def _pilot(candidates: list[Params], probe: Callable[[Params], Probe]) -> Probe 
             if first.work == 0:
                 continue
             again = probe(c)
-        except PramsimError:
+        except RequirementError:  # a size the program's `require` refuses: the next one
             continue
         return min(first, again, key=lambda p: p.wall_s)
     return None
@@ -290,9 +325,13 @@ def _two_term(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(alpha, beta)] if alpha >= 0 and beta >= 0 and math.isfinite(alpha + beta) else []
 
 
+def _at(params: Params) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
 def _how(program: Program, probes: list[Probe], method: str) -> str:
     last = probes[-1]
-    at = " ".join(f"{k}={v}" for k, v in last.params.items())
+    at = _at(last.params)
     forms = f"W = Θ({program.work})" + (f", D = Θ({program.depth})" if program.depth else "")
     return (f"{len(probes)} probe run{'s' * (len(probes) != 1)}, the largest at {at} in "
             f"{format_seconds(last.wall_s)}; {method}; {forms}")

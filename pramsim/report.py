@@ -41,7 +41,7 @@ def run_text(r: RunResult) -> str:
         f"pramsim run {r.program.name}  {_params(r.params)}  (seed {r.seed})",
         *([f"  {r.program.description}"] if r.program.description else []),
         f"machine   {r.machine.summary()}",
-        *([f"engine    compiled (lanes of a block run one after another between barriers)"]
+        *(["engine    compiled (lanes of a block run one after another between barriers)"]
           if r.engine == "compiled" else []),
         f"result    {'correct' if r.comparison.correct else 'INCORRECT'}: {r.comparison.message}",
         "",

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import bounds
+from . import bounds, limits
 from .cost import CostTrace
 from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
@@ -176,23 +177,34 @@ def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison
 def run_program(program: Program, params: dict[str, int], machine: MachineSpec, seed: int = 0,
                 model: str = "crcw-arbitrary", check_races: bool = False,
                 memory_limit: int = DEFAULT_MEMORY_LIMIT, max_time: float | None = None,
-                engine: str = "vector") -> RunResult:
-    """Run, check against the reference, schedule. With `max_time` (seconds), first estimate the
-    run's time from probe runs and refuse it (ResourceError) when the estimate exceeds max_time."""
+                engine: str = "vector", max_launches: int = limits.DEFAULT_MAX_LAUNCHES,
+                max_steps: int = limits.DEFAULT_MAX_STEPS) -> RunResult:
+    """Run, check against the reference, schedule, held to the limits (pramsim.limits). With
+    `max_time` (seconds), first estimate the run's time from probe runs and refuse it
+    (ResourceError) when the estimate exceeds max_time; the run is stopped (LimitExceeded) if it
+    still passes max_time."""
+    lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     estimate = None
-    if max_time:
-        def probe(prog: Program, small: dict[str, int]) -> Probe:
-            if engine == "compiled":  # compile first: the estimate is of the run, not of numba
-                run_program(prog, small, machine, seed, model, check_races, memory_limit, engine=engine)
-            start = time.perf_counter()
-            r = run_program(prog, small, machine, seed, model, check_races, memory_limit, engine=engine)
-            return Probe(small, time.perf_counter() - start, r.trace.work, r.trace.depth)
-        estimate = estimate_time(program, [params], probe, max_time)
+    if max_time:  # before the deadline starts: the probes have limits of their own
+        def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
+            trace = _run(prog, small, machine, seed, model, check_races, engine).trace
+            return trace.work, trace.depth
+        estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time)
         refuse_if_too_long(estimate, max_time, "run")
+    with limits.enforce(lim, program.file) as scope:
+        _note_no_estimate(scope, estimate)
+        result = _run(program, params, machine, seed, model, check_races, engine)
+    result.estimate = estimate
+    return result
+
+
+def _run(program: Program, params: dict[str, int], machine: MachineSpec, seed: int, model: str,
+         check_races: bool, engine: str) -> RunResult:
+    """One run, held to the limits of the scope it runs in."""
     t0 = time.perf_counter()
     inputs = make_inputs(program, params, seed)
-    executor = Executor(model, check_races, memory_limit, engine)
-    output = execute(program, params, inputs, executor)
+    executor, backend = _limited_executor(inputs, model, check_races, engine)
+    output = execute(program, params, inputs, backend)
     t1 = time.perf_counter()
     expected = reference_output(program, params, inputs)
     comparison = compare(output, expected, program.rtol)
@@ -209,8 +221,47 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
             f"T_p = {schedule.steps} left Brent's bounds [{brent.lower}, {brent.upper if brent.greedy else 'inf'}] "
             f"(W = {trace.work}, D = {trace.depth}, p = {schedule.p}); this is a bug in pramsim")
     return RunResult(program, params, machine, seed, trace, schedule, brent, comparison, output, t3 - t0,
-                     {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2}, estimate, engine,
+                     {"execute_s": t1 - t0, "reference_s": t2 - t1, "simulate_s": t3 - t2}, None, engine,
                      executor.notes)
+
+
+def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bool,
+                      engine: str) -> tuple[Executor, Any]:
+    """An executor and the backend that holds it to the current scope's limits (the inputs
+    already counted against --max-memory); the bare executor outside any scope."""
+    scope = limits.current()
+    executor = Executor(model, check_races, scope.limits.max_memory if scope else DEFAULT_MEMORY_LIMIT, engine)
+    if scope is None:
+        return executor, executor
+    backend = limits.Limited(executor, scope)
+    backend.reserve_inputs(inputs)
+    return executor, backend
+
+
+def _limited_probe(run_once: Callable[[Program, dict[str, int]], tuple[int, int]], lim: limits.Limits,
+                   warm_up: bool) -> Callable[[Program, dict[str, int]], Probe]:
+    """The time estimate's probe: `run_once` (returning W, D) timed in a scope of its own, with a
+    small time limit (PROBE_TIME_LIMIT_S) so that a probe that hangs is stopped soon. With
+    `warm_up` (the compiled engine) a first, untimed run compiles the kernels; compiling takes
+    seconds, so it is held to the run's own limit."""
+    probe_limits = dataclasses.replace(lim, max_time=limits.PROBE_TIME_LIMIT_S)
+
+    def probe(prog: Program, small: dict[str, int]) -> Probe:
+        at = " ".join(f"{k}={v}" for k, v in small.items())
+        if warm_up:
+            with limits.enforce(lim, prog.file, f"the compiling run before the time estimate's probe at {at}"):
+                run_once(prog, small)
+        with limits.enforce(probe_limits, prog.file, f"the time estimate's probe at {at}"):
+            start = time.perf_counter()
+            work, depth = run_once(prog, small)
+        return Probe(small, time.perf_counter() - start, work, depth)
+    return probe
+
+
+def _note_no_estimate(scope: limits.Scope, estimate: Estimate | None) -> None:
+    """A run that goes ahead without an estimate says why if it is stopped at --max-time."""
+    if estimate is not None and estimate.seconds is None:
+        scope.note = f"no time estimate was made before it: {estimate.reason}"
 
 
 def refuse_if_too_long(estimate: Estimate, max_time: float, what: str) -> None:
@@ -290,10 +341,11 @@ def sweep_axes(program: Program) -> dict[str, list[int]]:
 
 def check_point(program: Program, params: dict[str, int], machine: MachineSpec, ps: tuple[int, ...], seed: int = 0,
                 model: str = "crcw-arbitrary", check_races: bool = False) -> CheckPoint:
-    """One point of `check`: result, declared exact counts and upper bounds, Brent at every p."""
+    """One point of `check`: result, declared exact counts and upper bounds, Brent at every p.
+    Held to the limits of the scope it runs in, if any (check_program gives each point one)."""
     inputs = make_inputs(program, params, seed)
-    executor = Executor(model, check_races)
-    output = execute(program, params, inputs, executor)
+    executor, backend = _limited_executor(inputs, model, check_races, "vector")
+    output = execute(program, params, inputs, backend)
     comparison = compare(output, reference_output(program, params, inputs), program.rtol)
     trace = executor.trace
     failures = [] if comparison.correct else [comparison.message]
@@ -321,26 +373,34 @@ def check_point(program: Program, params: dict[str, int], machine: MachineSpec, 
 
 def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = DEFAULT_PS, seed: int = 0,
                   progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary",
-                  check_races: bool = True, max_time: float | None = None) -> CheckResult:
+                  check_races: bool = True, max_time: float | None = None,
+                  memory_limit: int = DEFAULT_MEMORY_LIMIT, max_launches: int = limits.DEFAULT_MAX_LAUNCHES,
+                  max_steps: int = limits.DEFAULT_MAX_STEPS) -> CheckResult:
     """The sweep of `pramsim check`. With `max_time` (seconds) the whole sweep's time is estimated
-    first and the check refused (ResourceError) when the estimate exceeds it. `check_races` (on by
+    first and the check refused (ResourceError) when the estimate exceeds it, and stopped
+    (LimitExceeded) if it passes it; launches and memory are limited per point. `check_races` (on by
     default, as in `pramsim check`) makes a shared-memory race an error (pramsim.engines.races)."""
     points_params = sweep_points(program)
+    lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
+    per_point = dataclasses.replace(lim, max_time=None)  # each point: its own launch count, the check's deadline
     estimate = None
-    if max_time:
-        def probe(prog: Program, small: dict[str, int]) -> Probe:
-            start = time.perf_counter()
+    if max_time:  # before the deadline starts: the probes have limits of their own
+        def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             point = check_point(prog, small, machine, ps, seed, model, check_races)
-            return Probe(small, time.perf_counter() - start, point.work, point.depth)
-        estimate = estimate_time(program, points_params, probe, max_time)
+            return point.work, point.depth
+        estimate = estimate_time(program, points_params, _limited_probe(run_once, lim, False), max_time)
         refuse_if_too_long(estimate, max_time, "check")
-    points: list[CheckPoint] = []
-    if progress:
-        progress(0, len(points_params))  # the points start now (after the estimate's probes)
-    for k, params in enumerate(points_params):
-        points.append(check_point(program, params, machine, ps, seed, model, check_races))
+    with limits.enforce(lim, program.file) as scope:
+        _note_no_estimate(scope, estimate)
+        points: list[CheckPoint] = []
         if progress:
-            progress(k + 1, len(points_params))
+            progress(0, len(points_params))  # the points start now (after the estimate's probes)
+        for k, params in enumerate(points_params):
+            at = " ".join(f"{name}={v}" for name, v in params.items())
+            with limits.enforce(per_point, program.file, f"the check's point {at}"):
+                points.append(check_point(program, params, machine, ps, seed, model, check_races))
+            if progress:
+                progress(k + 1, len(points_params))
     varied = [k for k, values in sweep_axes(program).items() if len(set(values)) > 1]
     ps_params = [p.params for p in points]
     work_fit = bounds.check_theta(program.work, ps_params, [p.work for p in points], varied) if program.work else None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pramsim.errors import ProgramError, ResourceError
+from pramsim.errors import RequirementError, ResourceError
 from pramsim.estimate import Probe, estimate_time
 from pramsim.programs import load_program
 from pramsim.runner import refuse_if_too_long
@@ -26,7 +26,7 @@ def synthetic(work, depth, alpha, beta, calib_s_per_op=None, refuse=lambda p: Fa
             w = params["n"] * params["steps"] * 8
             return Probe(params, (calib_s_per_op or beta) * w, w, params["steps"])
         if refuse(params):
-            raise ProgramError(f"refused {params}")
+            raise RequirementError(f"refused {params}")
         if log is not None:
             log.append(params)
         w, d = work(params), depth(params)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import limits
 from ..lang import ir, ops
 from ..cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
 from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
@@ -254,6 +255,7 @@ class _Launch:
 
     def exec_While(self, s: ir.While, mask: _Mask) -> None:
         for _ in range(MAX_ITERATIONS):
+            limits.poll(s.loc, self.step.max, "while loop")  # --max-time, --max-steps
             mask = mask.select(self.eval(s.cond, mask), self.P)
             if mask.n == 0:
                 return
@@ -267,6 +269,7 @@ class _Launch:
         stop = self.eval(s.stop, mask)
         compare = np.less if s.step > 0 else np.greater
         for _ in range(MAX_ITERATIONS):
+            limits.poll(s.loc, self.step.max, "for loop")  # --max-time, --max-steps
             self.tick(mask, "int", "<" if s.step > 0 else ">")
             mask = mask.select(compare(self.env[s.var], stop), self.P)
             if mask.n == 0:

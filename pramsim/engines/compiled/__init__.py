@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ... import codecache, progress
+from ... import codecache, limits, progress
 from ...cost import CostTrace, LaunchTrace
 from ...errors import ExecutionError, Loc, PramsimError
 from ...lang import ir, ops
@@ -127,8 +127,11 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     nchunks = max(1, len(gen.chunks))
 
     samples = np.zeros((2, max(1, gen.bank_sites), 2), np.int64)  # blocks 0 and last: (wavefronts, accesses) per site
+    scope = limits.current()  # the run's deadline, checked before each chunk of blocks (worker threads lack the context)
 
     def run(fn: Any, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        if scope is not None and hi > lo:
+            scope.check_time(None)
         runs = np.zeros(nchunks, np.int64)
         cls = np.zeros(4, np.int64)
         err = np.zeros(6, np.int64)
