@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import linecache
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,16 @@ def offset_loc(file: str, data: bytes | str, offset: int) -> Loc:
     newline = b"\n" if isinstance(data, bytes) else "\n"
     line_start = data.rfind(newline, 0, offset) + 1
     return Loc(file, data.count(newline, 0, offset) + 1, offset - line_start)
+
+
+def path_exists(path: Path, error: type["PramsimError"], what: str) -> bool:
+    """Path.exists(), with the OSErrors it raises for names the file system refuses (ENAMETOOLONG:
+    a long parameter value typed where a program or profile goes) turned into `error`."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        name = str(path) if len(str(path)) <= 60 else f"{str(path)[:40]}... ({len(str(path))} characters)"
+        raise error(f"cannot use {name!r} as a {what}: {exc.strerror or exc}") from None
 
 
 class PramsimError(Exception):

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from .dsl import Program
-from .errors import Loc, PramsimError, ProgramError, offset_loc
+from .errors import Loc, PramsimError, ProgramError, offset_loc, path_exists
 
 
 def programs_dir() -> Path:
@@ -30,8 +30,9 @@ def shipped_programs() -> dict[str, Path]:
 def load_program(name_or_path: str) -> Program:
     """A shipped program by name, or the program defined in a .py file."""
     path = Path(name_or_path)
-    if path.suffix == ".py" or path.exists():
-        if not path.exists():
+    exists = path_exists(path, ProgramError, "program file")
+    if path.suffix == ".py" or exists:
+        if not exists:
             raise ProgramError(f"program file {str(path)!r} does not exist")
         programs = load_file(path)
         if len(programs) != 1:

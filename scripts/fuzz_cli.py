@@ -83,7 +83,8 @@ def write_files(d: Path) -> dict[str, Path]:
                            ("huge_int", "sms = 132", "sms = 99999999999999999999999999"),
                            ("zero", "sms = 132", "sms = 0"),
                            ("string", "sms = 132", 'sms = "many"'),
-                           ("digits", "sms = 132", "sms = " + "9" * 5000)]:
+                           ("digits", "sms = 132", "sms = " + "9" * 5000),
+                           ("float_int", "clock_hz = 1.98e9", "clock_hz = " + "9" * 400)]:
         assert old in profile, old
         files[f"profile_{name}"] = program(f"{name}.toml", profile.replace(old, new))
     files["profile_latin"] = program("latin.toml", profile.encode() + b"# caf\xe9\n")
@@ -103,6 +104,8 @@ def fixed_cases(f: dict[str, Path], d: Path) -> list[Case]:
         Case("program path", ["run", str(d / "missing.py")]),
         Case("program path", ["check", "/dev/null"]),
         Case("program path", ["show-ir", str(d)]),
+        Case("program path", ["run", "x" * 300 + ".py"]),
+        Case("option", run + ["--machine", "9" * 300]),
         Case("parameter", ["run", "tree_sum", "n=2**100000000"]),
         Case("parameter", ["run", "tree_sum", "n=" + "9" * 5000]),
         Case("parameter", ["run", "tree_sum", "n=2**63"]),

@@ -170,6 +170,15 @@ def test_unknown_plot_extension_is_refused_before_running(tmp_path, command, nam
 
 # ---- machine profiles ----------------------------------------------------------------------------
 
+@pytest.mark.parametrize("suffix", ["", ".py", ".toml"])
+def test_program_or_machine_name_too_long_for_the_file_system(suffix):
+    name = "9" * 300 + suffix
+    r = pramsim("run", name)
+    assert r.returncode == 1 and "as a program file: File name too long" in r.stderr and "(3" in r.stderr
+    r = pramsim("run", "tree_sum", "n=16", "--machine", name)
+    assert r.returncode == 1 and "as a machine profile: File name too long" in r.stderr
+
+
 def test_machine_that_is_a_folder(tmp_path):
     r = pramsim("run", "tree_sum", "n=16", "--machine", tmp_path)
     assert r.returncode == 1 and "is a folder, not a machine profile" in r.stderr
@@ -181,6 +190,7 @@ def test_machine_that_is_a_folder(tmp_path):
     ("launch_overhead_s", "55.7e-6", "-inf", "must be a finite number"),
     ("hbm_bytes_per_s", "2.33e12", "1e-300", "outside the sane range"),
     ("sms", "132", "99999999999999999999999999", "outside the sane range"),
+    ("clock_hz", "1.98e9", "9" * 400, "must be a finite number"),  # an int beyond float's range
 ])
 def test_profile_with_absurd_figure_is_refused_at_load(tmp_path, field, old, new, words):
     text = H100.read_text()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import Loc, MachineError, offset_loc
+from ..errors import Loc, MachineError, offset_loc, path_exists
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 
@@ -117,14 +117,14 @@ def available_machines() -> dict[str, Path]:
 def load_machine(name_or_path: str) -> MachineSpec:
     """A shipped profile by name, or a TOML file by path."""
     path = Path(name_or_path)
-    if not (path.suffix == ".toml" or path.exists()):
+    if not (path.suffix == ".toml" or path_exists(path, MachineError, "machine profile")):
         shipped = available_machines()
         if name_or_path not in shipped:
             close = difflib.get_close_matches(name_or_path, shipped, n=3)
             hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(shipped)}"
             raise MachineError(f"unknown machine {name_or_path!r}", hint=hint + " (or pass a .toml profile path)")
         path = shipped[name_or_path]
-    if not path.exists():
+    if not path_exists(path, MachineError, "machine profile"):
         raise MachineError(f"machine profile {str(path)!r} does not exist")
     if path.is_dir():
         raise MachineError(f"{path} is a folder, not a machine profile",
@@ -170,7 +170,7 @@ def _validate(data: dict[str, Any], path: Path, text: str) -> MachineSpec:
                                hint=f"did you mean {close[0]!r}?" if close else f"fields: {', '.join(_FIELDS)}")
         typ, _ = _FIELDS[key]
         if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            value = float(value) if abs(value) < 2**1023 else math.inf  # refused as not finite below
         if not isinstance(value, typ) or isinstance(value, bool):
             raise MachineError(f"field {key!r} must be {typ.__name__}, got {value!r}", loc=where(key))
         if typ is float and not math.isfinite(value):
