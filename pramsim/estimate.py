@@ -34,13 +34,14 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import numpy as np
 
 from . import bounds
-from .dsl import Program, gid, kernel, program, zeros
 from .errors import PramsimError, RequirementError
+
+if TYPE_CHECKING:  # the estimator runs programs only through the caller's probe; it needs no DSL
+    from .dsl import Program
 
 PROBE_BUDGET_S = 0.5   # wall time the probes together aim to stay under (the first always runs)
 MAX_PROBES = 8
@@ -88,8 +89,11 @@ ProbeFn = Callable[[Program, Params], Probe]
 
 
 def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
-                  limit_s: float, budget_s: float = PROBE_BUDGET_S) -> Estimate:
+                  limit_s: float, budget_s: float = PROBE_BUDGET_S, calibration: Program | None = None) -> Estimate:
     """Estimate the total wall time of running `program` once at each parameter set in `targets`.
+
+    `calibration` is the program whose run gives the engine's cost per operation when the probes
+    cannot (pramsim/calibration.py; without one such an estimate is the middle of its range).
 
     `probe(program, params)` runs a program at (small) params the way the real run will, and
     returns its wall time, W and D; it raises RequirementError for params the program's `require`
@@ -110,7 +114,8 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
         return Estimate(None, "the run is as small as any probe would be")
 
     try:
-        return _probe_and_fit(program, targets, probe, limit_s, budget_s, work_f, depth_f, shrunk, fallback)
+        return _probe_and_fit(program, targets, probe, limit_s, budget_s, work_f, depth_f, shrunk, fallback,
+                              calibration)
     except _ProbeFailed as failed:
         return Estimate(None, f"a probe run at {_at(failed.params)} failed, so probing stopped there "
                               f"({failed.error.kind}: {failed.error.message})")
@@ -128,7 +133,8 @@ class _ProbeFailed(Exception):
 
 
 def _probe_and_fit(program: Program, targets: list[Params], probe: ProbeFn, limit_s: float, budget_s: float,
-                   work_f: Form, depth_f: Form, shrunk: list[Params], fallback: list[Params]) -> Estimate:
+                   work_f: Form, depth_f: Form, shrunk: list[Params], fallback: list[Params],
+                   calibration: Program | None) -> Estimate:
     """estimate_time's probing and fitting, once the forms and candidate sizes are known."""
     def run(params: Params) -> Probe:
         try:
@@ -186,7 +192,7 @@ def _probe_and_fit(program: Program, targets: list[Params], probe: ProbeFn, limi
         fitted = alpha * d_t + beta * w_t
         denser = (w_t / max(d_t, 1)) > 2 * (anchor.work / max(anchor.depth, 1))
         if beta * anchor.work >= IDENTIFIED_SHARE * anchor.wall_s or not denser:
-            return _checked_fit(program, probes, probe, alpha, beta, d_t, w_t)
+            return _checked_fit(program, probes, probe, alpha, beta, d_t, w_t, calibration)
         why = "the probes are dominated by per-statement overhead"
     else:  # the budget allowed one probe: all of its time charged to its statements, then per element
         alpha = anchor.wall_s / max(anchor.depth, 1)
@@ -194,7 +200,7 @@ def _probe_and_fit(program: Program, targets: list[Params], probe: ProbeFn, limi
         why = "one probe (the budget allowed no more)"
     low, high = min(fitted, per_element), max(fitted, per_element)
     try:
-        cal = calibrate(probe)
+        cal = calibrate(probe, calibration)
     except PramsimError as exc:  # e.g. over --max-memory: the middle of the range, said so
         return Estimate(math.sqrt(low * high), _how(
             program, probes, f"{why} and the calibration kernel failed ({exc.message}): the geometric middle "
@@ -205,13 +211,13 @@ def _probe_and_fit(program: Program, targets: list[Params], probe: ProbeFn, limi
 
 
 def _checked_fit(program: Program, probes: list[Probe], probe: ProbeFn, alpha: float, beta: float,
-                 d_t: float, w_t: float) -> Estimate:
+                 d_t: float, w_t: float, calibration: Program | None) -> Estimate:
     """The fitted α·D + β·W, with β held to at most BETA_CAP times the calibration kernel's cost per
     operation: on a loaded machine the noise of a few tiny probes can pass for a large β, which the
     extrapolation to the target multiplies by thousands."""
     fitted = alpha * d_t + beta * w_t
     try:
-        cal = calibrate(probe)
+        cal = calibrate(probe, calibration)
     except PramsimError:
         return Estimate(fitted, _how(program, probes, "α·D + β·W fitted to the probes"), probes, fitted, fitted)
     if beta <= BETA_CAP * cal:
@@ -337,33 +343,11 @@ def _how(program: Program, probes: list[Probe], method: str) -> str:
             f"{format_seconds(last.wall_s)}; {method}; {forms}")
 
 
-# ---- calibration: the engine's cost per operation on a kernel like most kernels ---------------------
-
-CALIBRATION_N = 2**16     # processors
-CALIBRATION_STEPS = 8    # loop iterations each: index arithmetic, a gather, flops, the loop's own counting
-
-
-@kernel
-def _mix(a, b, out, n, steps):
-    i = gid()
-    acc = 0.0
-    for j in range(steps):
-        acc = acc + a[(i + j) % n] * b[i]
-    out[i] = acc
-
-
-@program(params={"n": CALIBRATION_N, "steps": CALIBRATION_STEPS}, work="n steps", depth="steps",
-         inputs=lambda rng, n, steps: {"a": rng.random(n, dtype=np.float32), "b": rng.random(n, dtype=np.float32)},
-         reference=lambda a, b, n, steps: a.astype(np.float64)[(np.arange(n)[:, None] + np.arange(steps)) % n].sum(1) * b)
-def calibration(a, b, n, steps):
-    """out[i] = sum_j a[(i + j) % n] * b[i]: a loop of gathers and flops, for the engine's cost per operation."""
-    out = zeros(n, np.float32)
-    _mix[n](a, b, out, n, steps)
-    return out
-
-
-def calibrate(probe: ProbeFn) -> float:
-    """Seconds per unit of work of the engine `probe` runs programs with (the faster of two runs)."""
+def calibrate(probe: ProbeFn, calibration: Program | None) -> float:
+    """Seconds per unit of work of the engine `probe` runs programs with (the faster of two runs of
+    the caller's `calibration` program: pramsim/calibration.py for the runner)."""
+    if calibration is None:
+        raise PramsimError("no calibration program was given")
     runs = [probe(calibration, dict(calibration.params)) for _ in range(2)]
     best = min(runs, key=lambda p: p.wall_s)
     return best.wall_s / best.work

@@ -16,6 +16,7 @@ from . import bounds, limits
 from .cost import CostTrace
 from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
+from .calibration import calibration as CALIBRATION
 from .estimate import Estimate, Probe, estimate_time, format_seconds
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
 from .machine import MachineSpec, Schedule, simulate
@@ -189,7 +190,8 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
         def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             trace = _run(prog, small, machine, seed, model, check_races, engine).trace
             return trace.work, trace.depth
-        estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time)
+        estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time,
+                                 calibration=CALIBRATION)
         refuse_if_too_long(estimate, max_time, "run")
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)
@@ -388,7 +390,8 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
         def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             point = check_point(prog, small, machine, ps, seed, model, check_races)
             return point.work, point.depth
-        estimate = estimate_time(program, points_params, _limited_probe(run_once, lim, False), max_time)
+        estimate = estimate_time(program, points_params, _limited_probe(run_once, lim, False), max_time,
+                                 calibration=CALIBRATION)
         refuse_if_too_long(estimate, max_time, "check")
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)

@@ -8,6 +8,16 @@ def pramsim(*args):
     return subprocess.run([sys.executable, "-m", "pramsim.cli", *args], capture_output=True, text=True)
 
 
+def pramsim_here(*args):
+    """The CLI in this process (click's runner): the compiled engine reuses the kernels this test
+    session has compiled already, where a new process would compile them again (seconds each)."""
+    from click.testing import CliRunner
+
+    from pramsim.cli import main
+    r = CliRunner().invoke(main, list(args))
+    return subprocess.CompletedProcess(args, r.exit_code, r.stdout, r.stderr)
+
+
 def test_quick_start_command_reports_brent_and_correctness():
     r = pramsim("run", "tree_sum", "n=1024", "--p", "8")
     assert r.returncode == 0, r.stderr
@@ -34,18 +44,18 @@ def test_bad_option_is_a_usage_error():
 
 
 def test_engine_compiled_reports_the_executors_figures():
-    runs = {e: pramsim("run", "block_sum", "n=3000", "--engine", e, "--json") for e in ("vector", "compiled")}
+    runs = {e: pramsim_here("run", "block_sum", "n=3000", "--engine", e, "--json") for e in ("vector", "compiled")}
     assert all(r.returncode == 0 for r in runs.values()), runs["compiled"].stderr
     vec, com = (json.loads(runs[e].stdout) for e in ("vector", "compiled"))
     assert com["engine"] == "compiled" and vec["engine"] == "vector"
     for key in ("work", "depth", "work_by_category", "correct"):
         assert com[key] == vec[key], key
-    text = pramsim("run", "block_sum", "n=3000", "--engine", "compiled")
+    text = pramsim_here("run", "block_sum", "n=3000", "--engine", "compiled")
     assert "engine    compiled" in text.stdout and "note:" not in text.stderr
 
 
 def test_sweep_engine_option():
-    rows = {e: json.loads(pramsim("sweep", "tree_sum", "n=64,256", "-j", "1", "--json", "--engine", e).stdout)
+    rows = {e: json.loads(pramsim_here("sweep", "tree_sum", "n=64,256", "-j", "1", "--json", "--engine", e).stdout)
             for e in ("vector", "compiled")}
     assert [(r["n"], r["work"], r["depth"]) for r in rows["vector"]] == \
            [(r["n"], r["work"], r["depth"]) for r in rows["compiled"]]

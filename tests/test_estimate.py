@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pramsim.errors import RequirementError, ResourceError
+from pramsim.calibration import calibration as CALIBRATION
 from pramsim.estimate import Probe, estimate_time
 from pramsim.programs import load_program
 from pramsim.runner import refuse_if_too_long
@@ -39,7 +40,7 @@ def test_linear_law_is_recovered_at_the_target():
     alpha, beta = 1e-5, 2e-9
     probe = synthetic(lambda p: 2 * p["n"] ** 3, lambda p: 4 * p["n"], alpha, beta)
     target = {"n": 4096}
-    est = estimate_time(prog, [target], probe, limit_s=1.0)
+    est = estimate_time(prog, [target], probe, limit_s=1.0, calibration=CALIBRATION)
     want = alpha * 4 * 4096 + beta * 2 * 4096**3
     assert est.seconds == pytest.approx(want, rel=1e-6)
     assert len(est.probes) >= 2 and all(p.params["n"] < 4096 for p in est.probes)
@@ -49,7 +50,7 @@ def test_linear_law_is_recovered_at_the_target():
 def test_probes_stay_within_the_budget_of_the_law():
     prog = load_program("tree_sum")
     probe = synthetic(lambda p: 9 * p["n"], lambda p: 18 * math.ceil(math.log2(p["n"])), 1e-4, 1e-8)
-    est = estimate_time(prog, [{"n": 2**30}], probe, limit_s=1.0, budget_s=0.5)
+    est = estimate_time(prog, [{"n": 2**30}], probe, limit_s=1.0, budget_s=0.5, calibration=CALIBRATION)
     # each probe is chosen so that an upper bound of its time fits in half the budget left
     assert sum(p.wall_s for p in est.probes) <= 0.5 + est.probes[0].wall_s * 2
     assert est.seconds == pytest.approx(1e-4 * 18 * 30 + 1e-8 * 9 * 2**30, rel=1e-6)
@@ -59,7 +60,7 @@ def test_stops_early_when_an_upper_bound_is_under_the_limit():
     prog = load_program("tree_sum")
     log = []
     probe = synthetic(lambda p: 9 * p["n"], lambda p: 18 * math.ceil(math.log2(p["n"])), 1e-4, 1e-8, log=log)
-    est = estimate_time(prog, [{"n": 4096}], probe, limit_s=600)
+    est = estimate_time(prog, [{"n": 4096}], probe, limit_s=600, calibration=CALIBRATION)
     assert len(est.probes) == 1 and log[0] == {"n": 2}  # the smallest size with log n > 0, run twice
     assert est.seconds >= 1e-4 * 18 * 12 + 1e-8 * 9 * 4096 and "upper bound" in est.reason
     assert est.describe().startswith("time estimate: under ")
@@ -70,7 +71,7 @@ def test_overhead_dominated_probes_give_a_range_and_use_the_calibration():
     prog = load_program("matmul_naive")
     alpha, beta = 1e-3, 1e-12
     probe = synthetic(lambda p: 2 * p["n"] ** 3, lambda p: 4 * p["n"], alpha, beta, calib_s_per_op=5e-9)
-    est = estimate_time(prog, [{"n": 2**14}], probe, limit_s=1.0)
+    est = estimate_time(prog, [{"n": 2**14}], probe, limit_s=1.0, calibration=CALIBRATION)
     d_t, w_t = 4 * 2**14, 2 * 2**42
     assert est.low < est.seconds <= est.high
     assert est.seconds == pytest.approx(alpha * d_t + 5e-9 * w_t, rel=0.05)
@@ -81,7 +82,7 @@ def test_a_single_probe_is_split_with_the_calibration_not_scaled_as_a_bound():
     prog = load_program("matmul_naive")
     alpha = 1e-3
     probe = synthetic(lambda p: 2 * p["n"] ** 3, lambda p: 4 * p["n"], alpha, 0.0, calib_s_per_op=5e-9)
-    est = estimate_time(prog, [{"n": 2**10}], probe, limit_s=1.0, budget_s=0.0)  # no room for a second probe
+    est = estimate_time(prog, [{"n": 2**10}], probe, limit_s=1.0, budget_s=0.0, calibration=CALIBRATION)  # no room for a second probe
     assert len(est.probes) == 1 and "one probe" in est.reason
     assert est.seconds == pytest.approx(alpha * 4 * 2**10 + 5e-9 * 2 * 2**30, rel=1e-6)
     assert est.low < est.seconds < est.high
@@ -92,7 +93,7 @@ def test_a_per_operation_cost_far_above_the_calibration_is_held_to_the_cap():
     from pramsim.estimate import BETA_CAP
     prog = load_program("matmul_naive")
     probe = synthetic(lambda p: 2 * p["n"] ** 3, lambda p: 4 * p["n"], 1e-5, 1e-6, calib_s_per_op=1e-9)
-    est = estimate_time(prog, [{"n": 4096}], probe, limit_s=0.01)
+    est = estimate_time(prog, [{"n": 4096}], probe, limit_s=0.01, calibration=CALIBRATION)
     w_t, d_t = 2 * 4096**3, 4 * 4096
     assert est.high == pytest.approx(1e-5 * d_t + 1e-6 * w_t, rel=1e-6)  # the uncapped fit
     assert BETA_CAP * 1e-9 * w_t <= est.seconds < est.high / 10
@@ -104,7 +105,7 @@ def test_sizes_the_program_refuses_are_skipped():
     log = []
     probe = synthetic(lambda p: 2 * p["n"] ** 3, lambda p: 4 * p["n"], 1e-5, 2e-9,
                       refuse=lambda p: p["n"] % p["tile"] != 0, log=log)
-    est = estimate_time(prog, [{"n": 1024, "tile": 16}], probe, limit_s=0.01)
+    est = estimate_time(prog, [{"n": 1024, "tile": 16}], probe, limit_s=0.01, calibration=CALIBRATION)
     assert est.seconds == pytest.approx(1e-5 * 4096 + 2e-9 * 2 * 1024**3, rel=1e-6)
     assert all(p["n"] % 16 == 0 and p["tile"] == 16 for p in log)
 
