@@ -284,6 +284,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     With --work/--depth it grades a submission against the bounds an instructor gives; exit code
     0 means pass, 1 fail."""
     from .verdict import take_nonce, write_verdict
+    _check_outputs(("--json-out", json_out))
     nonce = take_nonce()  # before the program file, which is Python that could read it, is loaded
     try:
         result = _check(program, ps, seed, model, check_races, work, depth, max_time,

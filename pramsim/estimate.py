@@ -85,7 +85,7 @@ class Estimate:
         return f"time estimate: about {format_seconds(self.seconds)} ({self.reason})"
 
 
-ProbeFn = Callable[[Program, Params], Probe]
+ProbeFn = Callable[["Program", Params], Probe]
 
 
 def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,

@@ -17,8 +17,10 @@ limits stop the ones that turn out to be, or never end:
 
 A stop is raised as `Stop`, a BaseException, so that a program's own `except Exception` cannot
 swallow it (as with KeyboardInterrupt); the scope that owns the limit turns it into a
-LimitExceeded error at the user's line. Scopes nest: a time-estimate probe runs in a scope with
-its own small limit, inside the run's.
+LimitExceeded error at the user's line; a program that catches even that (`except BaseException`)
+is ended (os._exit, the error on stderr) when the alarm finds it running a grace period later.
+Scopes nest: a check's points run inside the check's scope; a time-estimate probe runs, before
+the run's own scope starts, in a scope of its own with a small limit (PROBE_TIME_LIMIT_S).
 
 Limits: the alarm cannot interrupt numba-compiled code or a C call mid-way; it takes effect when
 control returns to Python (a compiled chunk of blocks, whose loops are capped at MAX_ITERATIONS).
@@ -31,6 +33,7 @@ import contextlib
 import contextvars
 import linecache
 import math
+import os
 import signal
 import sys
 import threading
@@ -88,6 +91,7 @@ class Scope:
         self.launch: tuple[int, str, Loc] | None = None  # (number, kernel, host line) of the launch running
         self.polls = 0
         self.alarmed_at: float | None = None
+        self.stopped_at: float | None = None  # when the alarm raised its Stop (see _on_alarm)
         self.note = ""  # said with a time stop: e.g. why the time estimate made no estimate
         self.active = True  # until the scope is left: its alarm handler stops nothing after
 
@@ -275,7 +279,15 @@ def _on_alarm(scope: Scope, frame: Any) -> None:
             return
         if time.monotonic() - scope.alarmed_at < GRACE_S * 0.9:
             return
-    raise scope.time_stop(None, "", frame)
+    stop = scope.time_stop(None, "", frame)
+    if scope.stopped_at is not None and time.monotonic() - scope.stopped_at > GRACE_S:
+        # The Stop raised a grace period ago was caught (`except BaseException` in host code) and
+        # the run went on: end the process, saying why, rather than let it run without a limit.
+        sys.stderr.write(f"{stop.error}\n  (the program caught the stop and went on, so pramsim ended it)\n")
+        sys.stderr.flush()
+        os._exit(stop.error.exit_code)
+    scope.stopped_at = scope.stopped_at or time.monotonic()
+    raise stop
 
 
 # ---- a backend held to the limits ---------------------------------------------------------------------

@@ -56,8 +56,10 @@ def parse_int(name: str, text: str) -> int:
     try:
         if text.strip().lower().startswith("2**"):
             exponent = int(text.strip()[3:])
+            if exponent < 0:  # 2**-1 is no integer: not 0 in silence
+                raise ValueError
             # checked before computing it: 2**100000000 would take seconds and overflow later
-            value = 2 ** exponent if 0 <= exponent <= 63 else (MAX_INT + 1 if exponent > 63 else 0)
+            value = 2 ** exponent if exponent <= 63 else MAX_INT + 1
         else:
             value = int(text.replace("_", ""), 0)
     except ValueError:

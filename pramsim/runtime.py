@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Iterator, Protocol
 
 import numpy as np
 
-from .lang import ir
 from .errors import Loc, PramsimError
+
+if TYPE_CHECKING:  # the core imports no layer above it
+    from .lang import ir
 
 
 class DeviceArray:

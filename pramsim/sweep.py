@@ -309,6 +309,9 @@ def _typed(header: list[str], line: bytes) -> dict[str, Any]:
 
 
 def _cell(text: str) -> Any:
+    """A kept CSV cell back as the value a fresh row has (csv writes None as an empty cell)."""
+    if text == "":
+        return None
     if text in ("True", "False"):
         return text == "True"
     for convert in (int, float):

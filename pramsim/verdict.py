@@ -19,14 +19,14 @@ editing FILE.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from . import outfile
 
 from .errors import PramsimError
 
@@ -56,7 +56,7 @@ def take_nonce() -> str | None:
 def write_verdict(path: Path, data: dict[str, Any], nonce: str | None) -> None:
     """Write `data` to `path` as JSON, atomically; signed ("mac") when a grader gave a nonce."""
     payload = {**data, "mac": signature(data, nonce)} if nonce is not None else data
-    write_text_atomic(path, json.dumps(payload, indent=2) + "\n")
+    outfile.write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def signature(data: dict[str, Any], nonce: str) -> str:
@@ -72,22 +72,3 @@ def verified(payload: Any, nonce: str) -> dict[str, Any] | None:
         return None
     data = {k: v for k, v in payload.items() if k != "mac"}
     return data if hmac.compare_digest(payload["mac"], signature(data, nonce)) else None
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write `text` to a temporary file beside `path`, then rename it over `path`: a reader sees the
-    old file or the whole new one, never a torn one. OSError becomes a located PramsimError."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise PramsimError(f"cannot write {path}: {exc.strerror}",
-                           hint="check that its folder exists and is writable") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise PramsimError(f"cannot write {path}: {exc.strerror}", hint="check the disk space and permissions") from None

@@ -44,7 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pramsim.errors import PramsimError
-from pramsim.verdict import NONCE_FD_ENV, verified, write_text_atomic
+from pramsim.outfile import write_text as write_text_atomic
+from pramsim.verdict import NONCE_FD_ENV, verified
 
 # Sets the limits, then becomes the checker: the limits hold before pramsim or the submission
 # runs, without a preexec_fn (unsafe with --jobs threads).

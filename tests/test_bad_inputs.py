@@ -116,6 +116,11 @@ def test_largest_parameter_is_accepted_as_a_parameter():
     assert r.returncode == 1 and "estimated" in r.stderr
 
 
+def test_a_negative_power_of_two_is_not_an_integer():
+    r = pramsim("run", "attention_flash", "pad=2**-1")
+    assert r.returncode == 2 and "is not an integer" in r.stderr, r.stderr
+
+
 def test_duplicate_parameter_is_refused():
     r = pramsim("run", "tree_sum", "n=64", "n=128")
     assert r.returncode == 2 and "parameter n is given twice (n=64 and n=128)" in r.stderr

@@ -44,6 +44,12 @@ def test_infinite_host_loop_is_stopped_at_max_time_at_its_line():
     assert "probe at n=1 took longer than its limit of 2 s" in r.stderr
 
 
+def test_host_code_that_catches_the_stop_is_ended_all_the_same():
+    r = pramsim("run", FIX / "limit_swallow.py", "--max-time", "2", "--max-memory", "1")
+    assert r.returncode == 1, r.stderr
+    assert "limit_swallow.py:17:" in r.stderr and "took longer than" in r.stderr and "caught the stop" in r.stderr
+
+
 def test_infinite_kernel_while_is_stopped_at_max_time_at_the_loop():
     r = pramsim("run", FIX / "limit_kernel_while.py", "--max-time", "2")
     assert r.returncode == 1

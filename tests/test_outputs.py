@@ -224,13 +224,18 @@ def test_an_unwritable_folder_is_a_located_error(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
 @pytest.mark.parametrize("option", ["--trace", "--gantt", "--csv"])
-def test_dev_full_is_written_in_place_and_reported(option):
+def test_dev_full_is_written_in_place_and_reported(option, tmp_path):
     """A device is written directly (renaming over it would replace it): the full-disk error of
-    the write itself, exit 1, and /dev/full still the device."""
+    the write itself, exit 1, and /dev/full still the device. A chart's name must end in .png,
+    .svg or .pdf, so --gantt writes through a link named full.png."""
     command = ["sweep", "tree_sum", "n=64", "-j", "1"] if option == "--csv" else ["run", "tree_sum", "n=64"]
-    r = cli(*command, option, "/dev/full")
+    target = "/dev/full"
+    if option == "--gantt":
+        target = str(tmp_path / "full.png")
+        os.symlink("/dev/full", target)
+    r = cli(*command, option, target)
     assert r.exit_code == 1, r.output
-    assert "cannot write /dev/full: No space left on device" in r.output and "internal error" not in r.output
+    assert f"cannot write {target}: No space left on device" in r.output and "internal error" not in r.output
     assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
     assert not any(p.startswith(".full.") for p in os.listdir("/dev")) and not os.path.exists("/dev/full.lock")
 

@@ -309,7 +309,7 @@ class _Launch:
             return  # allocated once per launch, as cuda.shared.array / cuda.local.array are
         try:  # a compile-time constant (as in CUDA): computing it costs no processor work
             shape = tuple(ir.evaluate_uniform(d, self.scalars) for d in s.shape)
-        except (KeyError, ValueError) as why:
+        except (KeyError, ValueError, ArithmeticError, TypeError) as why:
             raise ExecutionError(f"the shape of {s.space} array {s.name!r} is not computed from constants and "
                                  f"scalar parameters ({why})", loc=s.loc) from None
         for d in shape:
@@ -489,8 +489,7 @@ class _Launch:
         args = [self.eval(a, mask) for a in ir.operands(e)]
         kinds = tuple(ops.kind_of_value(a) for a in args)
         if row.result_kind(kinds) is None:  # the type checker refuses these before a launch runs
-            raise ExecutionError(f"`{row.key}` {row.refusal}, in `{ir.format_expr(e)}`", loc=e.loc,
-                                 hint="convert the float operand with int(...), or compute it as an integer")
+            raise ops.error("refused_kinds", e.loc, op=row.key, refusal=row.refusal, expr=ir.format_expr(e))
         for check in row.checks_for(kinds):
             failing = check.failing(args[check.arg])
             if isinstance(failing, np.ndarray) and mask.arr is not None:

@@ -20,10 +20,6 @@ from ..errors import Loc
 # ---- expressions -----------------------------------------------------------------------------
 # What each operation means (kinds, cost, checks, implementations) is in pramsim/lang/ops.py.
 
-BINARY_OPS = set(ops.BINARY)
-COMPARE_OPS = set(ops.COMPARE)
-UNARY_OPS = set(ops.UNARY)
-BOOL_OPS = {"and", "or"}
 MATH_FUNCS = set(ops.MATH)
 CONVERSIONS = set(ops.CONVERSIONS)
 ID_INTRINSICS = set(ops.INTRINSICS)

@@ -25,7 +25,7 @@ Conversions, unary `+` and intrinsics are free (register moves in the unit-cost 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -87,6 +87,8 @@ ERRORS = {
                                 "use a float base, e.g. 2.0 ** k"),
     "runaway_loop": ErrorKind(6, "a loop ran more than {limit:,} iterations ({where})",
                               "check that the loop condition eventually becomes false for every processor"),
+    "refused_kinds": ErrorKind(9, "`{op}` {refusal}, in `{expr}`",
+                               "convert the float operand with int(...), or compute it as an integer"),
     "shift_range": ErrorKind(7, "shift count out of range 0..63 in `{expr}` ({where})",
                              "shift by 0 to 63 bits: a 64-bit integer has no bits beyond (and CPUs and GPUs "
                              "disagree on what a larger shift gives)"),
@@ -159,7 +161,6 @@ class Op:
     refusal: str = ""                # what the type checker says when `kind` refuses the operand kinds
     cpu: Callable[[list[str], tuple[str, ...]], str] | None = None
     cuda: Callable[[list[str], tuple[str, ...]], str] | None = None
-    result_dtype: str | None = None  # conversions: the dtype produced
     symbol: str = ""                 # as the IR and the cost counters name it ("-" for neg); default: name
 
     @property
@@ -282,14 +283,13 @@ def _convert(dtype: str):
         dt = np.dtype(dtype)
         if isinstance(v, np.ndarray):
             return (np.trunc(v) if dt.kind == "i" and v.dtype.kind == "f" else v).astype(dt)
-        return dt.type(v)
+        return np.asarray(v).astype(dt)[()]  # as a vector would: int32(2**40) wraps, as in the compiled engine
     return apply
 
 
 def _conversion(name, kind, template):
     return Op(name, "conversion", 1, lambda ks, k=kind: k, _convert(name), template, charged=False, bools_as_ints=True,
-              checks=(_INT_OF_NAN,) if kind == INT else (), result_dtype=name if name not in ("int", "float") else
-              ("int64" if name == "int" else "float64"))
+              checks=(_INT_OF_NAN,) if kind == INT else ())
 
 
 _BITWISE_REFUSAL = "needs integers or bools, got a float"
@@ -340,8 +340,8 @@ OPS: dict[str, Op] = {op.name: op for op in [
 ]}
 
 # per-backend overrides
-OPS["min"] = Op(**{**vars(OPS["min"]), "cpu": _minmax_cpu("min")})
-OPS["max"] = Op(**{**vars(OPS["max"]), "cpu": _minmax_cpu("max")})
+OPS["min"] = replace(OPS["min"], cpu=_minmax_cpu("min"))
+OPS["max"] = replace(OPS["max"], cpu=_minmax_cpu("max"))
 
 # By family, keyed as the IR names them (a unary minus is UnaryOp("-"), its row "neg").
 BINARY = {o.key: o for o in OPS.values() if o.family == "binary"}
@@ -363,16 +363,15 @@ class Intrinsic:
     cpu: str                 # the compiled engine's variable
     cuda: str                # numba.cuda's expression
     uniform: bool            # the same on every lane of a block
-    doc: str = field(default="", compare=False)
 
 
 INTRINSICS = {i.name: i for i in [
-    Intrinsic("gid", "_g", "cuda.grid(1)", False, "global processor id: block_id() * block_dim() + lane()"),
-    Intrinsic("lane", "t", "cuda.threadIdx.x", False, "index of the processor in its block"),
-    Intrinsic("block_id", "b", "cuda.blockIdx.x", True, "index of the block"),
-    Intrinsic("block_dim", "_B", "cuda.blockDim.x", True, "processors per block"),
-    Intrinsic("num_blocks", "_NB", "cuda.gridDim.x", True, "blocks in the launch"),
-    Intrinsic("num_procs", "_P", "_pramsim_nprocs", True, "processors in the launch"),
+    Intrinsic("gid", "_g", "cuda.grid(1)", False),  # global processor id: block_id() * block_dim() + lane()
+    Intrinsic("lane", "t", "cuda.threadIdx.x", False),  # index of the processor in its block
+    Intrinsic("block_id", "b", "cuda.blockIdx.x", True),  # index of the block
+    Intrinsic("block_dim", "_B", "cuda.blockDim.x", True),  # processors per block
+    Intrinsic("num_blocks", "_NB", "cuda.gridDim.x", True),  # blocks in the launch
+    Intrinsic("num_procs", "_P", "_pramsim_nprocs", True),  # processors in the launch
 ]}
 
 

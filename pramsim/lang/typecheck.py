@@ -173,8 +173,7 @@ class _Checker:
         row = ir.op_row(e)
         kinds = tuple(ir.expr_kind(a, lambda leaf: self.leaf(leaf, env)) for a in ir.operands(e))
         if None not in kinds and row.result_kind(kinds) is None:
-            raise ExecutionError(f"`{row.key}` {row.refusal}, in `{ir.format_expr(e)}`", loc=e.loc,
-                                 hint="convert the float operand with int(...), or compute it as an integer")
+            raise ops.error("refused_kinds", e.loc, op=row.key, refusal=row.refusal, expr=ir.format_expr(e))
 
     # ---- the checks --------------------------------------------------------------------------------
 

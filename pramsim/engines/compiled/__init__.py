@@ -153,9 +153,9 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
             results += list(pool.map(lambda c: run(middle, *c), chunks))
     else:
         results += [run(middle, *c) for c in chunks]
-    for *_, err in results:
-        if err[0]:
-            raise _error(gen, err, block, arrays)
+    failed = [err for *_, err in results if err[0]]
+    if failed:  # the lowest processor (or block) that failed, as the vector engine reports it
+        raise _error(gen, min(failed, key=lambda err: err[2]), block, arrays)
     runs = sum(r[0] for r in results)
     cls = np.max([r[1] for r in results], axis=0)
     size = max(len(r[2]) for r in results)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ...lang import ir
+from ...lang import ir, ops
 
 
 class Unsupported(Exception):
@@ -35,7 +35,7 @@ def _stmt_exprs(s: ir.Stmt) -> list[ir.Expr]:
     return []
 
 
-_UNIFORM_INTRINSICS = {"block_id", "block_dim", "num_blocks", "num_procs"}
+_UNIFORM_INTRINSICS = {name for name, i in ops.INTRINSICS.items() if i.uniform}
 
 
 def _top_level(body: tuple[ir.Stmt, ...]):
