@@ -60,7 +60,7 @@ class Kernel:
         return args
 
     def __getitem__(self, config: Any) -> "Launch":
-        loc = _caller_loc()
+        loc = caller_loc()
         if isinstance(config, tuple):
             if len(config) != 2:
                 raise PramsimError(f"launch {self.name}[...] takes [n] or [blocks, threads], got {len(config)} values",
@@ -73,7 +73,7 @@ class Kernel:
 
     def __call__(self, *args: Any) -> None:
         raise PramsimError(f"kernel {self.name!r} must be launched with a processor count",
-                           loc=_caller_loc(), hint=f"write {self.name}[n](...) to start n processors")
+                           loc=caller_loc(), hint=f"write {self.name}[n](...) to start n processors")
 
     def __repr__(self) -> str:
         return f"<pramsim kernel {self.name}>"
@@ -167,7 +167,7 @@ def _article(t: str) -> str:
 def zeros(shape: int | tuple[int, ...], dtype: Any = np.float32) -> Any:
     """Allocate a zero-filled array in global memory (HBM) on the running backend."""
     from . import runtime
-    return runtime.current_backend(_caller_loc()).zeros(shape, np.dtype(dtype))
+    return runtime.current_backend(caller_loc()).zeros(shape, np.dtype(dtype))
 
 
 def require(condition: bool, message: str) -> None:
@@ -228,7 +228,7 @@ def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarra
     bounds on counters ("flop", "flop.+", "load.hbm", "depth", "depth.flop"...). sweep: sizes
     `pramsim check` uses.
     """
-    declared_ranges = _checked_ranges(params, ranges or {}, _caller_loc())
+    declared_ranges = _checked_ranges(params, ranges or {}, caller_loc())
 
     def wrap(host: Callable[..., Any]) -> Program:
         _check_bounds(host, params, work, depth, counts, at_most)
@@ -297,7 +297,6 @@ def _check_bounds(host: Callable[..., Any], params: dict[str, int], work: Any, d
             raise ProgramError(f"@program({label}): {exc.message}", loc=loc, hint=exc.hint) from None
 
 
-_caller_loc = caller_loc
 
 
 def _positive_int(v: Any, what: str, name: str, loc: Loc) -> int:

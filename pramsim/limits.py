@@ -329,7 +329,7 @@ class Limited:
 
     def zeros(self, shape: int | tuple[int, ...], dtype: np.dtype) -> DeviceArray:
         nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
-        self.reserve(nbytes, f"zeros({shape}, {np.dtype(dtype).name})", user_loc())
+        self.reserve(nbytes, f"zeros({shape}, {np.dtype(dtype).name})", caller_loc())
         return self.inner.zeros(shape, dtype)
 
     def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
@@ -376,11 +376,6 @@ def alloc_bytes(kernel: ir.Kernel, scalars: dict[str, Any]) -> list[tuple[str, s
             if all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in dims):
                 out.append((s.name, s.space, int(np.prod(dims, dtype=object)) * np.dtype(s.dtype).itemsize))
     return out
-
-
-def user_loc() -> Loc | None:
-    """The innermost caller outside pramsim (the program's line that allocated or launched)."""
-    return caller_loc()
 
 
 def _gib(nbytes: int) -> str:
