@@ -235,8 +235,9 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
     _check_outputs(("--gantt", gantt_path), ("--trace", trace_path))
     prog = load_program(program)
     values = parse_params(prog, params)
-    result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30),
-                         max_time=max_time or None, engine=engine, max_launches=max_launches, max_steps=max_steps)
+    with progress.run_status(f"run {prog.name}"):
+        result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30),
+                             max_time=max_time or None, engine=engine, max_launches=max_launches, max_steps=max_steps)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     _say_estimate(result.estimate, verbose)

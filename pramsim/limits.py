@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from . import progress
 from .lang import ir
 from .errors import Loc, LimitExceeded, MachineError, PramsimError, caller_loc
 from .runtime import DeviceArray
@@ -334,6 +335,7 @@ class Limited:
 
     def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
         self.scope.begin_launch(kernel.name, loc)
+        progress.launched(kernel.name)
         try:
             self.reserve_launch(kernel, nprocs, block, args, loc)
             trace = getattr(self.inner, "trace", None)

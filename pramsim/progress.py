@@ -1,5 +1,6 @@
-"""Progress on stderr: bars with elapsed time and ETA (sweeps, `check`, `gpu --repeat`) and one-line
-notes (a kernel the compiled engine compiles for the first time).
+"""Progress on stderr: bars with elapsed time and ETA (sweeps, `check`, `gpu --repeat`), a status
+line for one long run (`run`: launches so far, the kernel running, elapsed time, ETA from the time
+estimate), and one-line notes (a kernel the compiled engine compiles for the first time).
 
 Shown only when stderr is a terminal, or when the environment variable PRAMSIM_PROGRESS=1 forces
 it (PRAMSIM_PROGRESS=0 turns it off). Never on stdout: a pipe, a test or `--json` output gets only
@@ -8,8 +9,10 @@ bar on a file or pipe is drawn as on a terminal (carriage returns, one line rewr
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -53,6 +56,76 @@ def bar(label: str, total: int) -> Iterator[Callable[[int, int], None]]:
 
     with progress:
         yield update
+
+
+class _RunStatus:
+    """The status line of one run, redrawn every second by a thread of its own (a launch can take
+    minutes, and draws nothing while it runs)."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.start = time.time()
+        self.launches = 0
+        self.kernel = ""
+        self.estimate_s: float | None = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._redraw, daemon=True)
+        self.thread.start()
+
+    def _redraw(self) -> None:
+        while not self.stop.wait(1.0):
+            self.draw()
+
+    def draw(self) -> None:
+        elapsed = time.time() - self.start
+        text = f"{self.label}: launch {self.launches:,}" + (f" ({self.kernel})" if self.kernel else "")
+        text += f"  elapsed {clock(elapsed)}"
+        if self.estimate_s is not None and self.estimate_s > elapsed:
+            text += f"  ETA {clock(self.estimate_s - elapsed)} (estimated)"
+        sys.stderr.write("\r" + text + "\x1b[K")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        if self.launches:
+            self.draw()
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+_run_status: contextvars.ContextVar[_RunStatus | None] = contextvars.ContextVar("pramsim_run_status", default=None)
+
+
+@contextmanager
+def run_status(label: str) -> Iterator[None]:
+    """A status line on stderr while one run runs (when progress is shown): launched() and
+    estimated() feed it. For `pramsim run`; sweeps and checks have their bars."""
+    if not enabled():
+        yield
+        return
+    state = _RunStatus(label)
+    token = _run_status.set(state)
+    try:
+        yield
+    finally:
+        _run_status.reset(token)
+        state.close()
+
+
+def launched(kernel: str) -> None:
+    """A launch of `kernel` starts (pramsim.limits calls this for every launch of a run)."""
+    state = _run_status.get()
+    if state is not None:
+        state.launches += 1
+        state.kernel = kernel
+
+
+def estimated(seconds: float | None) -> None:
+    """The time estimate of the run, made before it (pramsim.runner): the ETA counts down from it."""
+    state = _run_status.get()
+    if state is not None and seconds is not None:
+        state.estimate_s = seconds + (time.time() - state.start)
 
 
 def _times(progress: Any) -> str:

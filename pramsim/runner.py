@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import bounds, limits
+from . import bounds, limits, progress
 from .cost import CostTrace
 from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
@@ -195,6 +195,7 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
         estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time,
                                  calibration=CALIBRATION)
         refuse_if_too_long(estimate, max_time, "run")
+        progress.estimated(estimate.seconds)
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)
         result = _run(program, params, machine, seed, model, check_races, engine)

@@ -246,6 +246,14 @@ def test_forced_sweep_progress_counts_every_point_on_stderr_only():
     assert all("elapsed " in s for s in states)
 
 
+def test_forced_run_status_counts_the_launches_on_stderr_only():
+    """tree_sum n=1024 launches add_pairs log2(1024) = 10 times: the status line's last count."""
+    r = invoke("run", "tree_sum", "n=1024", "--json", "--max-time", "0", env=FORCED)
+    assert r.exit_code == 0 and strict_json(r.stdout)["correct"] is True
+    counts = re.findall(r"run tree_sum: launch (\d+) \(add_pairs\)  elapsed \d+:\d\d", r.stderr)
+    assert counts and counts[-1] == "10", r.stderr
+
+
 def test_forced_check_progress_counts_the_sweep_points():
     from pramsim.runner import sweep_points
     total = len(sweep_points(load_program("tree_sum")))
