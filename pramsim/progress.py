@@ -122,10 +122,13 @@ def launched(kernel: str) -> None:
 
 
 def estimated(seconds: float | None) -> None:
-    """The time estimate of the run, made before it (pramsim.runner): the ETA counts down from it."""
+    """The time estimate of the run, made before it (pramsim.runner): the ETA counts down from it,
+    and the launch count starts again (the estimate's probe runs launched too)."""
     state = _run_status.get()
-    if state is not None and seconds is not None:
-        state.estimate_s = seconds + (time.time() - state.start)
+    if state is not None:
+        state.launches, state.kernel = 0, ""
+        if seconds is not None:
+            state.estimate_s = seconds + (time.time() - state.start)
 
 
 def _times(progress: Any) -> str:
