@@ -313,8 +313,8 @@ class Limited:
         limit = self.scope.limits.max_memory
         total = self.allocated + nbytes + extra
         if total > limit:
-            raise MachineError(f"{what} would bring the run's arrays to {_gib(total)}, over the limit of "
-                               f"{_gib(limit)} (--max-memory)", loc=loc,
+            raise MachineError(f"{what} would bring the run's arrays to {gib(total)}, over the limit of "
+                               f"{gib(limit)} (--max-memory)", loc=loc,
                                hint="use smaller parameters, or raise the limit with --max-memory GIB")
         self.allocated += nbytes
 
@@ -380,5 +380,6 @@ def alloc_bytes(kernel: ir.Kernel, scalars: dict[str, Any]) -> list[tuple[str, s
     return out
 
 
-def _gib(nbytes: int) -> str:
+def gib(nbytes: int) -> str:
+    """1.50 GiB."""
     return f"{nbytes / 2**30:.2f} GiB"

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import limits
+from ..limits import gib as _gib
 from ..lang import ir, ops
 from ..cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
 from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
@@ -555,10 +556,6 @@ def _logical_not(v: Any) -> Any:
 
 def _zero_like(v: Any) -> Any:
     return np.zeros((), dtype=v.dtype) if isinstance(v, np.ndarray) else type(v)(0)
-
-
-def _gib(nbytes: int) -> str:
-    return f"{nbytes / 2**30:.2f} GiB"
 
 
 def _ranges(idx: np.ndarray) -> str:

@@ -50,6 +50,8 @@ from .support import GENERATED_HEADER
 
 __all__ = ["Unsupported", "launch", "render"]
 
+DEADLINE_CHUNKS = 32  # chunks of blocks per launch when a run has a deadline (checked between them)
+
 # ---- running a launch ------------------------------------------------------------------------------
 
 _cache: dict[tuple, tuple[Any, KernelCode]] = {}
@@ -147,7 +149,9 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     if nblocks == 1:
         samples[1] = samples[0]
     middle = fn if np.all(samples[:, :gen.bank_sites, 1].max(axis=0) > 0) else fn_rec
-    chunks = [(lo + 1, hi + 1) for lo, hi in _chunks(nblocks - 2, _threads())]
+    # With a deadline (--max-time) the blocks come in more chunks: it is checked before each one.
+    pieces = _chunks(nblocks - 2, _threads(), at_least=DEADLINE_CHUNKS if scope is not None else 1)
+    chunks = [(lo + 1, hi + 1) for lo, hi in pieces]
     if len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=_threads()) as pool:
             results += list(pool.map(lambda c: run(middle, *c), chunks))
@@ -188,9 +192,10 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         trace.depth_by_class[c] += int(cls[i])
 
 
-def _chunks(nblocks: int, threads: int) -> list[tuple[int, int]]:
-    """Contiguous block ranges, a few per thread so that uneven blocks still balance."""
-    n = min(nblocks, threads * 4) if threads > 1 else 1
+def _chunks(nblocks: int, threads: int, at_least: int = 1) -> list[tuple[int, int]]:
+    """Contiguous block ranges, a few per thread so that uneven blocks still balance (and at
+    least `at_least` of them where there are that many blocks)."""
+    n = min(nblocks, max(threads * 4 if threads > 1 else 1, at_least))
     edges = np.linspace(0, nblocks, n + 1).astype(int)
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
