@@ -406,20 +406,42 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
 
 
 @main.command()
-@click.option("--profile", default="h100", show_default=True, help="Machine profile the predictions use.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("validation"),
-              show_default=True, help="Folder for validation.md and validation.json.")
+@click.option("--profile", "--machine", "profile", default="h100", show_default=True,
+              help="Machine profile the predictions use (--machine is the same option).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for validation.md and validation.json [default: validation]; with --predict-only, "
+                   "the .json file (the .md is written beside it) [default: predictions.json].")
 @click.option("--small", is_flag=True, help="Tiny sizes: checks the pipeline (numba's simulator), not the model.")
 @click.option("--repeat", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--predict-only", is_flag=True,
+              help="No GPU: write the model's predictions (per program and per launch, device and host) at the "
+                   "validate and benchmark sizes, with the date, the git commit and the profile's figures.")
+@click.option("--max-time", type=_Limit(0), default=60.0, show_default=True,
+              help="With --predict-only: skip (and list) a row whose simulation would take longer than this "
+                   "many seconds (0: no limit).")
 @_friendly_errors
-def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
+def validate(profile: str, out_dir: Path | None, small: bool, repeat: int, predict_only: bool, max_time: float) -> None:
     """Predicted vs measured time for the program suite: a markdown and a JSON table."""
+    if predict_only:
+        _predict_only(profile, out_dir or Path("predictions.json"), small, max_time)
+        return
     from . import validate as v
+    out_dir = out_dir or Path("validation")
     v.prepare(out_dir)  # an unwritable folder is found before the suite runs, not after
     click.echo(v.HEADER)
     result = v.validate(profile, small, repeat, progress=click.echo)
     md, js = v.write(result, out_dir)
     click.echo(f"wrote {md} and {js} (device: {result['device']})", err=True)
+
+
+def _predict_only(profile: str, out: Path, small: bool, max_time: float) -> None:
+    """`validate --predict-only`: the predictions table as it is made, then the two files."""
+    from . import predictions as pr
+    pr.check_out(out)  # an unwritable path is found before the suite runs, not after
+    click.echo(pr.HEADER)
+    result = pr.predict(profile, max_time, small, progress=lambda row: click.echo(pr.line(row)))
+    md, js = pr.write(result, out)
+    click.echo(f"wrote {js} and {md} (predictions on {result['profile']}, commit {result['git']['commit']})", err=True)
 
 
 @main.command()
