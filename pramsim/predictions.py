@@ -75,6 +75,7 @@ def predict(profile: str, max_time: float = DEFAULT_MAX_TIME, small: bool = Fals
             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The predictions of every row of the sets (SMALL_SETS with `small`) on `profile`."""
     machine = load_machine(profile)
+    git = git_commit()  # the code that makes the predictions: read before, not after, the rows
     if not machine.is_gpu:
         raise ParameterError(f"--predict-only needs a GPU profile; {profile!r} is a PRAM",
                              hint="e.g. --machine h200 (pramsim machines lists them)")
@@ -90,7 +91,7 @@ def predict(profile: str, max_time: float = DEFAULT_MAX_TIME, small: bool = Fals
                 progress(row)
     figures = {k: v for k, v in dataclasses.asdict(machine).items() if k != "file"}
     return {"kind": "predictions", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "profile": machine.name, "profile_figures": figures, "git": git_commit(), "max_time_s": max_time,
+            "profile": machine.name, "profile_figures": figures, "git": git, "max_time_s": max_time,
             "note": "model output made without a GPU, before any measurement of this device", "rows": rows}
 
 
