@@ -551,9 +551,22 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
         click.echo(report.to_json(result, indent=2, default=str))
     else:
         for key, value in result.items():
-            click.echo(f"{key:<16} {value}")
+            if key != "per_launch":
+                click.echo(f"{key:<18} {value}")
+        click.echo(_per_launch_table(result.get("per_launch", [])))
     if not result.get("correct", False):
         sys.exit(1)
+
+
+def _per_launch_table(entries: list[dict[str, Any]]) -> str:
+    """`pramsim gpu`'s text report of each launch: measured and predicted device time in µs
+    ('-' where there is none: the simulator measures nothing, a PRAM predicts nothing)."""
+    def us(x: float | None) -> str:
+        return "-" if x is None else f"{x * 1e6:,.2f}"
+    lines = [f"{'launch':>6}  {'kernel':<24} {'measured µs':>12} {'predicted µs':>13}"]
+    lines += [f"{e['launch']:>6}  {e['kernel']:<24} {us(e.get('measured_s')):>12} {us(e.get('predicted_s')):>13}"
+              for e in entries]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover
