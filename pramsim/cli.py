@@ -558,6 +558,25 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
         sys.exit(1)
 
 
+@main.command()
+@click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the profile from this saved measurement (JSON; docs/cli.md lists its fields); no GPU needed.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The profile to write [default: NAME.toml here].")
+@click.option("--name", default=None, help="The profile's name [default: from the device name, e.g. nvidia-h200].")
+@_friendly_errors
+def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> None:
+    """Write a GPU machine profile from a measurement of the device (use it with --machine FILE.toml)."""
+    from .profile_writer import write_profile
+    if from_json is None:
+        raise ParameterError("measuring the GPU is not implemented in this version of pramsim calibrate",
+                             hint="measure with scripts/gpu_microbench.py on the GPU machine, save the figures as "
+                                  "docs/cli.md describes, and pass them with --from-json FILE")
+    path, spec = write_profile(from_json, out, name)
+    click.echo(spec.summary())
+    click.echo(f"profile written to {path} (use it with --machine {path})", err=True)
+
+
 def _per_launch_table(entries: list[dict[str, Any]]) -> str:
     """`pramsim gpu`'s text report of each launch: measured and predicted device time in µs
     ('-' where there is none: the simulator measures nothing, a PRAM predicts nothing)."""
