@@ -530,23 +530,27 @@ def show_cuda(program: str, params: tuple[str, ...]) -> None:
 @click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True, help="Timed repeats (median reported).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--machine", "-m", default="h100", show_default=True, help="The GPU profile whose prediction is shown beside.")
 @_friendly_errors
-def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool) -> None:
+def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool, machine: str) -> None:
     """Lower PROGRAM to numba.cuda, run it on the GPU (or numba's CUDA simulator when there is
-    none: small sizes only), check it against NumPy and time it beside the h100 prediction."""
+    none: small sizes only), check it against NumPy and time it beside a GPU profile's prediction."""
     from . import gpu_runner as gpu
     prog = load_program(program)
     values = parse_params(prog, params)
+    spec = load_machine(machine)  # an unknown profile is an error before anything runs
+    if not spec.is_gpu:
+        raise ParameterError(f"--machine {machine!r} is not a GPU profile", hint="e.g. --machine h200 (pramsim machines)")
     with progress.bar(f"gpu {prog.name}: timed runs", repeat) as update:
         result = gpu.run_on_gpu(prog, values, repeat, seed, update)
     try:
-        result = gpu.beside_prediction(result, run_program(prog, values, load_machine("h100"), seed).schedule)
+        result = gpu.beside_prediction(result, run_program(prog, values, spec, seed).schedule)
     except PramsimError as exc:
         result["predicted_s"] = None
-        click.echo(f"note: no prediction on h100: {exc.message}", err=True)
+        click.echo(f"note: no prediction on {spec.name}: {exc.message}", err=True)
     if result.get("simulated"):
         click.echo("note: no GPU here; ran on numba's CUDA simulator, whose time says nothing about a GPU "
-                   "(the prediction is for h100)", err=True)
+                   f"(the prediction is for {spec.name})", err=True)
     if as_json:
         click.echo(report.to_json(result, indent=2, default=str))
     else:

@@ -52,3 +52,15 @@ def test_per_launch_takes_each_launchs_median_and_splits_device_from_host():
     assert "per_launch_note" not in out
     none = _per_launch(records, [], measured_s=1.0)
     assert all(e["measured_s"] is None for e in none["per_launch"]) and none["measured_device_s"] is None
+
+
+def test_gpu_machine_option_predicts_on_that_profile_and_refuses_a_pram():
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    r = subprocess.run([sys.executable, "-m", "pramsim.cli", "gpu", "vector_mul", "n=64", "--repeat", "1", "--json",
+                        "--machine", "h200"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    want = run_program(load_program("vector_mul"), {"n": 64}, load_machine("h200")).schedule.time_s
+    assert json.loads(r.stdout)["predicted_s"] == pytest.approx(want) and "prediction is for h200" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "pramsim.cli", "gpu", "vector_mul", "n=64", "--machine", "pram"],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "not a GPU profile" in r.stderr
