@@ -118,8 +118,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"only: nothing here is measured. Per-launch device times are in the JSON beside this file.",
             "", "Profile figures: " + ", ".join(f"{k} = {v}" for k, v in result["profile_figures"].items()
                                                  if k not in ("source", "description", "processors")) + ".",
-            "", f"Rows simulated longer than {result['max_time_s']:g} s were skipped: {len(skipped)} "
-                f"of {len(result['rows'])}.", "", HEADER, "|---|---|---|---:|---:|---:|---:|---|"]
+            "", f"Rows whose simulation was estimated (or found) to take longer than {result['max_time_s']:g} s "
+                f"were skipped, or failed: {len(skipped)} of {len(result['rows'])}, each listed with the reason.", "", HEADER, "|---|---|---|---:|---:|---:|---:|---|"]
     return "\n".join(head + [line(r) for r in result["rows"]]) + "\n"
 
 
