@@ -557,7 +557,7 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
         for key, value in result.items():
             if key != "per_launch":
                 click.echo(f"{key:<18} {value}")
-        click.echo(_per_launch_table(result.get("per_launch", [])))
+        click.echo(report.per_launch_table(result.get("per_launch", [])))
     if not result.get("correct", False):
         sys.exit(1)
 
@@ -570,26 +570,20 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
 @click.option("--name", default=None, help="The profile's name [default: from the device name, e.g. nvidia-h200].")
 @_friendly_errors
 def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> None:
-    """Write a GPU machine profile from a measurement of the device (use it with --machine FILE.toml)."""
+    """Measure this machine's GPU (or read a saved measurement) and write a GPU machine profile
+    (use it with --machine FILE.toml); the measurement is saved beside it as FILE.json."""
     from .profile_writer import write_profile
     if from_json is None:
-        raise ParameterError("measuring the GPU is not implemented in this version of pramsim calibrate",
-                             hint="measure with scripts/gpu_microbench.py on the GPU machine, save the figures as "
-                                  "docs/cli.md describes, and pass them with --from-json FILE")
+        from .microbench import measure_and_save
+        measured, out, from_json = measure_and_save(out, name)
+        click.echo(f"measurement written to {from_json} ({measured['seconds']:.1f} s)", err=True)
+        if measured["simulated"]:
+            click.echo("note: no GPU here; ran on numba's CUDA simulator, whose figures time a Python simulation, "
+                       "not a GPU: no profile written", err=True)
+            return
     path, spec = write_profile(from_json, out, name)
     click.echo(spec.summary())
     click.echo(f"profile written to {path} (use it with --machine {path})", err=True)
-
-
-def _per_launch_table(entries: list[dict[str, Any]]) -> str:
-    """`pramsim gpu`'s text report of each launch: measured and predicted device time in µs
-    ('-' where there is none: the simulator measures nothing, a PRAM predicts nothing)."""
-    def us(x: float | None) -> str:
-        return "-" if x is None else f"{x * 1e6:,.2f}"
-    lines = [f"{'launch':>6}  {'kernel':<24} {'measured µs':>12} {'predicted µs':>13}"]
-    lines += [f"{e['launch']:>6}  {e['kernel']:<24} {us(e.get('measured_s')):>12} {us(e.get('predicted_s')):>13}"
-              for e in entries]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover
