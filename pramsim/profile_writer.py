@@ -118,6 +118,9 @@ def profile_text(m: dict[str, Any], name: str) -> str:
             notes.append(f"{key}: fitted value given in the measurement file.")
         else:
             notes.append(f"{key}: not measured, left out (0): fit it with scripts/calibrate.py.")
+    if m.get("simulated"):  # a measurement pramsim calibrate made on numba's CUDA simulator
+        notes.insert(0, "SIMULATED: measured on numba's CUDA simulator; every figure times a Python simulation, "
+                        "not a GPU.")
     source = " ".join(notes)
     lines = [f"# Written by `pramsim calibrate --from-json` from a measurement of {m['device']} on {m['date']}.",
              f"name = {json.dumps(name)}", 'kind = "gpu"',

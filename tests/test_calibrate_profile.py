@@ -51,6 +51,10 @@ def test_compute_capability_gives_the_lanes_and_fitted_terms_are_copied(tmp_path
     assert spec.lanes_per_sm == 128 and spec.name.startswith("fixture-gpu")
     assert (spec.launch_overhead_s, spec.program_overhead_s, spec.hbm_dependent_latency_cycles) == (5e-5, 2e-4, 120)
     assert "compute capability 9.0" in spec.source and "fitted value given in the measurement file" in spec.source
+    assert "SIMULATED" not in spec.source
+    src.write_text(json.dumps({**m, "simulated": True}))
+    r = calibrate("--from-json", str(src), "--out", str(tmp_path / "s.toml"))
+    assert r.exit_code == 0 and load_machine(str(tmp_path / "s.toml")).source.startswith("SIMULATED")
 
 
 @pytest.mark.parametrize("change, message", [
