@@ -406,20 +406,42 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
 
 
 @main.command()
-@click.option("--profile", default="h100", show_default=True, help="Machine profile the predictions use.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("validation"),
-              show_default=True, help="Folder for validation.md and validation.json.")
+@click.option("--profile", "--machine", "profile", default="h100", show_default=True,
+              help="Machine profile the predictions use (--machine is the same option).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for validation.md and validation.json [default: validation]; with --predict-only, "
+                   "the .json file (the .md is written beside it) [default: predictions.json].")
 @click.option("--small", is_flag=True, help="Tiny sizes: checks the pipeline (numba's simulator), not the model.")
 @click.option("--repeat", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--predict-only", is_flag=True,
+              help="No GPU: write the model's predictions (per program and per launch, device and host) at the "
+                   "validate and benchmark sizes, with the date, the git commit and the profile's figures.")
+@click.option("--max-time", type=_Limit(0), default=60.0, show_default=True,
+              help="With --predict-only: skip (and list) a row whose simulation would take longer than this "
+                   "many seconds (0: no limit).")
 @_friendly_errors
-def validate(profile: str, out_dir: Path, small: bool, repeat: int) -> None:
+def validate(profile: str, out_dir: Path | None, small: bool, repeat: int, predict_only: bool, max_time: float) -> None:
     """Predicted vs measured time for the program suite: a markdown and a JSON table."""
+    if predict_only:
+        _predict_only(profile, out_dir or Path("predictions.json"), small, max_time)
+        return
     from . import validate as v
+    out_dir = out_dir or Path("validation")
     v.prepare(out_dir)  # an unwritable folder is found before the suite runs, not after
     click.echo(v.HEADER)
     result = v.validate(profile, small, repeat, progress=click.echo)
     md, js = v.write(result, out_dir)
     click.echo(f"wrote {md} and {js} (device: {result['device']})", err=True)
+
+
+def _predict_only(profile: str, out: Path, small: bool, max_time: float) -> None:
+    """`validate --predict-only`: the predictions table as it is made, then the two files."""
+    from . import predictions as pr
+    pr.check_out(out)  # an unwritable path is found before the suite runs, not after
+    click.echo(pr.HEADER)
+    result = pr.predict(profile, max_time, small, progress=lambda row: click.echo(pr.line(row)))
+    md, js = pr.write(result, out)
+    click.echo(f"wrote {js} and {md} (predictions on {result['profile']}, commit {result['git']['commit']})", err=True)
 
 
 @main.command()
@@ -508,30 +530,60 @@ def show_cuda(program: str, params: tuple[str, ...]) -> None:
 @click.option("--repeat", type=click.IntRange(min=1), default=20, show_default=True, help="Timed repeats (median reported).")
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+@click.option("--machine", "-m", default="h100", show_default=True, help="The GPU profile whose prediction is shown beside.")
 @_friendly_errors
-def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool) -> None:
+def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool, machine: str) -> None:
     """Lower PROGRAM to numba.cuda, run it on the GPU (or numba's CUDA simulator when there is
-    none: small sizes only), check it against NumPy and time it beside the h100 prediction."""
+    none: small sizes only), check it against NumPy and time it beside a GPU profile's prediction."""
     from . import gpu_runner as gpu
     prog = load_program(program)
     values = parse_params(prog, params)
+    spec = load_machine(machine)  # an unknown profile is an error before anything runs
+    if not spec.is_gpu:
+        raise ParameterError(f"--machine {machine!r} is not a GPU profile", hint="e.g. --machine h200 (pramsim machines)")
     with progress.bar(f"gpu {prog.name}: timed runs", repeat) as update:
         result = gpu.run_on_gpu(prog, values, repeat, seed, update)
     try:
-        result = gpu.beside_prediction(result, run_program(prog, values, load_machine("h100"), seed).schedule)
+        result = gpu.beside_prediction(result, run_program(prog, values, spec, seed).schedule)
     except PramsimError as exc:
         result["predicted_s"] = None
-        click.echo(f"note: no prediction on h100: {exc.message}", err=True)
+        click.echo(f"note: no prediction on {spec.name}: {exc.message}", err=True)
     if result.get("simulated"):
         click.echo("note: no GPU here; ran on numba's CUDA simulator, whose time says nothing about a GPU "
-                   "(the prediction is for h100)", err=True)
+                   f"(the prediction is for {spec.name})", err=True)
     if as_json:
         click.echo(report.to_json(result, indent=2, default=str))
     else:
         for key, value in result.items():
-            click.echo(f"{key:<16} {value}")
+            if key != "per_launch":
+                click.echo(f"{key:<18} {value}")
+        click.echo(report.per_launch_table(result.get("per_launch", [])))
     if not result.get("correct", False):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the profile from this saved measurement (JSON; docs/cli.md lists its fields); no GPU needed.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The profile to write [default: NAME.toml here].")
+@click.option("--name", default=None, help="The profile's name [default: from the device name, e.g. nvidia-h200].")
+@_friendly_errors
+def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> None:
+    """Measure this machine's GPU (or read a saved measurement) and write a GPU machine profile
+    (use it with --machine FILE.toml); the measurement is saved beside it as FILE.json."""
+    from .profile_writer import write_profile
+    if from_json is None:
+        from .microbench import measure_and_save
+        measured, out, from_json = measure_and_save(out, name)
+        click.echo(f"measurement written to {from_json} ({measured['seconds']:.1f} s)", err=True)
+        if measured["simulated"]:
+            click.echo("note: no GPU here; ran on numba's CUDA simulator, whose figures time a Python simulation, "
+                       "not a GPU: no profile written", err=True)
+            return
+    path, spec = write_profile(from_json, out, name)
+    click.echo(spec.summary())
+    click.echo(f"profile written to {path} (use it with --machine {path})", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,7 +18,12 @@ Functions (the CLI's entry points):
           correct: bool, max_rel_error: float, message: str, measured_s: float, times_s: list[float],
           device: str (GPU name, or "numba CUDA simulator"), simulated: bool,
           launches: int (kernel launches per run), kernels: list[str] (launched specializations),
-          bytes_in: int (input bytes), program: str, params: dict.
+          bytes_in: int (input bytes), program: str, params: dict,
+          per_launch: list of {launch, kernel, function, measured_s} (measured_s: median of the CUDA
+            events around that launch; None under the simulator, with per_launch_note saying so),
+          measured_device_s, measured_host_s: the sum of the launches' device times, and the rest
+            of measured_s (None under the simulator). The per-launch events are recorded inside the
+            timed runs, so measured_s includes their small host cost.
         Raises LoweringError as lower_source does.
 
     device_name() -> str; using_simulator() -> bool
@@ -128,6 +133,7 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
     inputs = {k: np.ascontiguousarray(v) for k, v in make_inputs(program, params, seed).items()}
     expected = reference_output(program, params, inputs)
     backend = CudaBackend(cuda)
+    backend.time_launches = not using_simulator()  # the simulator's events time nothing of a GPU
     pristine = {name: cuda.to_device(v) for name, v in inputs.items()}
 
     def fresh() -> dict[str, DeviceArray]:
@@ -139,6 +145,7 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
         return out
 
     def run_once(device: dict[str, DeviceArray], timed: bool) -> tuple[DeviceArray, float]:
+        backend.launch_events = []
         with use_backend(backend):
             cuda.synchronize()
             if timed and not using_simulator():
@@ -164,6 +171,7 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
     comparison = compare(backend.to_host(result), expected, program.rtol)
     del result
     times: list[float] = []
+    per_launch: list[list[float]] = []  # per timed run, each launch's device seconds (a real GPU only)
     if progress:
         progress(0, repeat)  # the timed runs start now (after the warm-up compile)
     for _ in range(repeat):
@@ -171,6 +179,8 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
         device = fresh()
         _, seconds = run_once(device, timed=True)
         times.append(seconds)
+        if backend.launch_events:
+            per_launch.append([cuda.event_elapsed_time(s, e) / 1e3 for s, e in backend.launch_events])
         del device
         if progress:
             progress(len(times), repeat)
@@ -181,15 +191,39 @@ def run_on_gpu(program: Program, params: dict[str, int], repeat: int = 5, seed: 
         "device": device_name(), "simulated": using_simulator(),
         "launches": launches_per_run, "kernels": kernels,
         "bytes_in": int(sum(v.nbytes for v in inputs.values())),
+        **_per_launch(backend.launches[:launches_per_run], per_launch, statistics.median(times)),
     }
+
+
+def _per_launch(records: list[Any], per_run: list[list[float]], measured_s: float) -> dict[str, Any]:
+    """`per_launch` (kernel, specialization, measured_s: the median over the timed runs of the CUDA
+    events around that launch) and the measured device/host split of the whole program: device =
+    the sum of the launches' medians, host = measured_s minus it. Under the simulator (no events)
+    every measured figure is None, and `per_launch_note` says why."""
+    runs = [run for run in per_run if len(run) == len(records)]  # a program whose launches vary is not split
+    entries = [{"launch": i, "kernel": r.kernel, "function": r.function,
+                "measured_s": statistics.median(run[i] for run in runs) if runs else None}
+               for i, r in enumerate(records)]
+    device = sum(e["measured_s"] for e in entries) if runs else None
+    out: dict[str, Any] = {"per_launch": entries, "measured_device_s": device,
+                           "measured_host_s": None if device is None else measured_s - device}
+    if not runs:
+        out["per_launch_note"] = ("per-launch device times need CUDA events on a real GPU; numba's CUDA simulator "
+                                  "times nothing of a GPU, so measured_s is null")
+    return out
 
 
 def beside_prediction(measured: dict[str, Any], schedule: Any) -> dict[str, Any]:
     """A run_on_gpu result with the model's prediction beside it: predicted_s and its split
-    (predicted_device_s, predicted_host_s) from `schedule` (a GPU profile's), and relative_error
+    (predicted_device_s, predicted_host_s) from `schedule` (a GPU profile's), each per_launch
+    entry's predicted_s (the schedule's launch_times device_s, None if the counts differ), and relative_error
     (predicted - measured) / measured, only for a real GPU (the simulator's time says nothing)."""
     out = {**measured, "predicted_s": schedule.time_s, "predicted_device_s": schedule.device_s,
            "predicted_host_s": schedule.host_s}
+    if "per_launch" in measured:  # launch i of the run is launch i of the schedule (same host program)
+        times = schedule.launch_times if len(schedule.launch_times) == len(measured["per_launch"]) else []
+        out["per_launch"] = [{**e, "predicted_s": times[i].device_s if times else None}
+                             for i, e in enumerate(measured["per_launch"])]
     if schedule.time_s and measured.get("measured_s") and not measured.get("simulated"):
         out["relative_error"] = (schedule.time_s - measured["measured_s"]) / measured["measured_s"]
     return out

@@ -209,3 +209,14 @@ def check_json(c: CheckResult) -> dict[str, Any]:
                     "brent": {str(k): {"lower": b.lower, "upper": b.upper, "steps": b.steps, "holds": b.holds}
                               for k, b in p.brent.items()}} for p in c.points],
     }
+
+
+def per_launch_table(entries: list[dict[str, Any]]) -> str:
+    """`pramsim gpu`'s text report of each launch: measured and predicted device time in µs
+    ('-' where there is none: the simulator measures nothing, a PRAM predicts nothing)."""
+    def us(x: float | None) -> str:
+        return "-" if x is None else f"{x * 1e6:,.2f}"
+    lines = [f"{'launch':>6}  {'kernel':<24} {'measured µs':>12} {'predicted µs':>13}"]
+    lines += [f"{e['launch']:>6}  {e['kernel']:<24} {us(e.get('measured_s')):>12} {us(e.get('predicted_s')):>13}"
+              for e in entries]
+    return "\n".join(lines)

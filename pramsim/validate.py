@@ -42,6 +42,34 @@ SUITE: list[tuple[str, dict[str, int]]] = [
     ("matmul_regblock", {"n": 256, "tile": 16}),
 ]
 
+BENCH_N = 2**26
+N, F = BENCH_N, 4  # F: bytes per float32
+
+# scripts/gpu_validate.py's suite at benchmark sizes (device-bound):
+# (program, params, compulsory HBM bytes, useful FLOPs)
+BENCH: list[tuple[str, dict[str, int], int, int]] = [
+    ("vector_mul", {"n": N}, 3 * F * N, N),
+    ("tree_sum", {"n": N}, F * N, N - 1),
+    ("tree_max", {"n": N}, F * N, N - 1),
+    ("block_sum", {"n": N}, F * N, N - 1),
+    ("scan_hillis_steele", {"n": N}, 2 * F * N, N - 1),
+    ("scan_blelloch", {"n": N}, 2 * F * N, N - 1),
+    ("outer_product", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 8192 * 8192),
+    ("softmax", {"rows": 2**16, "n": 1024}, 2 * F * 2**26, 3 * 2**26),
+    ("softmax_online", {"rows": 2**16, "n": 1024, "threads": 256}, 2 * F * 2**26, 3 * 2**26),
+    ("matvec", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 2 * 8192 * 8192),
+    ("matmul_naive", {"n": 4096}, 3 * F * 4096**2, 2 * 4096**3),
+    ("matmul_tiled", {"n": 4096, "tile": 16}, 3 * F * 4096**2, 2 * 4096**3),
+    ("matmul_tiled", {"n": 4096, "tile": 32}, 3 * F * 4096**2, 2 * 4096**3),
+    ("attention_naive", {"batch": 1, "heads": 16, "n": 4096, "d": 64}, 4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+    ("attention_flash", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "tile_r": 16, "tile_c": 16},
+     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+    ("attention_flash", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "tile_r": 32, "tile_c": 32},
+     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+    ("attention_chunked", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "chunk": 0},
+     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
+]
+
 HEADER = "| program | params | predicted µs | measured µs | (pred − meas)/meas | correct |"
 
 SMALL_SUITE: list[tuple[str, dict[str, int]]] = [

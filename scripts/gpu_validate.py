@@ -28,33 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pramsim import gpu_runner as gpu  # noqa: E402  (imported before numba: numpy shim, simulator decision)
 from pramsim.programs import load_program, shipped_programs  # noqa: E402
+from pramsim import validate  # noqa: E402
 
-N = 2**26
-F = 4  # bytes per float32
-
-# (program, params, compulsory HBM bytes, useful FLOPs) at benchmark sizes
-BENCH = [
-    ("vector_mul", {"n": N}, 3 * F * N, N),
-    ("tree_sum", {"n": N}, F * N, N - 1),
-    ("tree_max", {"n": N}, F * N, N - 1),
-    ("block_sum", {"n": N}, F * N, N - 1),
-    ("scan_hillis_steele", {"n": N}, 2 * F * N, N - 1),
-    ("scan_blelloch", {"n": N}, 2 * F * N, N - 1),
-    ("outer_product", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 8192 * 8192),
-    ("softmax", {"rows": 2**16, "n": 1024}, 2 * F * 2**26, 3 * 2**26),
-    ("softmax_online", {"rows": 2**16, "n": 1024, "threads": 256}, 2 * F * 2**26, 3 * 2**26),
-    ("matvec", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 2 * 8192 * 8192),
-    ("matmul_naive", {"n": 4096}, 3 * F * 4096**2, 2 * 4096**3),
-    ("matmul_tiled", {"n": 4096, "tile": 16}, 3 * F * 4096**2, 2 * 4096**3),
-    ("matmul_tiled", {"n": 4096, "tile": 32}, 3 * F * 4096**2, 2 * 4096**3),
-    ("attention_naive", {"batch": 1, "heads": 16, "n": 4096, "d": 64}, 4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
-    ("attention_flash", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "tile_r": 16, "tile_c": 16},
-     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
-    ("attention_flash", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "tile_r": 32, "tile_c": 32},
-     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
-    ("attention_chunked", {"batch": 1, "heads": 16, "n": 4096, "d": 64, "chunk": 0},
-     4 * F * 16 * 4096 * 64, 4 * 16 * 4096**2 * 64),
-]
+BENCH = validate.BENCH  # (program, params, compulsory HBM bytes, useful FLOPs): pramsim/validate.py
 
 SMALL = {"n": 4096}  # --small: a quick check of the script itself (sizes divided down)
 
@@ -66,7 +42,7 @@ def shrink(params: dict[str, int]) -> dict[str, int]:
     elif "rows" in out:
         out["rows"] = 64
     elif out.get("n", 0) > 4096:
-        out["n"] = 4096 if out["n"] == N else 256
+        out["n"] = 4096 if out["n"] == validate.BENCH_N else 256
     elif "n" in out:
         out["n"] = 256
     return out

@@ -151,5 +151,7 @@ def test_real_gpu_tree_sum_and_matmul():
     code = ("from pramsim.gpu_runner import run_on_gpu; from pramsim.programs import load_program\n"
             "for name, p in [('tree_sum', {'n': 1 << 20}), ('matmul_tiled', {'n': 256, 'tile': 16})]:\n"
             "    r = run_on_gpu(load_program(name), p, repeat=3)\n"
-            "    assert r['correct'] and not r['simulated'], r\n")
+            "    assert r['correct'] and not r['simulated'], r\n"
+            "    assert len(r['per_launch']) == r['launches'] and all(e['measured_s'] > 0 for e in r['per_launch'])\n"
+            "    assert 0 < r['measured_device_s'] < r['measured_s']\n")
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=300)

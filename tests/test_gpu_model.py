@@ -25,6 +25,7 @@ from pramsim.runtime import use_backend
 
 A100 = load_machine("a100")
 H100 = load_machine("h100")
+H200 = load_machine("h200")
 
 
 @pytest.fixture(scope="module")
@@ -301,7 +302,7 @@ def test_dependent_accesses_count_a_partial_blocks_own_threads(toy):
 
 # ---- calibration-free sanity on the shipped profiles ---------------------------------------------
 
-@pytest.mark.parametrize("machine", [A100, H100], ids=["a100", "h100"])
+@pytest.mark.parametrize("machine", [A100, H100, H200], ids=["a100", "h100", "h200"])
 def test_memory_bound_elementwise_takes_bytes_over_bandwidth(machine):
     n = 2**20
     trace = elementwise_trace(n)
@@ -313,7 +314,7 @@ def test_memory_bound_elementwise_takes_bytes_over_bandwidth(machine):
     assert s.details["roofline"]["arithmetic_intensity"] == pytest.approx(1 / 12)
 
 
-@pytest.mark.parametrize("machine", [A100, H100], ids=["a100", "h100"])
+@pytest.mark.parametrize("machine", [A100, H100, H200], ids=["a100", "h100", "h200"])
 def test_compute_bound_kernel_takes_work_over_lanes(machine):
     blocks = machine.sms * (machine.max_threads_per_sm // 256)   # exactly one full wave
     trace = iterate_trace(blocks * 256, 100)   # 200 flops per 8 bytes: past both ridge points
@@ -322,6 +323,24 @@ def test_compute_bound_kernel_takes_work_over_lanes(machine):
                  + machine.program_overhead_s)
     assert s.time_s == pytest.approx(predicted, rel=0.02)
     assert s.details["roofline"]["bound"] == "compute" and s.details["roofline"]["model_bound"] == "compute"
+
+
+def test_h200_is_the_h100_sm_with_the_datasheet_memory_and_the_h100_host_fit_marked_estimate():
+    """H200 SXM datasheet: 141 GB HBM3e at 4.8 TB/s, FP32 67 TFLOPS; the SM is the H100's; the
+    host and latency terms are the h100 fit, and the profile says every unmeasured figure is one."""
+    assert (H200.hbm_bytes, H200.hbm_bytes_per_s) == (141_000_000_000, 4.8e12)
+    for field in ("sms", "lanes_per_sm", "clock_hz", "max_threads_per_sm", "max_threads_per_block",
+                  "max_blocks_per_sm", "sram_bytes_per_sm", "sram_bytes_per_cycle", "hbm_latency_cycles",
+                  "launch_overhead_s", "program_overhead_s", "hbm_dependent_latency_cycles"):
+        assert getattr(H200, field) == getattr(H100, field), field
+    assert 2 * H200.p * H200.clock_hz == pytest.approx(67e12, rel=0.01)   # the datasheet's FP32 peak
+    assert "Not measured on an H200" in H200.source and "datasheet" in H200.source
+    for figure in ("55.7 us", "244 us", "124", "700 cycles"):
+        assert figure in H200.source and "estimate" in H200.source
+    # same SMs, more bandwidth: a memory-bound kernel's device time drops by the bandwidth ratio
+    trace = elementwise_trace(2**22)
+    ratio = simulate_gpu(trace, H200).device_s / simulate_gpu(trace, H100).device_s
+    assert ratio == pytest.approx(H100.hbm_bytes_per_s / H200.hbm_bytes_per_s, rel=0.05)
 
 
 def test_more_sms_or_bandwidth_is_never_slower():

@@ -247,6 +247,10 @@ class CudaBackend:
         # run's zeros(...) (still zero-filled on the device), so a timed run does not pay cudaMalloc.
         self.pool: dict[tuple[tuple[int, ...], str], list[Any]] = {}
         self.allocated: list[tuple[tuple[tuple[int, ...], str], Any]] = []
+        # Per-launch device time (a real GPU only): with time_launches set, each launch is bracketed by
+        # two CUDA events, kept in launch_events until the caller reads them (pramsim.gpu_runner).
+        self.time_launches = False
+        self.launch_events: list[tuple[Any, Any]] = []
 
     def recycle(self) -> None:
         """Return every buffer zeros(...) handed out to the pool (call when a run's results are dead)."""
@@ -295,7 +299,14 @@ class CudaBackend:
         fn = self.compile(kernel, spec)
         grid = -(-nprocs // block)
         self.launches.append(LaunchRecord(kernel.name, nprocs, block, grid, kernel_function_name(kernel, spec)))
+        if not self.time_launches:
+            fn[grid, block](*call_args, nprocs)
+            return
+        start, end = self.cuda.event(), self.cuda.event()
+        start.record()
         fn[grid, block](*call_args, nprocs)
+        end.record()
+        self.launch_events.append((start, end))
 
 
 class RecordingBackend:

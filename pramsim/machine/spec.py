@@ -193,3 +193,8 @@ def _validate(data: dict[str, Any], path: Path, text: str) -> MachineSpec:
         raise MachineError(f"field 'max_threads_per_block' must be between 1 and max_threads_per_sm "
                            f"({values.get('max_threads_per_sm', 0):,}), got {block:,}", loc=where("max_threads_per_block"))
     return MachineSpec(**values, file=str(path))
+
+
+def profile_from_text(text: str, path: Path) -> MachineSpec:
+    """Validate a profile's TOML text as load_machine validates a file (`path`: where it will be)."""
+    return _validate(tomllib.loads(text), path, text)
