@@ -37,8 +37,6 @@ _REJECT_HINTS = {
     ast.Nonlocal: "kernels cannot assign enclosing variables; pass an array and store into it",
     ast.Import: "import at module level, outside the kernel",
     ast.ImportFrom: "import at module level, outside the kernel",
-    ast.Break: "`break` is not supported yet: put the exit test in the `while` condition",
-    ast.Continue: "`continue` is not supported yet: wrap the rest of the body in an `if`",
     ast.ListComp: "comprehensions are not supported; use a loop",
     ast.List: "lists are not supported in kernels; use local((n,), float32) for a per-processor array",
     ast.Dict: "dicts are not supported in kernels",
@@ -93,6 +91,7 @@ class _KernelBuilder:
         self.local_arrays: set[str] = set()  # shared()/local() allocations
         self.written: set[str] = set()
         self.uses_barrier = False
+        self.loop_depth = 0  # loops around the statement being parsed (break/continue need one)
 
     # ---- helpers -----------------------------------------------------------------------------
 
@@ -173,6 +172,29 @@ class _KernelBuilder:
                              hint="store the result into an output array, e.g. out[i] = value")
         return ir.Return(self.loc(s))
 
+    def visit_Break(self, s: ast.Break) -> ir.Stmt:
+        return self.jump(s, ir.Break)
+
+    def visit_Continue(self, s: ast.Continue) -> ir.Stmt:
+        return self.jump(s, ir.Continue)
+
+    def jump(self, s: ast.stmt, node: type) -> ir.Stmt:
+        """break/continue: only inside a loop of the kernel (Python refuses them elsewhere too, but a
+        kernel's tree can come from elsewhere than compiled source)."""
+        if self.loop_depth == 0:
+            word = node.__name__.lower()
+            raise self.error(s, f"`{word}` outside a loop",
+                             hint=f"`{word}` belongs in the body of a `for` or `while` loop; use `return` "
+                                  "to stop a processor")
+        return node(self.loc(s))
+
+    def loop_body(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
+        self.loop_depth += 1
+        try:
+            return self.block(stmts)
+        finally:
+            self.loop_depth -= 1
+
     def visit_Assign(self, s: ast.Assign) -> ir.Stmt:
         if len(s.targets) != 1:
             raise self.error(s, "chained assignment (a = b = ...) is not supported", hint="assign one at a time")
@@ -233,7 +255,7 @@ class _KernelBuilder:
     def visit_While(self, s: ast.While) -> ir.Stmt:
         if s.orelse:
             raise self.error(s, "while ... else is not supported")
-        return ir.While(self.loc(s), self.expr(s.test), self.block(s.body))
+        return ir.While(self.loc(s), self.expr(s.test), self.loop_body(s.body))
 
     def visit_For(self, s: ast.For) -> ir.Stmt:
         if s.orelse:
@@ -259,7 +281,7 @@ class _KernelBuilder:
         if var in self.params or var in self.arrays or var in self.local_arrays:
             raise self.error(s.target, f"loop variable {var!r} shadows a parameter or array")
         self.locals.add(var)
-        return ir.For(self.loc(s), var, start, stop, step, self.block(s.body))
+        return ir.For(self.loc(s), var, start, stop, step, self.loop_body(s.body))
 
     # ---- allocation --------------------------------------------------------------------------
 
