@@ -22,7 +22,7 @@ from pramsim.programs import load_program
 from pramsim.runner import execute, make_inputs
 
 HEADER = """import numpy as np
-from pramsim.dsl import kernel, program, gid, lane, barrier
+from pramsim.dsl import kernel, program, gid, lane, barrier, shared, int64
 
 
 @kernel
@@ -247,3 +247,30 @@ def test_printer_and_type_checker_see_jumps(tmp_path):
 def _kernel(program):
     """The IR of the program file's kernel `k`."""
     return program.host.__globals__["k"].ir
+
+
+def test_break_after_a_barrier_and_a_return_counts_alike(tmp_path):
+    """A lane-level loop with break/continue in the region after a barrier, beside a `return`."""
+    program, _ = user_program(tmp_path, """
+        i = gid()
+        sh = shared((4,), int64)
+        sh[lane()] = i
+        barrier()
+        if i == 5:
+            return
+        t = 0
+        for k in range(4):
+            if sh[k] > i:
+                break
+            if sh[k] == 1:
+                continue
+            t = t + sh[k]
+        a[i] = t
+    """)
+    vec, v = run(program, {"n": 8, "m": 0})
+    com, c = run(program, {"n": 8, "m": 0}, "compiled")
+    assert c.notes == []
+    same_counts(v.trace, c.trace)
+    want = [0 if i == 5 else sum(x for x in range(i // 4 * 4, i + 1) if x != 1) for i in range(8)]
+    np.testing.assert_array_equal(vec, want)
+    np.testing.assert_array_equal(com, want)
