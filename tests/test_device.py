@@ -253,3 +253,23 @@ def test_calling_a_device_function_from_host_code_is_an_error():
         return x
     with pytest.raises(PramsimError, match="only be called inside a kernel"):
         f(1)
+
+
+@pytest.mark.parametrize("engine", ["vector", "compiled"])
+def test_run_time_error_inside_a_device_function_names_the_call(tmp_path, engine):
+    from pramsim.errors import ExecutionError
+    path = write(tmp_path, "oob", textwrap.dedent("""
+        @device
+        def get(a, j):
+            return a[j + 1]
+
+
+        @kernel
+        def k(a, out, n):
+            i = gid()
+            out[i] = get(a, i)
+    """) + PROGRAM.replace("reference=reference", "reference=lambda a, out, n: out"))
+    with pytest.raises(ExecutionError, match="out of bounds") as err:
+        run(path, engine)
+    assert err.value.loc.line == 7  # `return a[j + 1]` in get
+    assert f"in device function get, called at {path}:13" in str(err.value)

@@ -173,25 +173,20 @@ def inline(builder: Any, f: DeviceFunction, call: ast.Call, want_value: bool) ->
     names.update({n: prefix + n for n in f.assigned - set(f.params)})
     body = [_Rename(names, prefix + "result").visit(copy.deepcopy(s)) for s in f.fdef.body]
     site = builder.loc(call)
-    saved = (builder.file, builder.line_offset, builder.col_offset, builder.globals, builder.loop_depth)
+    saved = (builder.file, builder.line_offset, builder.col_offset, builder.globals, builder.loop_depth,
+             builder.call_sites)
     builder.file, builder.line_offset, builder.col_offset = f.file, f.line_offset, f.col_offset
+    # Every node of the body is located in the function, and names the call (errors print it).
     builder.globals, builder.loop_depth = f.globals, 0
+    builder.call_sites = (f"device function {f.name}, called at {site.file}:{site.line}", *site.via)
     builder.device_stack.append(f)
     try:
         builder.pending.extend(builder.block([ast.fix_missing_locations(s) for s in body]))
-    except DSLError as err:
-        raise _at_call(err, f, site) from None
     finally:
         builder.device_stack.pop()
-        builder.file, builder.line_offset, builder.col_offset, builder.globals, builder.loop_depth = saved
+        (builder.file, builder.line_offset, builder.col_offset, builder.globals, builder.loop_depth,
+         builder.call_sites) = saved
     if not want_value:
         return None
     builder.locals.add(prefix + "result")
     return ir.Var(site, prefix + "result")
-
-
-def _at_call(err: DSLError, f: DeviceFunction, site: Loc) -> DSLError:
-    """The error inside a device function (located in it), naming the call that inlined it."""
-    err.message = f"{err.message} (in device function {f.name}, called at {site.file}:{site.line})"
-    err.args = (err.message,)
-    return err

@@ -82,12 +82,13 @@ class _KernelBuilder:
         self.device_stack: list[DeviceFunction] = []
         self.inlined = 0
         self.hoist_ok = True
+        self.call_sites: tuple[str, ...] = ()  # where the code being parsed was inlined from (Loc.via)
 
     # ---- helpers -----------------------------------------------------------------------------
 
     def loc(self, node: ast.AST) -> Loc:
         return Loc(self.file, getattr(node, "lineno", 1) + self.line_offset,
-                   getattr(node, "col_offset", 0) + self.col_offset)
+                   getattr(node, "col_offset", 0) + self.col_offset, self.call_sites)
 
     def error(self, node: ast.AST, message: str, hint: str | None = None) -> DSLError:
         return DSLError(message, loc=self.loc(node), hint=hint)
