@@ -31,6 +31,13 @@ int64 = np.int64
 
 # The intrinsics a kernel calls (placeholders the frontend recognises by identity).
 from .lang.intrinsics import barrier, block_dim, block_id, gid, lane, local, num_blocks, num_procs, shared  # noqa: E402,F401
+from .lang.device import DeviceFunction  # noqa: E402
+
+
+def device(fn: Callable[..., Any]) -> DeviceFunction:
+    """Decorator: a device function, which kernels (and other device functions) call with
+    positional arguments; the frontend inlines it at each call (pramsim/lang/device.py)."""
+    return DeviceFunction(fn)
 
 
 class Kernel:

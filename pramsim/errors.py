@@ -6,7 +6,7 @@ Anything else that escapes is a bug in pramsim and is reported as one.
 from __future__ import annotations
 
 import linecache
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -17,6 +17,9 @@ class Loc:
     file: str
     line: int
     col: int = 0
+    # For code inlined from a @device function: the calls it came through, innermost first
+    # ("device function f, called at file:line"); not part of the position.
+    via: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.col + 1}"
@@ -63,6 +66,8 @@ class PramsimError(Exception):
             if src.strip():
                 lines.append(f"    {src}")
                 lines.append("    " + " " * self.loc.col + "^")
+        if self.loc:
+            lines += [f"  in {call}" for call in self.loc.via]
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)

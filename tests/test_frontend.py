@@ -68,8 +68,6 @@ REJECTED = {
     "yield assigned": ("x = yield i  # HERE\n", "generator"),
     "yield from": ("x = yield from i  # HERE\n", "generator"),
     "global": ("global a2  # HERE\n", "global"),
-    "break": ("while i < n:\n    break  # HERE\n", "break"),
-    "continue": ("while i < n:\n    i = i + 1\n    continue  # HERE\n", "continue"),
     "list literal": ("xs = [1, 2, 3]  # HERE\n", "local("),
     "list comprehension": ("xs = [j for j in range(3)]  # HERE\n", "comprehension"),
     "dict": ("d = {1: 2}  # HERE\n", "dict"),

@@ -34,10 +34,12 @@ CALLS = ["math.exp({})", "math.sqrt(abs({}))", "math.log({})", "abs({})", "float
 GOOD_STMTS = ["x = {e}", "j = {e}", "a[{i}] = {e}", "b[{i}] = {e}", "x += {e}", "a[{i}] += {e}",
               "if {e}:\n    x = {e2}\nelse:\n    b[{i}] = {e2}", "for q in range({i}):\n    x = x + {e}",
               "w = 0\nwhile w < 3 and {e}:\n    w = w + 1", "if {e}:\n    return", "barrier()",
-              "s = shared((8,), float32)\ns[lane()] = {e}", "t = local((2,), float64)\nt[0] = {e}", "pass"]
+              "s = shared((8,), float32)\ns[lane()] = {e}", "t = local((2,), float64)\nt[0] = {e}", "pass",
+              "w = 0\nwhile w < 3:\n    w = w + 1\n    if {e}:\n        break",
+              "for q in range({i}):\n    if {e}:\n        continue\n    x = x + {e2}"]
 BAD_STMTS = ["class C:\n    pass", "try:\n    x = 1\nexcept Exception:\n    pass", "def f():\n    pass",
              "global g", "del x", "assert x", "raise ValueError()", "import os", "with x:\n    pass",
-             "x = y = 1", "x, j = 1, 2", "while x:\n    break", "for q in range(3):\n    continue",
+             "x = y = 1", "x, j = 1, 2",
              "yield x", "return x", "x: int", "a = 1", "gid = 3", "n[0] = 1", "x[0] = 1",
              "for q in a:\n    pass", "for q in range(0, 4, j):\n    pass", "for i in range(2):\n    pass",
              "match x:\n    case 1:\n        pass", "async def g():\n    pass", "x = [q for q in range(2)]"]

@@ -162,6 +162,8 @@ class _Renderer:
                 out.append(f"{pad}cuda.syncthreads()")
             elif isinstance(s, ir.Return):
                 out.append(f"{pad}return")
+            elif isinstance(s, (ir.Break, ir.Continue)):
+                out.append(f"{pad}{type(s).__name__.lower()}")
             elif isinstance(s, ir.AllocArray):
                 if s.dtype not in _DTYPES:
                     raise self.fail(s, f"dtype {s.dtype}")

@@ -31,6 +31,29 @@ class Mask:
         return Mask(None, n) if n == nprocs else Mask(arr, n)
 
 
+class Jumps:
+    """The processors that left the innermost loop with `break` (out until that loop ends) and those
+    that skip the rest of its current iteration (`continue`, and `break`). Each loop has its own."""
+
+    __slots__ = ("broken", "skipped")
+
+    def __init__(self) -> None:
+        self.broken: np.ndarray | None = None
+        self.skipped: np.ndarray | None = None
+
+    def add(self, mask: Mask, nprocs: int, leave: bool) -> None:
+        """The processors of `mask` jump: out of the loop (leave=True) or to its next iteration."""
+        arr = np.ones(nprocs, bool) if mask.arr is None else mask.arr
+        self.skipped = arr.copy() if self.skipped is None else (self.skipped | arr)
+        if leave:
+            self.broken = arr.copy() if self.broken is None else (self.broken | arr)
+
+    def next_iteration(self, mask: Mask, nprocs: int) -> Mask:
+        """The processors of `mask` that go round again: those that continued rejoin."""
+        self.skipped = None
+        return mask if self.broken is None else mask.minus(self.broken, nprocs)
+
+
 class LaneCounter:
     """A per-processor counter that stays one scalar while every processor has the same value."""
 
@@ -63,3 +86,20 @@ class LaneCounter:
 
 def _truth(v: Any) -> Any:
     return v.astype(bool) if isinstance(v, np.ndarray) and v.dtype != bool else v
+
+
+def lane_ranges(idx: np.ndarray) -> str:
+    """[0,1,2,5,7,8] -> '0-2, 5, 7-8' (at most a few groups)."""
+    groups: list[str] = []
+    start = prev = None
+    for i in map(int, idx):
+        if start is None:
+            start = prev = i
+        elif i == prev + 1:
+            prev = i
+        else:
+            groups.append(f"{start}-{prev}" if prev != start else f"{start}")
+            start = prev = i
+    if start is not None:
+        groups.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ", ".join(groups[:6]) + (" ..." if len(groups) > 6 else "")

@@ -22,7 +22,7 @@ from ..lang import ir, ops
 from ..cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
 from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
 from .args import bind_args
-from .lanestate import LaneCounter as _LaneCounter, Mask as _Mask
+from .lanestate import Jumps as _Jumps, LaneCounter as _LaneCounter, Mask as _Mask, lane_ranges as _ranges
 from .races import RaceTracker
 from ..runtime import DeviceArray
 
@@ -128,6 +128,7 @@ class _Launch:
         self.env: dict[str, Any] = {}
         self.arrays: dict[str, tuple[np.ndarray, str]] = {}  # name -> (buffer, space)
         self.exited: np.ndarray | None = None
+        self.jumps = _Jumps()  # the innermost loop's break/continue (each loop swaps in its own)
         self.step = _LaneCounter()
         self.ops = _LaneCounter()
         self.flops = _LaneCounter()
@@ -218,6 +219,8 @@ class _Launch:
         for stmt in body:
             if self.exited is not None:
                 mask = mask.minus(self.exited, self.P)
+            if self.jumps.skipped is not None:
+                mask = mask.minus(self.jumps.skipped, self.P)
             if mask.n == 0:
                 return
             getattr(self, "exec_" + type(stmt).__name__)(stmt, mask)
@@ -255,17 +258,36 @@ class _Launch:
             self.exec_block(s.orelse, mask.select(_logical_not(cond), self.P))
 
     def exec_While(self, s: ir.While, mask: _Mask) -> None:
+        outer, self.jumps = self.jumps, _Jumps()
+        try:
+            self.run_while(s, mask)
+        finally:
+            self.jumps = outer
+
+    def run_while(self, s: ir.While, mask: _Mask) -> None:
         for _ in range(MAX_ITERATIONS):
             limits.poll(s.loc, self.step.max, "while loop")  # --max-time, --max-steps
             mask = mask.select(self.eval(s.cond, mask), self.P)
             if mask.n == 0:
                 return
             self.exec_block(s.body, mask)
-            if self.exited is not None:
-                mask = mask.minus(self.exited, self.P)
+            mask = self.next_iteration(mask)
         raise ops.error("runaway_loop", s.loc, limit=MAX_ITERATIONS, where=ops.where(self.first(mask), self.B))
 
     def exec_For(self, s: ir.For, mask: _Mask) -> None:
+        outer, self.jumps = self.jumps, _Jumps()
+        try:
+            self.run_for(s, mask)
+        finally:
+            self.jumps = outer
+
+    def next_iteration(self, mask: _Mask) -> _Mask:
+        """The processors of a loop's iteration that go round again: not returned, not broken out."""
+        if self.exited is not None:
+            mask = mask.minus(self.exited, self.P)
+        return self.jumps.next_iteration(mask, self.P)
+
+    def run_for(self, s: ir.For, mask: _Mask) -> None:
         self.exec_Assign(ir.Assign(s.loc, s.var, s.start), mask)
         stop = self.eval(s.stop, mask)
         compare = np.less if s.step > 0 else np.greater
@@ -276,8 +298,7 @@ class _Launch:
             if mask.n == 0:
                 return
             self.exec_block(s.body, mask)
-            if self.exited is not None:
-                mask = mask.minus(self.exited, self.P)
+            mask = self.next_iteration(mask)  # a processor that broke out does not increment
             self.tick(mask, "int", "+")
             cur = self.env[s.var]
             self.env[s.var] = cur + s.step if mask.arr is None else np.where(mask.arr, cur + s.step, cur)
@@ -286,6 +307,12 @@ class _Launch:
     def exec_Return(self, s: ir.Return, mask: _Mask) -> None:
         arr = np.ones(self.P, bool) if mask.arr is None else mask.arr.copy()
         self.exited = arr if self.exited is None else (self.exited | arr)
+
+    def exec_Break(self, s: ir.Break, mask: _Mask) -> None:
+        self.jumps.add(mask, self.P, leave=True)
+
+    def exec_Continue(self, s: ir.Continue, mask: _Mask) -> None:
+        self.jumps.add(mask, self.P, leave=False)
 
     def exec_Barrier(self, s: ir.Barrier, mask: _Mask) -> None:
         if mask.arr is not None:
@@ -558,18 +585,3 @@ def _zero_like(v: Any) -> Any:
     return np.zeros((), dtype=v.dtype) if isinstance(v, np.ndarray) else type(v)(0)
 
 
-def _ranges(idx: np.ndarray) -> str:
-    """[0,1,2,5,7,8] -> '0-2, 5, 7-8' (at most a few groups)."""
-    groups: list[str] = []
-    start = prev = None
-    for i in map(int, idx):
-        if start is None:
-            start = prev = i
-        elif i == prev + 1:
-            prev = i
-        else:
-            groups.append(f"{start}-{prev}" if prev != start else f"{start}")
-            start = prev = i
-    if start is not None:
-        groups.append(f"{start}-{prev}" if prev != start else f"{start}")
-    return ", ".join(groups[:6]) + (" ..." if len(groups) > 6 else "")

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from . import intrinsics, ir, ops
+from .device import DeviceFunction, inline, read_function
 from ..errors import DSLError, Loc
 
 # Python's operator syntax -> the operation table's names (pramsim.lang.ops).
@@ -37,8 +38,6 @@ _REJECT_HINTS = {
     ast.Nonlocal: "kernels cannot assign enclosing variables; pass an array and store into it",
     ast.Import: "import at module level, outside the kernel",
     ast.ImportFrom: "import at module level, outside the kernel",
-    ast.Break: "`break` is not supported yet: put the exit test in the `while` condition",
-    ast.Continue: "`continue` is not supported yet: wrap the rest of the body in an `if`",
     ast.ListComp: "comprehensions are not supported; use a loop",
     ast.List: "lists are not supported in kernels; use local((n,), float32) for a per-processor array",
     ast.Dict: "dicts are not supported in kernels",
@@ -53,26 +52,8 @@ _REJECT_HINTS = {
 
 def parse_kernel(fn: Callable[..., Any], readonly: tuple[str, ...] = ()) -> ir.Kernel:
     """Parse `fn`'s source into an ir.Kernel, or raise DSLError at the offending line."""
-    try:
-        lines, first_line = inspect.getsourcelines(fn)
-        file = inspect.getsourcefile(fn) or "<unknown>"
-    except (OSError, TypeError) as exc:
-        raise DSLError(f"cannot read the source of kernel {fn.__name__!r}: {exc}",
-                       hint="define kernels in a .py file, not in an interactive session") from None
-    raw = "".join(lines)
-    source = textwrap.dedent(raw)
-    indent = len(raw) - len(raw.lstrip(" \t")) - (len(source) - len(source.lstrip(" \t")))
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        tree = None
-    fdef = tree.body[0] if tree and tree.body else None
-    if not isinstance(fdef, ast.FunctionDef) or fdef.name != fn.__name__:
-        kind = "an async function" if isinstance(fdef, ast.AsyncFunctionDef) else "a lambda" \
-            if fn.__name__ == "<lambda>" else "not a plain def"
-        raise DSLError(f"@kernel needs a plain `def` function; {fn.__name__!r} is {kind}",
-                       loc=Loc(file, first_line, 0), hint="write the kernel as `@kernel\ndef name(params): ...`")
-    return _KernelBuilder(fn, file, first_line - 1, readonly, indent).build(fdef)
+    fdef, file, line_offset, indent = read_function(fn, "@kernel")
+    return _KernelBuilder(fn, file, line_offset, readonly, indent).build(fdef)
 
 
 class _KernelBuilder:
@@ -93,12 +74,21 @@ class _KernelBuilder:
         self.local_arrays: set[str] = set()  # shared()/local() allocations
         self.written: set[str] = set()
         self.uses_barrier = False
+        self.loop_depth = 0  # loops around the statement being parsed (break/continue need one)
+        # Device functions (pramsim/lang/device.py): the statements of calls inlined into the
+        # statement being parsed, the functions being inlined, the count of calls inlined so far,
+        # and whether a call may be hoisted before the statement here.
+        self.pending: list[ir.Stmt] = []
+        self.device_stack: list[DeviceFunction] = []
+        self.inlined = 0
+        self.hoist_ok = True
+        self.call_sites: tuple[str, ...] = ()  # where the code being parsed was inlined from (Loc.via)
 
     # ---- helpers -----------------------------------------------------------------------------
 
     def loc(self, node: ast.AST) -> Loc:
         return Loc(self.file, getattr(node, "lineno", 1) + self.line_offset,
-                   getattr(node, "col_offset", 0) + self.col_offset)
+                   getattr(node, "col_offset", 0) + self.col_offset, self.call_sites)
 
     def error(self, node: ast.AST, message: str, hint: str | None = None) -> DSLError:
         return DSLError(message, loc=self.loc(node), hint=hint)
@@ -135,7 +125,12 @@ class _KernelBuilder:
     def block(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
         out: list[ir.Stmt] = []
         for s in stmts:
-            r = self.stmt(s)
+            saved, self.pending = self.pending, []
+            try:
+                r = self.stmt(s)
+                out += self.pending  # the bodies of device functions it calls run first
+            finally:
+                self.pending = saved
             if r is not None:
                 out.append(r)
         return tuple(out)
@@ -159,6 +154,8 @@ class _KernelBuilder:
                 raise self.error(v, "barrier() takes no arguments")
             self.uses_barrier = True
             return ir.Barrier(self.loc(s))
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and isinstance(self.lookup(v.func.id), DeviceFunction):
+            return inline(self, self.lookup(v.func.id), v, want_value=False)
         if type(v) in _REJECT_HINTS:
             raise self.error(v, f"`{type(v).__name__}` is not supported in kernels", hint=_REJECT_HINTS[type(v)])
         raise self.error(s, "this expression's value is thrown away",
@@ -172,6 +169,37 @@ class _KernelBuilder:
             raise self.error(s, "kernels cannot return a value",
                              hint="store the result into an output array, e.g. out[i] = value")
         return ir.Return(self.loc(s))
+
+    def visit_Break(self, s: ast.Break) -> ir.Stmt:
+        return self.jump(s, ir.Break)
+
+    def visit_Continue(self, s: ast.Continue) -> ir.Stmt:
+        return self.jump(s, ir.Continue)
+
+    def jump(self, s: ast.stmt, node: type) -> ir.Stmt:
+        """break/continue: only inside a loop of the kernel (Python refuses them elsewhere too, but a
+        kernel's tree can come from elsewhere than compiled source)."""
+        if self.loop_depth == 0:
+            word = node.__name__.lower()
+            raise self.error(s, f"`{word}` outside a loop",
+                             hint=f"`{word}` belongs in the body of a `for` or `while` loop; use `return` "
+                                  "to stop a processor")
+        return node(self.loc(s))
+
+    def loop_body(self, stmts: list[ast.stmt]) -> tuple[ir.Stmt, ...]:
+        self.loop_depth += 1
+        try:
+            return self.block(stmts)
+        finally:
+            self.loop_depth -= 1
+
+    def conditional(self, e: ast.expr) -> ir.Expr:
+        """An expression Python may evaluate never or many times: no device function calls in it."""
+        saved, self.hoist_ok = self.hoist_ok, False
+        try:
+            return self.expr(e)
+        finally:
+            self.hoist_ok = saved
 
     def visit_Assign(self, s: ast.Assign) -> ir.Stmt:
         if len(s.targets) != 1:
@@ -233,7 +261,7 @@ class _KernelBuilder:
     def visit_While(self, s: ast.While) -> ir.Stmt:
         if s.orelse:
             raise self.error(s, "while ... else is not supported")
-        return ir.While(self.loc(s), self.expr(s.test), self.block(s.body))
+        return ir.While(self.loc(s), self.conditional(s.test), self.loop_body(s.body))
 
     def visit_For(self, s: ast.For) -> ir.Stmt:
         if s.orelse:
@@ -259,7 +287,7 @@ class _KernelBuilder:
         if var in self.params or var in self.arrays or var in self.local_arrays:
             raise self.error(s.target, f"loop variable {var!r} shadows a parameter or array")
         self.locals.add(var)
-        return ir.For(self.loc(s), var, start, stop, step, self.block(s.body))
+        return ir.For(self.loc(s), var, start, stop, step, self.loop_body(s.body))
 
     # ---- allocation --------------------------------------------------------------------------
 
@@ -353,7 +381,7 @@ class _KernelBuilder:
 
     def expr_BoolOp(self, e: ast.BoolOp) -> ir.Expr:
         op = "and" if isinstance(e.op, ast.And) else "or"
-        values = [self.expr(v) for v in e.values]
+        values = [self.expr(e.values[0])] + [self.conditional(v) for v in e.values[1:]]
         out = values[0]
         for v in values[1:]:
             out = ir.BoolOp(self.loc(e), op, out, v)
@@ -366,14 +394,15 @@ class _KernelBuilder:
             op = _CMPOPS.get(type(op_node))
             if op is None:
                 raise self.error(e, f"comparison {type(op_node).__name__} is not supported", hint="use < <= > >= == !=")
-            parts.append(ir.Compare(self.loc(e), op, self.expr(left), self.expr(right)))
+            side = self.expr if len(e.ops) == 1 else self.conditional  # a chain reads its middle twice
+            parts.append(ir.Compare(self.loc(e), op, side(left), side(right)))
         out = parts[0]
         for p in parts[1:]:
             out = ir.BoolOp(self.loc(e), "and", out, p)
         return out
 
     def expr_IfExp(self, e: ast.IfExp) -> ir.Expr:
-        return ir.Select(self.loc(e), self.expr(e.test), self.expr(e.body), self.expr(e.orelse))
+        return ir.Select(self.loc(e), self.expr(e.test), self.conditional(e.body), self.conditional(e.orelse))
 
     def expr_Subscript(self, e: ast.Subscript) -> ir.Expr:
         array, index = self.subscript(e)
@@ -411,6 +440,8 @@ class _KernelBuilder:
         for dt in ("float32", "float64", "int32", "int64"):
             if value is getattr(np, dt):
                 return self.conversion(e, dt)
+        if isinstance(value, DeviceFunction):
+            return inline(self, value, e, want_value=True)
         if value is _MISSING and name == self.fn.__name__ or getattr(value, "__pramsim_kernel__", False):
             raise self.error(e, f"a kernel cannot call kernel {name!r} (no recursion or nested launches)",
                              hint="launch kernels one after another from the host program")

@@ -161,6 +161,16 @@ class Return(Stmt):
 
 
 @dataclass(frozen=True)
+class Break(Stmt):
+    """break: the processor leaves the innermost loop; it rejoins the others when that loop ends."""
+
+
+@dataclass(frozen=True)
+class Continue(Stmt):
+    """continue: the processor skips the rest of the innermost loop's body for this iteration."""
+
+
+@dataclass(frozen=True)
 class AllocArray(Stmt):
     """name = shared(shape, dtype) (per block, SRAM) or local(shape, dtype) (per processor)."""
 
@@ -275,6 +285,17 @@ def stmt_children(s: Stmt) -> list[tuple[Stmt, ...]]:
     return []
 
 
+def loop_jumps(body: tuple[Stmt, ...]):
+    """The break and continue statements in `body` that belong to the loop whose body it is
+    (those inside nested loops belong to those loops)."""
+    for s in body:
+        if isinstance(s, (Break, Continue)):
+            yield s
+        elif isinstance(s, If):
+            yield from loop_jumps(s.body)
+            yield from loop_jumps(s.orelse)
+
+
 def walk_stmts(body: tuple[Stmt, ...]):
     """Every statement in `body` and in the lists nested in it, in program order."""
     for s in body:
@@ -373,6 +394,8 @@ def format_block(body: tuple[Stmt, ...], indent: int) -> list[str]:
             out.append(f"{pad}barrier()")
         elif isinstance(s, Return):
             out.append(f"{pad}return")
+        elif isinstance(s, (Break, Continue)):
+            out.append(f"{pad}{type(s).__name__.lower()}")
         elif isinstance(s, AllocArray):
             shape = ", ".join(format_expr(d) for d in s.shape)
             out.append(f"{pad}{s.name} = {s.space}(({shape},), {s.dtype})")

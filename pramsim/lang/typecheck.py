@@ -73,6 +73,7 @@ class _Checker:
         self.params = set(arrays)           # arrays the launch passed (the others are allocated in the kernel)
         self.described = described
         self.launch = launch
+        self.jumps: list[list[dict[str, Kind]]] = []  # per enclosing loop: environments at its break/continue
 
     # ---- statements: each takes the environment before it and returns the one after ------------------
 
@@ -110,7 +111,10 @@ class _Checker:
         for _ in range(8):  # kinds only widen (bool < int < float), so this settles within a few rounds
             if cond is not None:
                 self.expr(cond, env)
-            after = _merge(env, self.block(body, env))
+            self.jumps.append([])
+            end = self.block(body, env)
+            # A break leaves with its environment, a continue goes round with it: both join the end's.
+            after = _merge(env, end, *self.jumps.pop())
             if after == env:
                 return env
             env = after
@@ -121,6 +125,12 @@ class _Checker:
 
     def stmt_Return(self, s: ir.Return, env: dict[str, Kind]) -> dict[str, Kind]:
         return env
+
+    def stmt_Break(self, s: ir.Break, env: dict[str, Kind]) -> dict[str, Kind]:
+        self.jumps[-1].append(env)
+        return env
+
+    stmt_Continue = stmt_Break
 
     def stmt_AllocArray(self, s: ir.AllocArray, env: dict[str, Kind]) -> dict[str, Kind]:
         self.arrays[s.name] = kind_of_dtype(np.dtype(s.dtype))

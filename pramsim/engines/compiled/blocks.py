@@ -140,6 +140,10 @@ class KernelCode(LaneCode):
                 self.block_stmts(s.orelse)
                 self.emit("pass")
                 self.ind -= 1
+        elif isinstance(s, (ir.While, ir.For)) and any(ir.loop_jumps(s.body)):
+            # Not generated yet: a block-level loop would need its lanes' break/continue checked
+            # for divergence (as the vector engine's barrier does) and its lanes masked.
+            raise Unsupported("break or continue in a loop that holds a barrier")
         elif isinstance(s, ir.While):
             counter = self.fresh("it")
             self.emit(f"{counter} = 0")

@@ -80,6 +80,9 @@ class LaneCode:
         self.bank_sites = 0
         self.bank_spans: list[int] = []  # words per access, per site
         self.lane_loops: list[str] = []  # iteration counters of the lane-level loops being generated
+        # Per lane-level loop being generated: None for a while, (variable, step, iteration, compare)
+        # for a for loop (what its break and continue must account for).
+        self.jump_targets: list[tuple[str, int, str, str] | None] = []
 
     def _shape_value(self, d: ir.Expr, s: ir.AllocArray) -> int:
         try:
@@ -306,6 +309,8 @@ class LaneCode:
     def lane_stmts(self, stmts: tuple[ir.Stmt, ...]) -> None:
         for i, s in enumerate(stmts):
             self.lane_stmt(s)
+            if isinstance(s, (ir.Break, ir.Continue)):
+                return  # the rest of this list never runs (lane_stmt flushed the charges before the jump)
             if _has(s, ir.Return) and i + 1 < len(stmts):
                 self.flush()
                 self.emit("if not exl:")
@@ -342,7 +347,9 @@ class LaneCode:
             self.emit("    break")
             self.iteration_cap(counter, s.loc, "_g", "break")
             self.lane_loops.append(counter)
+            self.jump_targets.append(None)
             self.lane_stmts(s.body)
+            self.jump_targets.pop()
             self.lane_loops.pop()
             if _has(s, ir.Return):
                 self.emit("if exl:")
@@ -352,12 +359,35 @@ class LaneCode:
             self.lane_for(s)
         elif isinstance(s, ir.Return):
             self.emit("exl = True")
+        elif isinstance(s, (ir.Break, ir.Continue)):
+            self.jump(s)
         elif isinstance(s, ir.AllocArray):
             pass  # allocated once per block at the top of the function
         elif isinstance(s, ir.Barrier):  # pragma: no cover - regions never hold barriers
             raise AssertionError("barrier inside a lane region")
         else:
             raise Unsupported(f"statement {type(s).__name__}")
+
+    def jump(self, s: ir.Break | ir.Continue) -> None:
+        """break/continue in a lane-level loop: Python's own, after the charges of this path so far.
+
+        A for loop charges an iteration's compare and increment as the iteration starts, and its
+        last compare after the loop: a lane that breaks does neither (both are refunded here); a
+        lane that continues increments here (Python's `continue` would skip the body's end)."""
+        target = self.jump_targets[-1]
+        if isinstance(s, ir.Break):
+            if target is not None:
+                for key in (("int", "+"), ("int", target[3])):
+                    self.pending["st"] -= 1
+                    self.pending[key] -= 1
+            self.flush()
+            self.emit("break")
+            return
+        self.flush()
+        if target is not None:
+            var, step, trip, _ = target
+            self.emit(f"{var} += {step}; {trip} += 1")
+        self.emit("continue")
 
     def iteration_cap(self, counter: str, loc: Loc, who: str, leave: str) -> None:
         """Count a while loop's iteration; past MAX_ITERATIONS (as the executor) fail and `leave`."""
@@ -391,7 +421,9 @@ class LaneCode:
         self.charge("int", less, None)  # this iteration's compare and increment
         self.charge("int", "+", None)
         self.lane_loops.append(trip)
+        self.jump_targets.append((var, s.step, trip, less))
         self.lane_stmts(s.body)
+        self.jump_targets.pop()
         self.lane_loops.pop()
         if _has(s, ir.Return):
             self.emit("if exl:")
