@@ -7,9 +7,7 @@ kernel fails before anything runs.
 from __future__ import annotations
 
 import ast
-import inspect
 import math
-import textwrap
 from typing import Any, Callable
 
 import numpy as np
