@@ -12,7 +12,6 @@ Every run uses the compiled engine (same counts as the executor, tests/test_comp
 import math
 import sys
 
-from pramsim.errors import PramsimError
 from pramsim.machine import load_machine
 from pramsim.machine.gpu import simulate_gpu
 from pramsim.programs import load_program

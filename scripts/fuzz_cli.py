@@ -20,7 +20,6 @@ import argparse
 import collections
 import concurrent.futures
 import json
-import os
 import random
 import subprocess
 import sys

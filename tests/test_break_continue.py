@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ast
 import os
-import sys
 import textwrap
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")  # before numba.cuda is imported

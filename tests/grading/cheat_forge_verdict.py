@@ -5,7 +5,7 @@ import os
 import sys
 
 import numpy as np
-from pramsim.dsl import kernel, program
+from pramsim.dsl import program
 from pramsim.verdict import signature
 
 

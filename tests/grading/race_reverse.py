@@ -1,7 +1,7 @@
 """Reverses each block of 64 through shared memory with no barrier() between the write and the
 read: the lockstep executor gets the right answer, and the race check must find the race."""
 import numpy as np
-from pramsim.dsl import block_id, float32, gid, kernel, lane, program, shared, zeros
+from pramsim.dsl import float32, gid, kernel, lane, program, shared, zeros
 
 BLOCK = 64
 
