@@ -31,6 +31,10 @@ def test_max_crcw_is_refused_under_exclusive_models(model, kind):
     msg = str(info.value)
     assert kind in msg and model.upper() in msg
     assert info.value.loc.file.endswith("max_crcw.py")
+    # the hint names the stronger models that allow it, and no weaker one
+    allowed = {"crew": ["crcw-common", "crcw-arbitrary", "crcw-priority"],
+               "erew": ["crew", "crcw-common", "crcw-arbitrary", "crcw-priority"]}[model]
+    assert info.value.hint.endswith(", ".join(f"--model {m}" for m in allowed)) and "weaker" not in msg
 
 
 def test_crcw_common_refuses_different_values(tmp_path):
@@ -47,8 +51,9 @@ def test_crcw_common_refuses_different_values(tmp_path):
         "    k[n](out)\n"
         "    return out\n")
     prog = load_program(str(src))
-    with pytest.raises(ExecutionError, match="different values"):
+    with pytest.raises(ExecutionError, match="different values") as info:
         run_program(prog, {"n": 4}, PRAM, model="crcw-common")
+    assert info.value.hint.endswith("--model crcw-arbitrary, --model crcw-priority")
     # arbitrary: some writer wins (here the highest); priority: the lowest-numbered processor wins
     assert run_program(prog, {"n": 4}, PRAM, model="crcw-arbitrary").output[0] == 3
     assert run_program(prog, {"n": 4}, PRAM, model="crcw-priority").output[0] == 0

@@ -424,8 +424,8 @@ class _Launch:
         raise ExecutionError(
             f"concurrent {kind} of {name}[{', '.join(str(int(c)) for c in cell)}] {what}by processors {a} and {b} "
             f"in one step, which the {self.model.upper()} model forbids", loc=loc,
-            hint=f"give each processor its own cell, or run with a model that allows it "
-                 f"(--model {'crew' if kind == 'read' else 'crcw-common'} or weaker)")
+            hint=f"give each processor its own cell, or run with a stronger model that allows it: "
+                 f"{', '.join(f'--model {m}' for m in _allowing(kind, self.model))}")
 
     def out_of_bounds(self, name: str, idx: list[Any], shape: tuple[int, ...], p: int, loc: Loc) -> None:
         at = [int(i[p]) if isinstance(i, np.ndarray) else int(i) for i in idx]
@@ -579,6 +579,14 @@ def _truth(v: Any) -> Any:
 
 def _logical_not(v: Any) -> Any:
     return np.logical_not(v) if isinstance(v, np.ndarray) else (not v)
+
+
+def _allowing(kind: str, model: str) -> list[str]:
+    """The PRAM models stronger than `model` that allow a concurrent `kind` ("read"/"write") access
+    (crcw-common allows concurrent writes of equal values only)."""
+    if kind == "read":
+        return ["crew", "crcw-common", "crcw-arbitrary", "crcw-priority"]
+    return (["crcw-common"] if model != "crcw-common" else []) + ["crcw-arbitrary", "crcw-priority"]
 
 
 def _zero_like(v: Any) -> Any:
