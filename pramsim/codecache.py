@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from . import outfile
 from .errors import FileError
 
 T = TypeVar("T")
@@ -75,7 +76,7 @@ def load_source(source: str, fn_name: str, folder: Path, prefix: str) -> Any:
     digest = hashlib.sha1(data).hexdigest()[:16]
     path = folder / f"{prefix}_{digest}.py"
     if not path.exists() or path.read_bytes() != data:
-        _write_whole(path, data)
+        outfile.write_bytes(path, data)
     mod_name = f"{prefix}_generated_{digest}"
     module = sys.modules.get(mod_name)
     if module is None:
@@ -86,12 +87,6 @@ def load_source(source: str, fn_name: str, folder: Path, prefix: str) -> Any:
                 os.unlink(importlib.util.cache_from_source(str(path)))
             module = _import(mod_name, path)
     return getattr(module, fn_name)
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _import(mod_name: str, path: Path) -> Any:

@@ -20,7 +20,7 @@ class Mask:
         """The processors of this mask for which `cond` (scalar or vector) holds."""
         if not isinstance(cond, np.ndarray):
             return self if cond else Mask(np.zeros(nprocs, bool), 0)
-        cond = _truth(cond)
+        cond = truth(cond)
         arr = cond if self.arr is None else (self.arr & cond)
         n = int(np.count_nonzero(arr))
         return Mask(None, n) if n == nprocs else Mask(arr, n)
@@ -84,7 +84,8 @@ class LaneCounter:
         return np.full(len(starts), self.v, dtype=np.int64) * (sizes if reduce is np.add else 1)
 
 
-def _truth(v: Any) -> Any:
+def truth(v: Any) -> Any:
+    """A condition as bools (a per-processor vector of numbers becomes nonzero-is-true)."""
     return v.astype(bool) if isinstance(v, np.ndarray) and v.dtype != bool else v
 
 

@@ -23,6 +23,7 @@ from ..cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace
 from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
 from .args import bind_args
 from .lanestate import Jumps as _Jumps, LaneCounter as _LaneCounter, Mask as _Mask, lane_ranges as _ranges
+from .lanestate import truth as _truth
 from .races import RaceTracker
 from ..runtime import DeviceArray
 
@@ -571,10 +572,6 @@ def _is_integer(v: Any) -> bool:
 
 def _dtype_name(v: Any) -> str:
     return str(v.dtype) if isinstance(v, np.ndarray) else type(v).__name__
-
-
-def _truth(v: Any) -> Any:
-    return v.astype(bool) if isinstance(v, np.ndarray) and v.dtype != bool else v
 
 
 def _logical_not(v: Any) -> Any:

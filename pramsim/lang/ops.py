@@ -236,11 +236,7 @@ def _round(ks):
     return INT
 
 
-def _abs(ks):
-    return INT if ks[0] == BOOL else ks[0]
-
-
-def _negate(ks):
+def _bool_as_int(ks):  # -x, +x, abs(x): Python gives an int for a bool (abs(True) == 1)
     return INT if ks[0] == BOOL else ks[0]
 
 
@@ -313,9 +309,9 @@ OPS: dict[str, Op] = {op.name: op for op in [
     _compare(">=", ast.GtE, np.greater_equal),
     _compare("==", ast.Eq, np.equal),
     _compare("!=", ast.NotEq, np.not_equal),
-    Op("neg", "unary", 1, _negate, np.negative, "(-{0})", bools_as_ints=True, syntax=ast.USub, precedence=11,
+    Op("neg", "unary", 1, _bool_as_int, np.negative, "(-{0})", bools_as_ints=True, syntax=ast.USub, precedence=11,
        symbol="-"),
-    Op("pos", "unary", 1, _negate, lambda v: v, "(+{0})", charged=False, bools_as_ints=True, syntax=ast.UAdd,
+    Op("pos", "unary", 1, _bool_as_int, lambda v: v, "(+{0})", charged=False, bools_as_ints=True, syntax=ast.UAdd,
        precedence=11, symbol="+"),
     Op("not", "unary", 1, _bool, _logical_not, "(not {0})", syntax=ast.Not, precedence=3),
     Op("~", "unary", 1, _int_only, np.invert, "(~{0})", bools_as_ints=True, syntax=ast.Invert, precedence=11,
@@ -330,7 +326,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
     _math("ceil", _floor_like(np.ceil), kind=_round),
     _math("min", np.minimum, kind=_same, arity=2, template="min({0}, {1})"),
     _math("max", np.maximum, kind=_same, arity=2, template="max({0}, {1})"),
-    _math("abs", np.abs, kind=_abs, template="abs({0})"),
+    _math("abs", np.abs, kind=_bool_as_int, template="abs({0})"),
     _conversion("float", FLOAT, "float({0})"),
     _conversion("float32", FLOAT, "np.float32({0})"),
     _conversion("float64", FLOAT, "np.float64({0})"),
