@@ -144,6 +144,8 @@ class Scope:
             if s.own_deadline <= now:
                 owner = s
             s = s.parent
+        if self.stopped_at is None:
+            self.stopped_at = now  # the first stop is the one reported (see _on_alarm)
         limit = owner.limits.max_time or 0.0
         where, at = self._where(loc, what, frame)
         if owner.label:  # a probe's own limit
@@ -280,15 +282,16 @@ def _on_alarm(scope: Scope, frame: Any) -> None:
             return
         if time.monotonic() - scope.alarmed_at < GRACE_S * 0.9:
             return
-    stop = scope.time_stop(None, "", frame)
-    if scope.stopped_at is not None and time.monotonic() - scope.stopped_at > GRACE_S:
+    if scope.stopped_at is None:
+        raise scope.time_stop(None, "", frame)
+    if time.monotonic() - scope.stopped_at > GRACE_S:
         # The Stop raised a grace period ago was caught (`except BaseException` in host code) and
         # the run went on: end the process, saying why, rather than let it run without a limit.
+        stop = scope.time_stop(None, "", frame)
         sys.stderr.write(f"{stop.error}\n  (the program caught the stop and went on, so pramsim ended it)\n")
         sys.stderr.flush()
         os._exit(stop.error.exit_code)
-    scope.stopped_at = scope.stopped_at or time.monotonic()
-    raise stop
+    # else: the Stop raised moments ago is still unwinding; a second one would replace its place
 
 
 # ---- a backend held to the limits ---------------------------------------------------------------------
