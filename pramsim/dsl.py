@@ -31,6 +31,8 @@ int64 = np.int64
 
 # The intrinsics a kernel calls (placeholders the frontend recognises by identity).
 from .lang.intrinsics import barrier, block_dim, block_id, gid, lane, local, num_blocks, num_procs, shared  # noqa: E402,F401
+from .lang.intrinsics import shfl_down, shfl_xor, warp_size  # noqa: E402,F401
+from .lang.intrinsics import atomic_add, atomic_cas, atomic_exch, atomic_max, atomic_min  # noqa: E402,F401
 from .lang.device import DeviceFunction  # noqa: E402
 
 

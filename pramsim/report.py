@@ -24,8 +24,10 @@ def _params(params: dict[str, int]) -> str:
 def work_breakdown(trace: CostTrace) -> list[tuple[str, int, str]]:
     """(category, total, detail) rows: flop/int by operator, load/store by memory level."""
     rows = []
-    for cat, label in (("flop", "arithmetic (float)"), ("int", "index/int arithmetic"), ("load", "loads"),
-                       ("store", "stores")):
+    labels = {"flop": "arithmetic (float)", "int": "index/int arithmetic", "load": "loads", "store": "stores",
+              "atomic": "atomics", "shfl": "warp shuffles"}
+    for cat in list(labels) + sorted({c for c, _ in trace.counts} - set(labels)):
+        label = labels.get(cat, cat)
         items = sorted(((op, v) for (c, op), v in trace.counts.items() if c == cat),
                        key=lambda kv: (_LEVEL_ORDER.get(kv[0], 9), -kv[1]))
         if items:

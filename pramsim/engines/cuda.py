@@ -32,6 +32,7 @@ from ..lang import ir, ops
 from ..lang.kinds import VarKinds
 from ..errors import Loc, LoweringError
 from ..runtime import DeviceArray
+from . import cudasim
 from .args import bind_args
 
 NPROCS = "_pramsim_nprocs"
@@ -125,6 +126,10 @@ class _Renderer:
             return ops.INTRINSICS[e.name].cuda
         if isinstance(e, ir.Load):
             return f"{self.name(e.array)}[{', '.join(self.expr(i) for i in e.index)}]"
+        if isinstance(e, ir.Atomic):
+            index = [self.expr(i) for i in e.index]
+            args = [self.name(e.array), index[0] if len(index) == 1 else f"({', '.join(index)})"]
+            return f"{ops.ATOMICS[e.op].cuda}({', '.join(args + [self.expr(a) for a in e.args])})"
         if isinstance(e, ir.OPERATIONS):  # the operation table's template (pramsim.lang.ops)
             args = ir.operands(e)
             return ir.op_row(e).render([self.expr(a, shape) for a in args], tuple(map(self.kinds.of, args)), "cuda")
@@ -144,6 +149,8 @@ class _Renderer:
             elif isinstance(s, ir.Store):
                 idx = ", ".join(self.expr(i) for i in s.index)
                 out.append(f"{pad}{self.name(s.array)}[{idx}] = {self.expr(s.value)}")
+            elif isinstance(s, ir.Eval):
+                out.append(f"{pad}{self.expr(s.value)}")
             elif isinstance(s, ir.If):
                 out.append(f"{pad}if {self.expr(s.cond)}:")
                 out += self.block(s.body, indent + 1) or [f"{pad}    pass"]
@@ -242,6 +249,8 @@ class CudaBackend:
         self.cuda = cuda
         from numba import config  # noqa: PLC0415
         self.simulated = bool(config.ENABLE_CUDASIM)
+        if self.simulated:
+            cudasim.install_warp_shuffles()
         self.compiled: dict[tuple[int, Specialization], Any] = {}
         self.sources: dict[str, str] = {}
         self.launches: list[LaunchRecord] = []

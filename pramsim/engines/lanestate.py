@@ -70,6 +70,15 @@ class LaneCounter:
             self.v = np.full(nprocs, self.v, dtype=np.int64)
         self.v[mask.arr] += amount
 
+    def add_each(self, mask: Mask, nprocs: int, amounts: np.ndarray) -> None:
+        """Add amounts[i] to the i-th active processor's counter."""
+        if not isinstance(self.v, np.ndarray):
+            self.v = np.full(nprocs, self.v, dtype=np.int64)
+        if mask.arr is None:
+            self.v += amounts
+        else:
+            self.v[mask.arr] += amounts
+
     def lift_blocks(self, starts: np.ndarray, sizes: np.ndarray) -> None:
         if isinstance(self.v, np.ndarray):
             block_max = np.maximum.reduceat(self.v, starts)

@@ -5,7 +5,8 @@ Per shared array and cell it remembers the last writer and the last reader (lane
 barrier epoch of the access; an access by another lane in the same epoch that conflicts is a
 race. Within one statement the executor reads before it writes (PRAM semantics), but on a GPU a
 read and a write of one cell by different lanes without a barrier are a race all the same, so
-they are reported too. Limits: only the last reader of a cell is remembered, so a race with an
+they are reported too. Atomics (atomic_add, ...) do not race with each other, but do with a plain
+read or write of the cell by another lane in the same barrier interval. Limits: only the last reader of a cell is remembered, so a race with an
 earlier of several readers can go unseen; global (HBM) arrays are not checked (races between
 blocks need atomics or a new launch, which the lockstep executor does not model).
 """
@@ -14,6 +15,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ExecutionError, Loc
+
+
+_CONFLICTING = {"read": "wa", "write": "wra", "atomic": "wr"}  # which earlier accesses each kind races with
+_WHO = {"w": "write", "r": "read", "a": "atomic"}
+_VERBS = {"read": ("reads", "read"), "write": ("writes", "wrote"), "atomic": ("atomically updates", "atomically updated")}
 
 
 class RaceTracker:
@@ -27,35 +33,33 @@ class RaceTracker:
     def _arrays(self, name: str, size: int) -> dict[str, np.ndarray]:
         st = self.state.get(name)
         if st is None:
-            st = {k: np.full(size, -1, np.int64) for k in ("w_epoch", "w_lane", "w_line", "r_epoch", "r_lane", "r_line")}
+            st = {f"{who}_{what}": np.full(size, -1, np.int64) for who in "wra" for what in ("epoch", "lane", "line")}
             self.state[name] = st
         return st
 
     def access(self, name: str, shape: tuple[int, ...], full: tuple[np.ndarray, ...], lanes: np.ndarray,
                kind: str, loc: Loc) -> None:
-        """Record reads or writes of cells `full` (block, index...) by `lanes`; raise on a race."""
+        """Record reads, writes or atomics (`kind`) of cells `full` (block, index...) by `lanes`; raise on a
+        race. Atomics do not race with each other, only with plain reads and writes."""
         if not len(lanes):
             return
         flat = np.ravel_multi_index(full, shape)
         st = self._arrays(name, int(np.prod(shape)))
         e = self.epoch
-        conflicts = (st["w_epoch"][flat] == e) & (st["w_lane"][flat] != lanes)
-        other = "w"
-        if kind == "write" and not conflicts.any():
-            conflicts = (st["r_epoch"][flat] == e) & (st["r_lane"][flat] != lanes)
-            other = "r"
-        if kind == "write" and not conflicts.any():  # two lanes writing one cell in this very statement
+        for other in _CONFLICTING[kind]:
+            conflicts = (st[f"{other}_epoch"][flat] == e) & (st[f"{other}_lane"][flat] != lanes)
+            if conflicts.any():
+                k = int(np.argmax(conflicts))
+                c = flat[k]
+                self._raise(name, shape, c, int(lanes[k]), _VERBS[kind][0], loc.line,
+                            int(st[f"{other}_lane"][c]), _VERBS[_WHO[other]][1], int(st[f"{other}_line"][c]), loc)
+        if kind == "write":  # two lanes writing one cell in this very statement
             order = np.argsort(flat, kind="stable")
             dup = np.flatnonzero(flat[order][1:] == flat[order][:-1])
             if len(dup):
                 i, j = order[dup[0]], order[dup[0] + 1]
                 self._raise(name, shape, flat[i], int(lanes[j]), "writes", loc.line, int(lanes[i]), "writes", loc)
-        if conflicts.any():
-            k = int(np.argmax(conflicts))
-            c = flat[k]
-            self._raise(name, shape, c, int(lanes[k]), "writes" if kind == "write" else "reads", loc.line,
-                        int(st[f"{other}_lane"][c]), "wrote" if other == "w" else "read", int(st[f"{other}_line"][c]), loc)
-        prefix = "w" if kind == "write" else "r"
+        prefix = kind[0]
         st[f"{prefix}_epoch"][flat] = e
         st[f"{prefix}_lane"][flat] = lanes
         st[f"{prefix}_line"][flat] = loc.line

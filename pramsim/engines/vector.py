@@ -24,6 +24,7 @@ from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
 from .args import bind_args
 from .lanestate import Jumps as _Jumps, LaneCounter as _LaneCounter, Mask as _Mask, lane_ranges as _ranges
 from .lanestate import truth as _truth
+from . import contention, warp
 from .races import RaceTracker
 from ..runtime import DeviceArray
 
@@ -31,13 +32,9 @@ MAX_ITERATIONS = 10_000_000
 DEFAULT_MEMORY_LIMIT = 8 * 2**30  # bytes of arrays + simulation state; --max-memory raises it
 BYTES_PER_PROCESSOR = 200
 
-# PRAM memory-access models: what concurrent access to one cell within one step is allowed.
-# A step is one statement executed by every active processor (reads happen before writes).
 # How launches run: "vector" (lockstep, NumPy; defines the semantics) or "compiled" (pramsim.engines.compiled).
 ENGINES = ("vector", "compiled")
-MODELS = ("crcw-arbitrary", "crcw-common", "crcw-priority", "crew", "erew")
-_EXCLUSIVE_READ = {"erew"}
-_EXCLUSIVE_WRITE = {"erew", "crew"}
+MODELS = contention.MODELS
 
 
 class Executor:
@@ -191,8 +188,10 @@ class _Launch:
         for c, counter in self.class_depth.items():
             self.trace.depth_by_class[c] += counter.max()
 
-    def tick(self, mask: _Mask, cat: str, op: str, depth_class: str | None = None) -> None:
-        """Charge one operation to every active processor."""
+    def tick(self, mask: _Mask, cat: str, op: str, depth_class: str | None = None,
+             delays: np.ndarray | None = None) -> None:
+        """Charge one operation to every active processor; `delays` (per active processor) are steps
+        it waits first, in a queue for a contended cell (pramsim.engines.contention)."""
         if mask.n == 0:
             return
         self.counts[(cat, op)] += mask.n
@@ -200,6 +199,9 @@ class _Launch:
         self.ops.add(mask, self.P)
         if depth_class is not None:
             self.class_depth[depth_class].add(mask, self.P)
+        if delays is not None:
+            for counter in (self.step, *([self.class_depth[depth_class]] if depth_class else [])):
+                counter.add_each(mask, self.P, delays)
         if depth_class == "flop":
             self.flops.add(mask, self.P)
         v = self.step.v
@@ -239,14 +241,14 @@ class _Launch:
         index = self.index(s.array, s.index, buf, space, mask, s.loc)
         full = self.active(index, mask)
         values = self.active((value,), mask)[0]
-        if self.model in _EXCLUSIVE_WRITE or self.model == "crcw-common":
+        if self.model in contention.CHECKED_WRITES:
             self.check_concurrent(s.array, buf, full, mask, s.loc, "write", values)
         if self.races is not None and space == "sram":
             self.track_race(s.array, buf, full, mask, "write", s.loc)
         if self.model == "crcw-priority":  # the lowest-numbered processor wins: it writes last
             full, values = tuple(i[::-1] for i in full), values[::-1]
         buf[full] = values
-        self.charge_memory("store", space, buf.itemsize, mask, "write")
+        self.charge_memory("store", space, buf.itemsize, mask, "write", self.queue(buf, full, mask))
         if space == "sram":
             self.count_wavefronts(buf, index, mask, s.loc)
 
@@ -256,7 +258,7 @@ class _Launch:
         if taken.n:
             self.exec_block(s.body, taken)
         if s.orelse and taken.n < mask.n:
-            self.exec_block(s.orelse, mask.select(_logical_not(cond), self.P))
+            self.exec_block(s.orelse, mask.select(ops.logical_not(cond), self.P))
 
     def exec_While(self, s: ir.While, mask: _Mask) -> None:
         outer, self.jumps = self.jumps, _Jumps()
@@ -404,29 +406,10 @@ class _Launch:
     def check_concurrent(self, name: str, buf: np.ndarray, full: tuple[np.ndarray, ...], mask: _Mask, loc: Loc,
                          kind: str, values: np.ndarray | None = None) -> None:
         """Refuse concurrent reads or writes of one cell in one step that the PRAM model forbids."""
-        if mask.n < 2:
-            return
-        flat = np.ravel_multi_index(full, buf.shape) if len(full) > 1 else np.asarray(full[0])
-        order = np.argsort(flat, kind="stable")
-        same = np.flatnonzero(flat[order][1:] == flat[order][:-1])
-        if not len(same):
-            return
-        if kind == "write" and self.model not in _EXCLUSIVE_WRITE:  # crcw-common: equal values only
-            v = values[order]
-            differ = same[v[same] != v[same + 1]]
-            if not len(differ):
-                return
-            same = differ
-        procs = self.gid if mask.arr is None else self.gid[mask.arr]
-        a, b = int(procs[order][same[0]]), int(procs[order][same[0] + 1])
-        cell = np.unravel_index(int(flat[order][same[0]]), buf.shape)
-        cell = cell[1:] if name in self.arrays and self.arrays[name][1] in ("sram", "local") else cell
-        what = "with different values " if kind == "write" and self.model == "crcw-common" else ""
-        raise ExecutionError(
-            f"concurrent {kind} of {name}[{', '.join(str(int(c)) for c in cell)}] {what}by processors {a} and {b} "
-            f"in one step, which the {self.model.upper()} model forbids", loc=loc,
-            hint=f"give each processor its own cell, or run with a stronger model that allows it: "
-                 f"{', '.join(f'--model {m}' for m in _allowing(kind, self.model))}")
+        if mask.n >= 2:
+            per_processor = name in self.arrays and self.arrays[name][1] in ("sram", "local")
+            contention.refuse_concurrent(self.model, name, buf.shape, full, self.gid if mask.arr is None else
+                                         self.gid[mask.arr], kind, values, per_processor, loc)
 
     def out_of_bounds(self, name: str, idx: list[Any], shape: tuple[int, ...], p: int, loc: Loc) -> None:
         at = [int(i[p]) if isinstance(i, np.ndarray) else int(i) for i in idx]
@@ -434,13 +417,27 @@ class _Launch:
         raise ops.error("out_of_bounds", loc, index=ops.index_text(at[d], d, len(shape)), array=name,
                         shape=tuple(int(n) for n in shape), where=ops.where(p, self.B))
 
-    def charge_memory(self, kind: str, space: str, itemsize: int, mask: _Mask, direction: str) -> None:
-        self.tick(mask, *ops.memory_charge(kind, space))
-        self.bytes[(space, direction)] += mask.n * itemsize
+    def charge_memory(self, kind: str, space: str, itemsize: int, mask: _Mask, direction: str,
+                      delays: np.ndarray | None = None) -> None:
+        """Charge one access per active processor (`delays`: the steps each waits in its cell's queue)."""
+        self.tick(mask, *ops.memory_charge(kind, space), delays=delays)
+        directions = ("read", "write") if direction == "both" else (direction,)
+        for d in directions:
+            self.bytes[(space, d)] += mask.n * itemsize
         if space == "hbm":
-            self.hbm_bytes.add(mask, self.P, itemsize)
+            self.hbm_bytes.add(mask, self.P, itemsize * len(directions))
         elif space == "sram":
-            self.sram_traffic.add(mask, self.P, itemsize)
+            self.sram_traffic.add(mask, self.P, itemsize * len(directions))
+
+    def queue(self, buf: np.ndarray, cells: tuple[np.ndarray, ...] | None, mask: _Mask,
+              always: bool = False) -> np.ndarray | None:
+        """Under QRQW (or `always`, for atomics): the steps each active processor's access waits for its
+        cell (`cells`: the active processors' indices into `buf`)."""
+        if cells is None or not (always or self.model == "qrqw"):
+            return None
+        v = self.step.v
+        return contention.queue_delays(contention.flat_cells(cells, buf.shape), v[mask.arr] if isinstance(v, np.ndarray)
+                                       and mask.arr is not None else v)
 
     def count_wavefronts(self, buf: np.ndarray, index: tuple[Any, ...], mask: _Mask, loc: Loc) -> None:
         """Add the shared-memory wavefronts of one access by the active lanes to their blocks.
@@ -494,23 +491,44 @@ class _Launch:
             return self.B
         if e.name == "num_blocks":
             return self.nblocks
-        return self.P  # num_procs
+        return self.P if e.name == "num_procs" else WARP_LANES  # warp_size
 
     def eval_Load(self, e: ir.Load, mask: _Mask) -> Any:
         buf, space = self.array(e.array, e.loc)
         index = self.index(e.array, e.index, buf, space, mask, e.loc)
         checking_races = self.races is not None and space == "sram"
-        if self.model in _EXCLUSIVE_READ or checking_races:
-            cells = self.active(index, mask)
-            if self.model in _EXCLUSIVE_READ:
-                self.check_concurrent(e.array, buf, cells, mask, e.loc, "read")
-            if checking_races:
-                self.track_race(e.array, buf, cells, mask, "read", e.loc)
+        cells = self.active(index, mask) if self.model in contention.CHECKED_READS or checking_races else None
+        if self.model in contention.EXCLUSIVE_READ:
+            self.check_concurrent(e.array, buf, cells, mask, e.loc, "read")
+        if checking_races:
+            self.track_race(e.array, buf, cells, mask, "read", e.loc)
         value = buf[index]
-        self.charge_memory("load", space, buf.itemsize, mask, "read")
+        self.charge_memory("load", space, buf.itemsize, mask, "read", self.queue(buf, cells, mask))
         if space == "sram":
             self.count_wavefronts(buf, index, mask, e.loc)
         return value
+
+    def eval_Atomic(self, e: ir.Atomic, mask: _Mask) -> Any:
+        """One atomic per active processor; those to one cell apply in processor order, and wait in
+        its queue (pramsim.engines.contention). The value is each processor's old value."""
+        buf, space = self.array(e.array, e.loc)  # the type checker has checked the array's dtype
+        index = self.index(e.array, e.index, buf, space, mask, e.loc)
+        args = self.active(tuple(self.eval(a, mask) for a in e.args), mask)
+        cells = self.active(index, mask)
+        if self.races is not None and space == "sram":
+            self.track_race(e.array, buf, cells, mask, "atomic", e.loc)
+        old = contention.apply_atomic(ops.ATOMICS[e.op], buf.reshape(-1), contention.flat_cells(cells, buf.shape), list(args))
+        self.charge_memory("atomic", space, buf.itemsize, mask, "both", self.queue(buf, cells, mask, always=True))
+        if space == "sram":
+            self.count_wavefronts(buf, index, mask, e.loc)
+        if mask.arr is None:
+            return old
+        out = np.zeros(self.P, buf.dtype)
+        out[mask.arr] = old
+        return out
+
+    def exec_Eval(self, s: ir.Eval, mask: _Mask) -> None:
+        self.eval(s.value, mask)
 
     def eval_op(self, e: ir.BinOp | ir.Compare | ir.UnaryOp | ir.Call, mask: _Mask) -> Any:
         """An operator, comparison, math function or conversion, as its row in pramsim.lang.ops says."""
@@ -527,7 +545,7 @@ class _Launch:
                 p = int(np.argmax(failing)) if isinstance(failing, np.ndarray) else self.first(mask)
                 raise ops.error(check.error, e.loc, expr=ir.format_expr(e), where=ops.where(p, self.B))
         try:
-            result = row.apply(args)
+            result = warp.shuffle(row, *args, self.gid, self.B, mask.arr) if row.family == "warp" else row.apply(args)
         except (OverflowError, ZeroDivisionError, ValueError, TypeError) as exc:
             raise ExecutionError(f"`{ir.format_expr(e)}` failed: {exc}", loc=e.loc) from None
         charge = row.charge(kinds)
@@ -540,7 +558,7 @@ class _Launch:
     def eval_BoolOp(self, e: ir.BoolOp, mask: _Mask) -> Any:
         # Short-circuit per processor: the right side runs only where the left does not decide.
         left = _truth(self.eval(e.left, mask))
-        rest = mask.select(left if e.op == "and" else _logical_not(left), self.P)
+        rest = mask.select(left if e.op == "and" else ops.logical_not(left), self.P)
         if rest.n == 0:
             return left
         right = _truth(self.eval(e.right, rest))
@@ -572,18 +590,6 @@ def _is_integer(v: Any) -> bool:
 
 def _dtype_name(v: Any) -> str:
     return str(v.dtype) if isinstance(v, np.ndarray) else type(v).__name__
-
-
-def _logical_not(v: Any) -> Any:
-    return np.logical_not(v) if isinstance(v, np.ndarray) else (not v)
-
-
-def _allowing(kind: str, model: str) -> list[str]:
-    """The PRAM models stronger than `model` that allow a concurrent `kind` ("read"/"write") access
-    (crcw-common allows concurrent writes of equal values only)."""
-    if kind == "read":
-        return ["crew", "crcw-common", "crcw-arbitrary", "crcw-priority"]
-    return (["crcw-common"] if model != "crcw-common" else []) + ["crcw-arbitrary", "crcw-priority"]
 
 
 def _zero_like(v: Any) -> Any:

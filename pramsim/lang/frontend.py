@@ -70,6 +70,7 @@ class _KernelBuilder:
         self.locals: set[str] = set()
         self.arrays: set[str] = set()      # parameters used as arrays
         self.local_arrays: set[str] = set()  # shared()/local() allocations
+        self.per_processor: set[str] = set()  # the local() ones
         self.written: set[str] = set()
         self.uses_barrier = False
         self.loop_depth = 0  # loops around the statement being parsed (break/continue need one)
@@ -154,6 +155,8 @@ class _KernelBuilder:
             return ir.Barrier(self.loc(s))
         if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and isinstance(self.lookup(v.func.id), DeviceFunction):
             return inline(self, self.lookup(v.func.id), v, want_value=False)
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and _atomic_op(self.lookup(v.func.id)):
+            return ir.Eval(self.loc(s), self.atomic(v, _atomic_op(self.lookup(v.func.id))))
         if type(v) in _REJECT_HINTS:
             raise self.error(v, f"`{type(v).__name__}` is not supported in kernels", hint=_REJECT_HINTS[type(v)])
         raise self.error(s, "this expression's value is thrown away",
@@ -307,6 +310,8 @@ class _KernelBuilder:
         if name in self.locals or name in self.params or name in self.local_arrays:
             raise self.error(value, f"{name!r} is already defined", hint="use a new name for the array")
         self.local_arrays.add(name)
+        if space == "local":
+            self.per_processor.add(name)
         return ir.AllocArray(self.loc(value), name, space, shape, dtype)
 
     def dtype_name(self, node: ast.expr) -> str:
@@ -426,6 +431,11 @@ class _KernelBuilder:
                 return ir.Intrinsic(self.loc(e), intrinsic)
         if value is _dsl("barrier"):
             raise self.error(e, "barrier() is a statement, not a value", hint="call it on its own line")
+        for fname in ir.WARP_FUNCS:
+            if value is _dsl(fname):
+                return self.math_call(e, fname)
+        if _atomic_op(value):
+            return self.atomic(e, _atomic_op(value))
         if value in (_dsl("shared"), _dsl("local")):
             raise self.error(e, f"{name}() must be assigned directly to a name", hint=f"arr = {name}((16,), float32)")
         builtin_math = {min: "min", max: "max", abs: "abs", float: "float", int: "int"}
@@ -450,10 +460,38 @@ class _KernelBuilder:
 
     def math_call(self, e: ast.Call, fname: str) -> ir.Expr:
         args = tuple(self.expr(a) for a in e.args)
-        want = ops.MATH[fname].arity
+        want = ops.CALLS[fname].arity
         if len(args) != want:
             raise self.error(e, f"{fname}() takes {want} argument{'s' if want > 1 else ''} here, got {len(args)}")
         return ir.Call(self.loc(e), fname, args)
+
+    def atomic(self, e: ast.Call, op: str) -> ir.Expr:
+        """atomic_<op>(array, index, args...): the array a global or shared array the kernel may write,
+        the index one expression or a tuple of them."""
+        name = f"atomic_{op}"
+        row = ops.ATOMICS[op]
+        want = ("array, index, expected, new" if op == "cas" else "array, index, value")
+        if len(e.args) != 2 + row.arity:
+            raise self.error(e, f"{name}() takes {2 + row.arity} arguments ({want}), got {len(e.args)}")
+        target = e.args[0]
+        if not isinstance(target, ast.Name) or (target.id not in self.params and target.id not in self.local_arrays):
+            raise self.error(target, f"the first argument of {name}() must be an array (a kernel parameter or a "
+                                     f"shared array), got `{ast.unparse(target)}`", hint=f"{name}(hist, i, 1)")
+        array = target.id
+        if array in self.per_processor:
+            raise self.error(target, f"{name}() on the local array {array!r}: a local array belongs to one "
+                                     f"processor, so nothing can contend for it",
+                             hint="use a plain read and store, or an atomic on a shared or global array")
+        if array in self.readonly:
+            raise self.error(target, f"{name}() writes {array!r}, which the kernel declares read-only",
+                             hint=f"remove {array!r} from readonly=... or use an atomic on another array")
+        if array in self.params:
+            self.arrays.add(array)
+        self.written.add(array)
+        index = e.args[1]
+        dims = index.elts if isinstance(index, ast.Tuple) else [index]
+        return ir.Atomic(self.loc(e), op, array, tuple(self.expr(d) for d in dims),
+                         tuple(self.expr(a) for a in e.args[2:]))
 
     def conversion(self, e: ast.Call, fname: str) -> ir.Expr:
         if len(e.args) != 1:
@@ -497,6 +535,14 @@ class _Missing:
 
 
 _MISSING = _Missing()
+
+
+def _atomic_op(value: Any) -> str | None:
+    """"add" when `value` is the DSL's atomic_add placeholder (and so on), else None."""
+    for op in ops.ATOMICS:
+        if value is _dsl(f"atomic_{op}"):
+            return op
+    return None
 
 
 def _dsl(name: str) -> Any:

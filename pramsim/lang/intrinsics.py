@@ -29,3 +29,12 @@ num_procs = _outside("num_procs")  # processors in the launch
 barrier = _outside("barrier")    # wait for every processor of the block (cuda.syncthreads)
 shared = _outside("shared")      # shared((shape), dtype): per-block array in SRAM
 local = _outside("local")        # local((shape), dtype): per-processor array (registers)
+warp_size = _outside("warp_size")  # lanes per warp: 32
+shfl_down = _outside("shfl_down")  # shfl_down(v, d): v of the lane d places up in this warp (own v past the end)
+shfl_xor = _outside("shfl_xor")    # shfl_xor(v, m): v of lane (lane ^ m) in this warp
+# Atomics: atomic_<op>(array, index, value) -> the old value (cas: (array, index, expected, new)).
+atomic_add = _outside("atomic_add")
+atomic_min = _outside("atomic_min")
+atomic_max = _outside("atomic_max")
+atomic_exch = _outside("atomic_exch")
+atomic_cas = _outside("atomic_cas")

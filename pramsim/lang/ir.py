@@ -23,6 +23,7 @@ from ..errors import Loc
 MATH_FUNCS = set(ops.MATH)
 CONVERSIONS = set(ops.CONVERSIONS)
 ID_INTRINSICS = set(ops.INTRINSICS)
+WARP_FUNCS = set(ops.WARP)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Select(Expr):
 
 @dataclass(frozen=True)
 class Call(Expr):
-    """A math function (MATH_FUNCS) or a conversion (CONVERSIONS)."""
+    """A math function (MATH_FUNCS), a conversion (CONVERSIONS) or a warp shuffle (WARP_FUNCS)."""
 
     func: str
     args: tuple[Expr, ...]
@@ -99,6 +100,16 @@ class Load(Expr):
 
     array: str
     index: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Atomic(Expr):
+    """atomic_<op>(array, index, args...): a read-modify-write of one cell; its value is the old one."""
+
+    op: str                      # a key of ops.ATOMICS
+    array: str
+    index: tuple[Expr, ...]
+    args: tuple[Expr, ...]       # (value,) or, for cas, (expected, new)
 
 
 # ---- statements ------------------------------------------------------------------------------
@@ -123,6 +134,13 @@ class Store(Stmt):
 
     array: str
     index: tuple[Expr, ...]
+    value: Expr
+
+
+@dataclass(frozen=True)
+class Eval(Stmt):
+    """An expression evaluated for its effect, its value unused (an atomic called as a statement)."""
+
     value: Expr
 
 
@@ -344,6 +362,8 @@ def format_expr(e: Expr, parent: int = 0) -> str:
         return f"{e.name}()"
     if isinstance(e, Load):
         return f"{e.array}[{', '.join(format_expr(i) for i in e.index)}]"
+    if isinstance(e, Atomic):
+        return f"atomic_{e.op}({', '.join([e.array, format_index(e.index), *map(format_expr, e.args)])})"
     if isinstance(e, Call):
         return f"{e.func}({', '.join(format_expr(a) for a in e.args)})"
     if isinstance(e, BinOp):
@@ -369,6 +389,11 @@ def format_expr(e: Expr, parent: int = 0) -> str:
     return f"({s})" if p < parent else s
 
 
+def format_index(index: tuple[Expr, ...]) -> str:
+    """An atomic's index as written: `i`, or `(i, j)` for several dimensions."""
+    return format_expr(index[0]) if len(index) == 1 else f"({', '.join(map(format_expr, index))})"
+
+
 def format_block(body: tuple[Stmt, ...], indent: int) -> list[str]:
     pad = "    " * indent
     out: list[str] = []
@@ -378,6 +403,8 @@ def format_block(body: tuple[Stmt, ...], indent: int) -> list[str]:
         elif isinstance(s, Store):
             idx = ", ".join(format_expr(i) for i in s.index)
             out.append(f"{pad}{s.array}[{idx}] = {format_expr(s.value)}")
+        elif isinstance(s, Eval):
+            out.append(f"{pad}{format_expr(s.value)}")
         elif isinstance(s, If):
             out.append(f"{pad}if {format_expr(s.cond)}:")
             out += format_block(s.body, indent + 1) or [f"{pad}    pass"]

@@ -57,6 +57,6 @@ class VarKinds:
             return ops.kind_of_value(e.value)
         if isinstance(e, ir.Var):
             return self.vars.get(e.name, "b")
-        if isinstance(e, ir.Load):
+        if isinstance(e, (ir.Load, ir.Atomic)):
             return ops.kind_of_dtype(self.arrays[e.array]) if e.array in self.arrays else "f"
         return "i"  # an intrinsic

@@ -89,6 +89,9 @@ ERRORS = {
                               "check that the loop condition eventually becomes false for every processor"),
     "refused_kinds": ErrorKind(9, "`{op}` {refusal}, in `{expr}`",
                                "convert the float operand with int(...), or compute it as an integer"),
+    "lane_offset": ErrorKind(10, "lane offset out of range 0..31 in `{expr}` ({where})",
+                             "a warp has 32 lanes: shuffle by 0 to 31 (a lane whose source is outside its warp keeps "
+                             "its own value)"),
     "shift_range": ErrorKind(7, "shift count out of range 0..63 in `{expr}` ({where})",
                              "shift by 0 to 63 bits: a 64-bit integer has no bits beyond (and CPUs and GPUs "
                              "disagree on what a larger shift gives)"),
@@ -136,6 +139,7 @@ def _ints(ks: tuple[str, ...]) -> bool:
 _DIV_ZERO = Check("div_zero", 1, _ints, lambda v: v == 0, "{v} == 0", "1")
 _NEG_POW = Check("negative_power", 1, _ints, lambda v: v < 0, "{v} < 0", "0")
 _SHIFT = Check("shift_range", 1, _ints, lambda v: (v < 0) | (v > 63), "{v} < 0 or {v} > 63", "0")
+_LANE_OFFSET = Check("lane_offset", 1, _ints, lambda v: (v < 0) | (v > 31), "{v} < 0 or {v} > 31", "0")
 _INT_OF_NAN = Check("int_of_nan", 0, lambda ks: ks[0] == FLOAT, lambda v: ~np.isfinite(v),
                     "not math.isfinite({v})", "0.0")
 
@@ -162,6 +166,8 @@ class Op:
     cpu: Callable[[list[str], tuple[str, ...]], str] | None = None
     cuda: Callable[[list[str], tuple[str, ...]], str] | None = None
     symbol: str = ""                 # as the IR and the cost counters name it ("-" for neg); default: name
+    category: str = ""               # the cost category when it is not "flop"/"int" by operand kind
+    source_lane: Callable[[Any, Any], Any] | None = None  # warp family: the lane (0..31) a lane reads
 
     @property
     def key(self) -> str:
@@ -174,6 +180,8 @@ class Op:
         """(category, depth class) this operation charges with these operand kinds, or None (free)."""
         if not self.charged:
             return None
+        if self.category:
+            return (self.category, None)
         return ("flop", "flop") if FLOAT in kinds else ("int", None)
 
     def checks_for(self, kinds: tuple[str, ...]) -> tuple[Check, ...]:
@@ -266,7 +274,7 @@ def _floor_like(fn):
     return apply
 
 
-def _logical_not(v):
+def logical_not(v):
     return np.logical_not(v) if isinstance(v, np.ndarray) else not v
 
 
@@ -313,7 +321,7 @@ OPS: dict[str, Op] = {op.name: op for op in [
        symbol="-"),
     Op("pos", "unary", 1, _bool_as_int, lambda v: v, "(+{0})", charged=False, bools_as_ints=True, syntax=ast.UAdd,
        precedence=11, symbol="+"),
-    Op("not", "unary", 1, _bool, _logical_not, "(not {0})", syntax=ast.Not, precedence=3),
+    Op("not", "unary", 1, _bool, logical_not, "(not {0})", syntax=ast.Not, precedence=3),
     Op("~", "unary", 1, _int_only, np.invert, "(~{0})", bools_as_ints=True, syntax=ast.Invert, precedence=11,
        refusal="needs an integer, got a float: use -x - 1 for floats, or convert with int(...)"),
     _math("exp", np.exp),
@@ -335,6 +343,27 @@ OPS: dict[str, Op] = {op.name: op for op in [
     _conversion("int64", INT, "np.int64({0})"),
 ]}
 
+# ---- warp shuffles -------------------------------------------------------------------------------
+# A lane reads a register of another lane of its warp (32 consecutive lanes of a block), in lockstep.
+# Not elementwise: the vector engine gathers by `source_lane` (pramsim/engines/warp.py); a lane whose
+# source is outside its warp or block, or inactive, gets its own value. Charged as one "shfl"
+# operation (a register exchange, not a memory access: PRAM models and the race checker ignore it).
+
+def _shuffle_kind(ks):
+    return None if ks[0] == BOOL or ks[1] == FLOAT else ks[0]
+
+
+def _shuffle(name, source_lane):
+    return Op(name, "warp", 2, _shuffle_kind, None, f"cuda.{name}_sync(0xffffffff, {{0}}, {{1}})", checks=(_LANE_OFFSET,),
+              category="shfl", source_lane=source_lane,
+              refusal="moves a number (int or float, not a bool) by an integer lane offset")
+
+
+WARP = {o.name: o for o in [
+    _shuffle("shfl_down", lambda lane, delta: lane + delta),
+    _shuffle("shfl_xor", lambda lane, mask: lane ^ mask),
+]}
+
 # per-backend overrides
 OPS["min"] = replace(OPS["min"], cpu=_minmax_cpu("min"))
 OPS["max"] = replace(OPS["max"], cpu=_minmax_cpu("max"))
@@ -345,7 +374,7 @@ COMPARE = {o.key: o for o in OPS.values() if o.family == "compare"}
 UNARY = {o.key: o for o in OPS.values() if o.family == "unary"}
 MATH = {o.key: o for o in OPS.values() if o.family == "math"}
 CONVERSIONS = {o.key: o for o in OPS.values() if o.family == "conversion"}
-CALLS = {**MATH, **CONVERSIONS}
+CALLS = {**MATH, **CONVERSIONS, **WARP}
 BY_SYNTAX = {o.syntax: o.key for o in OPS.values() if o.syntax is not None}  # ast operator class -> IR name
 
 
@@ -368,13 +397,44 @@ INTRINSICS = {i.name: i for i in [
     Intrinsic("block_dim", "_B", "cuda.blockDim.x", True),  # processors per block
     Intrinsic("num_blocks", "_NB", "cuda.gridDim.x", True),  # blocks in the launch
     Intrinsic("num_procs", "_P", "_pramsim_nprocs", True),  # processors in the launch
+    Intrinsic("warp_size", "32", "32", True),  # lanes per warp (shfl_down, shfl_xor)
+]}
+
+
+# ---- atomics -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AtomicOp:
+    """An atomic read-modify-write of one array cell, returning the old value.
+
+    The atomics of one step to one cell apply one after another in processor order (the vector
+    engine, pramsim/engines/contention.py), and the k-th of them completes k steps after they
+    start: contention is depth. `update` is the NumPy ufunc that combines the old value with the
+    argument (None: exch and cas, handled by name). `kinds`: the array element kinds allowed."""
+
+    name: str                   # "add", "min", "max", "exch", "cas"
+    arity: int                  # arguments after the array and the index
+    update: Any
+    kinds: tuple[str, ...] = (INT, FLOAT)
+
+    @property
+    def cuda(self) -> str:
+        return f"cuda.atomic.{self.name}"
+
+
+ATOMICS = {a.name: a for a in [
+    AtomicOp("add", 1, np.add),
+    AtomicOp("min", 1, np.minimum),
+    AtomicOp("max", 1, np.maximum),
+    AtomicOp("exch", 1, None),
+    AtomicOp("cas", 2, None, kinds=(INT,)),  # compare-and-swap: (expected, new); integer cells (as CUDA)
 ]}
 
 
 # ---- loads and stores ----------------------------------------------------------------------------
 
 def memory_charge(kind: str, level: str) -> tuple[str, str, str | None]:
-    """(category, op, depth class) of a load or store ("load"/"store") at a memory level
+    """(category, op, depth class) of a load, store or atomic ("load"/"store"/"atomic") at a memory level
     ("hbm", "sram", "local"): one unit of work; HBM and SRAM accesses also count in their depth class."""
     return kind, level, level if level in ("hbm", "sram") else None
 

@@ -95,6 +95,10 @@ class _Checker:
             self.float_into_int(s, value)
         return env
 
+    def stmt_Eval(self, s: ir.Eval, env: dict[str, Kind]) -> dict[str, Kind]:
+        self.expr(s.value, env)
+        return env
+
     def stmt_If(self, s: ir.If, env: dict[str, Kind]) -> dict[str, Kind]:
         self.expr(s.cond, env)
         return _merge(env, self.block(s.body, env), self.block(s.orelse, env))
@@ -141,8 +145,10 @@ class _Checker:
     def expr(self, e: ir.Expr, env: dict[str, Kind]) -> Kind | None:
         """Check every index and operation in `e`, and return its kind."""
         for node in ir.walk_expr(e):
-            if isinstance(node, ir.Load):
+            if isinstance(node, (ir.Load, ir.Atomic)):
                 self.index(node.array, node.index, env, node.loc)
+            if isinstance(node, ir.Atomic):
+                self.atomic(node, env)
             elif isinstance(node, ir.OPERATIONS):
                 self.defined(node, env)
         return self.kind(e, env)
@@ -159,7 +165,7 @@ class _Checker:
         if isinstance(e, ir.Var):
             k = env.get(e.name)  # None: not assigned yet on this path (the executor reports it if read)
             return k.kind if k else None
-        if isinstance(e, ir.Load):
+        if isinstance(e, (ir.Load, ir.Atomic)):
             return self.arrays.get(e.array)
         return INT  # an intrinsic
 
@@ -202,6 +208,23 @@ class _Checker:
                          "number, or convert in the kernel with int(...)")
             raise ExecutionError(f"the {what} is not an integer (it is a float)", loc=e.loc,
                                  hint="compute it with // instead of /, or convert it with int(...)")
+
+    def atomic(self, e: ir.Atomic, env: dict[str, Kind]) -> None:
+        """An atomic needs an array of the kinds its operation allows; a float is not stored into integers."""
+        row = ops.ATOMICS[e.op]
+        element = self.arrays.get(e.array)
+        if element is not None and element not in row.kinds:
+            needs = " or ".join({INT: "integer", FLOAT: "float"}[k] for k in row.kinds)
+            raise ExecutionError(f"atomic_{e.op} on {e.array!r}, which holds {'bools' if element == BOOL else 'floats'}"
+                                 f": it needs an {needs} array", loc=e.loc,
+                                 hint=f"pass {e.array!r} as an {needs} array" + (" (CUDA's atomicCAS compares bits, "
+                                      "so pramsim allows it on integers only)" if e.op == "cas" else ""))
+        for a in e.args:
+            value = self.kind(a, env)
+            if element in (INT, BOOL) and value is not None and value.kind == FLOAT:
+                raise ExecutionError(f"atomic_{e.op} puts a float into the integer array {e.array!r}: the values "
+                                     f"would be truncated silently", loc=e.loc,
+                                     hint="convert explicitly with int(...), or use a float array")
 
     def float_into_int(self, s: ir.Store, value: Kind) -> None:
         if s.array in self.params:

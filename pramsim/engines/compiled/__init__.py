@@ -43,7 +43,7 @@ from ...cost import CostTrace, LaunchTrace
 from ...errors import ExecutionError, Loc, PramsimError
 from ...lang import ir, ops
 from ...lang.kinds import KindConflict
-from .analysis import Unsupported
+from .analysis import Unsupported, stmt_exprs as _exprs_of
 from .blocks import KernelCode
 from .lanes import MAX_ITERATIONS
 from .support import GENERATED_HEADER
@@ -70,6 +70,9 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
     warp's shared-memory accesses to count their wavefronts. Recording in the hot loops (even
     behind a branch not taken) made the flash kernel 3.7x slower, so it is a separate function
     that only some blocks run (see launch)."""
+    lockstep = _needs_lockstep(kernel)
+    if lockstep:
+        raise Unsupported(lockstep)
     try:
         gen = KernelCode(kernel, array_dtypes, scalars)
         plain = gen.render(f"{kernel.name}_cpu")
@@ -79,6 +82,18 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
     except KindConflict as why:
         raise Unsupported(str(why)) from None
     return GENERATED_HEADER + "\n\n" + plain + "\n\n" + recording, gen
+
+
+def _needs_lockstep(kernel: ir.Kernel) -> str:
+    """Why this engine, which runs a block's lanes one after another, cannot run the kernel ("" if it can):
+    shuffles read other lanes' registers in the same step; atomics queue by step (contention is depth)."""
+    for s in ir.walk_stmts(kernel.body):
+        for e in (n for top in _exprs_of(s) for n in ir.walk_expr(top)):
+            if isinstance(e, ir.Atomic):
+                return f"atomic_{e.op} at line {e.loc.line} is charged its contention per step, which needs lockstep lanes"
+            if isinstance(e, ir.Call) and e.func in ir.WARP_FUNCS:
+                return f"{e.func} at line {e.loc.line} reads other lanes in the same step, which needs lockstep lanes"
+    return ""
 
 
 def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[str, Any]) -> tuple[Any, Any, KernelCode]:
