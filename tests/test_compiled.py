@@ -45,7 +45,8 @@ def test_every_program_counts_exactly_as_the_executor(name):
     params = parse_params(program, [])
     vec_out, vec = run(program, params, "vector")
     com_out, com = run(program, params, "compiled")
-    assert com.notes == [], com.notes  # every shipped kernel runs compiled
+    for note in com.notes:  # every shipped kernel runs compiled, but those with atomics or shuffles
+        assert note.endswith("which needs lockstep lanes"), note
     assert_same_trace(vec.trace, com.trace)
     np.testing.assert_allclose(com_out, vec_out, rtol=1e-4, atol=1e-6)
 
