@@ -196,3 +196,29 @@ def test_crew_programs_run_under_crew_and_are_refused_under_erew(name, params):
     run_on(name, model="crew", **params)
     with pytest.raises(PramsimError, match="concurrent read"):
         run_on(name, model="erew", **params)
+
+
+# ---- a program file may import a helper module beside it -------------------------------------------------
+
+def test_a_program_imports_a_helper_module_from_its_folder_and_the_path_is_restored(tmp_path):
+    import sys
+    from pramsim.programs import load_file
+    (tmp_path / "_p16_helper_mod.py").write_text(
+        "from pramsim.dsl import gid, kernel\n\n\n@kernel\ndef twice(a, n):\n    i = gid()\n    if i < n:\n"
+        "        a[i] = 2.0 * a[i]\n")
+    (tmp_path / "uses_helper.py").write_text(
+        "import numpy as np\nfrom _p16_helper_mod import twice\nfrom pramsim.dsl import program\n\n\n"
+        "@program(params={'n': 5}, inputs=lambda rng, n: {'a': np.arange(n, dtype=np.float32)},\n"
+        "         reference=lambda a, n: 2 * a)\ndef uses_helper(a, n):\n    twice[n](a, n)\n    return a\n")
+    before = list(sys.path)
+    prog = load_file(tmp_path / "uses_helper.py")[0]
+    assert sys.path == before
+    ex = Executor()
+    out = execute(prog, {"n": 5}, {"a": np.arange(5, dtype=np.float32)}, ex)
+    assert list(out) == [0, 2, 4, 6, 8] and ex.trace.counter("flop.*") == 5
+
+
+def test_helper_modules_are_not_listed_as_programs():
+    from pramsim.programs import shipped_programs
+    names = set(shipped_programs())
+    assert {"compact", "radix_sort", "spmv"} <= names and not {n for n in names if n.startswith("_")}
