@@ -75,7 +75,8 @@ def load_file(path: Path) -> list[Program]:
     except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() at the top level must not end pramsim
         raise user_code_error(exc, path) from None
     finally:
-        sys.path.remove(str(path.parent))
+        if str(path.parent) in sys.path:  # the file's own code may have removed it
+            sys.path.remove(str(path.parent))
     programs = [v for v in vars(module).values() if isinstance(v, Program)]
     if not programs:
         raise ProgramError(f"{path} defines no program", hint="decorate the host function with @program(...)")

@@ -9,8 +9,8 @@ merge grid: the processor finds by binary search the i with A[i-1] <= B[diag-i] 
 B[diag-i-1] < A[i] (i elements come from A, diag - i from B; ties go to A, so the sort is stable),
 then merges its c elements sequentially from there. No two processors write one cell.
 
-Per pass: about n / c processors, each O(log n) for the search and c for its chunk: Θ(n) work,
-Θ(log n) depth. With ceil(log2 n) passes (one launch each), W = Θ(n log n) and D = Θ(log² n).
+Per pass: about n / c processors (n / 2w while the merged pairs are shorter than a chunk), each
+O(log n) for the search and at most c steps for its chunk: Θ(n) work, Θ(log n) depth. With ceil(log2 n) passes (one launch each), W = Θ(n log n) and D = Θ(log² n).
 Exactly n stores per pass. CREW: neighbouring processors' searches may read the same keys.
 """
 import numpy as np
