@@ -63,6 +63,9 @@ def load_file(path: Path) -> list[Program]:
     assert spec and spec.loader  # check_source_file made sure it is a readable .py file
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    # The file's folder is importable while it loads, so a program may import helper modules kept
+    # beside it (programs/_scan.py; a leading _ keeps a file out of the shipped programs).
+    sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
     except PramsimError:
@@ -71,6 +74,9 @@ def load_file(path: Path) -> list[Program]:
         raise ProgramError(f"syntax error: {exc.msg}", loc=Loc(str(path), exc.lineno or 1, (exc.offset or 1) - 1)) from None
     except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() at the top level must not end pramsim
         raise user_code_error(exc, path) from None
+    finally:
+        if str(path.parent) in sys.path:  # the file's own code may have removed it
+            sys.path.remove(str(path.parent))
     programs = [v for v in vars(module).values() if isinstance(v, Program)]
     if not programs:
         raise ProgramError(f"{path} defines no program", hint="decorate the host function with @program(...)")

@@ -1,43 +1,24 @@
 """Blelloch's work-efficient exclusive scan: an up-sweep (reduce) and a down-sweep, in place.
 
-n must be a power of two (checked with require; pad the input with zeros to the next power of two
-for other sizes — the program does not pad, so that the textbook counts stay exact). Up-sweep
-level d (d = 0 .. log n - 1) has n / 2^(d+1) processors, each adding a[i + 2^d - 1] into
-a[i + 2^(d+1) - 1]: n - 1 additions. One processor then clears the root a[n - 1]. Down-sweep
-level d (d = log n - 1 .. 0): each processor swaps the left child into the right and adds:
-left <- right, right <- right + old left: again n - 1 additions.
+Up-sweep level d (d = 1, 2, 4, ... < n): each processor adds a left child into its right sibling,
+keeping the partial sums of a balanced tree; one processor then clears the root a[n - 1];
+down-sweep level d (from the top): each processor moves its node's value (the prefix before it)
+into the left child and gives the right child that value plus the left child's sum.
 
-In all exactly 2(n - 1) additions and 2 log2 n of them on the longest chain (the declared bounds
-are the textbook's W <= 2(n-1), D <= 2 log n; for n a power of two they are met with equality).
-Work Θ(n), depth Θ(log n), EREW.
+Any n works: the tree is aligned to the right end of the array and the part of it past the left
+end is treated as zeros without being stored or launched (programs/_prefix_scan.py, whose kernels
+compact and radix_sort use too). For n = 2^m it is the textbook's tree.
+
+In all exactly 2(n - 1) additions, with 2 ceil(log2 n) of them on the longest chain, in
+2 ceil(log2 n) + 1 launches. Work Θ(n), depth Θ(log n), EREW.
 """
 import numpy as np
 
-from pramsim.dsl import gid, kernel, program, require
-
-
-@kernel
-def up_sweep(a, d):
-    i = gid() * 2 * d
-    a[i + 2 * d - 1] = a[i + 2 * d - 1] + a[i + d - 1]
-
-
-@kernel
-def clear_last(a, n):
-    a[n - 1] = 0.0
-
-
-@kernel
-def down_sweep(a, d):
-    i = gid() * 2 * d
-    t = a[i + d - 1]
-    a[i + d - 1] = a[i + 2 * d - 1]
-    a[i + 2 * d - 1] = a[i + 2 * d - 1] + t
+from _prefix_scan import exclusive_scan
+from pramsim.dsl import program
 
 
 def make_inputs(rng, n):
-    require(n >= 1 and n & (n - 1) == 0, f"n={n} must be a power of two; pad the input with zeros to "
-                                         f"{1 << (n - 1).bit_length()} for this size")
     return {"a": rng.standard_normal(n).astype(np.float32)}
 
 
@@ -48,19 +29,10 @@ def reference(a, n):
 
 
 @program(params={"n": 1024}, inputs=make_inputs, reference=reference, work="n", depth="log n",
-         counts={"flop.+": "2 * (n - 1)", "depth.flop": "2 * log2(n)", "launches": "2 * log2(n) + 1"},
-         at_most={"flop": "2 * (n - 1)", "depth.flop": "2 * ceil(log2(n))"},
-         sweep={"n": [2**k for k in range(4, 17, 2)]})
+         counts={"flop.+": "2 * (n - 1)", "depth.flop": "2 * ceil(log2(n))", "launches": "2 * ceil(log2(n)) + 1",
+                 "load.hbm": "4 * (n - 1)", "store.hbm": "3 * (n - 1) + 1"},
+         sweep={"n": [16, 100, 1000, 4096, 10000, 65536]})
 def scan_blelloch(a, n):
-    """Exclusive prefix sums of n = 2^m numbers: n - 1 additions up, n - 1 down."""
-    require(n >= 1 and n & (n - 1) == 0, f"n={n} must be a power of two")
-    d = 1
-    while d < n:
-        up_sweep[n // (2 * d)](a, d)
-        d *= 2
-    clear_last[1](a, n)
-    d = n // 2
-    while d >= 1:
-        down_sweep[n // (2 * d)](a, d)
-        d //= 2
+    """Exclusive prefix sums of n numbers: n - 1 additions up, n - 1 down."""
+    exclusive_scan(a, n)
     return a

@@ -56,12 +56,21 @@ def params_for(draw, name: str, tiny: bool = False) -> dict[str, int]:
     program = load_program(name)
     p = dict(program.params)
     small = (lambda a, b: st.integers(a, b if not tiny else max(a, b // 4)))
-    if name in ("tree_sum", "tree_max", "vector_mul", "scan_hillis_steele"):
+    if name in ("tree_sum", "tree_max", "vector_mul", "scan_hillis_steele", "scan_blelloch", "compact",
+                "segmented_scan"):
         p["n"] = draw(small(1, 3000))
+    elif name == "merge_sort":
+        p["n"] = draw(small(1, 2000))
+    elif name == "radix_sort":
+        p["n"], p["bits"], p["digit_bits"] = draw(small(1, 500)), draw(st.integers(1, 16)), draw(st.integers(1, 4))
+    elif name in ("spmv", "spmv_rowblock"):
+        p["n"], p["deg"] = draw(small(1, 300)), draw(st.integers(1, 12))
+        if name == "spmv_rowblock":
+            p["threads"] = draw(pow2(0, 6 if not tiny else 3))
     elif name == "block_sum":
         p["n"] = draw(small(1, 5000) if not tiny else st.integers(1, 1100))
-    elif name in ("scan_blelloch", "bitonic_sort"):
-        p["n"] = draw(pow2(1 if name == "bitonic_sort" else 0, 11 if not tiny else 6))
+    elif name == "bitonic_sort":
+        p["n"] = draw(pow2(1, 11 if not tiny else 6))
     elif name in ("matvec", "outer_product", "max_crcw"):
         p["n"] = draw(small(1, 64))
     elif name == "matmul_naive":

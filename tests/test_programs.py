@@ -92,9 +92,10 @@ def test_blelloch_does_at_most_2_n_minus_1_additions_in_2_log_n_depth(n, k):
     assert (adds, depth) == (2 * (n - 1), 2 * k)            # n - 1 up, n - 1 down; log n levels each
 
 
-def test_blelloch_refuses_sizes_that_are_not_powers_of_two():
-    with pytest.raises(PramsimError, match="power of two"):
-        run("scan_blelloch", n=1000)
+def test_blelloch_scans_sizes_that_are_not_powers_of_two_with_the_same_counts():
+    r = run("scan_blelloch", n=1000)
+    assert r.comparison.correct
+    assert (r.trace.counter("flop.+"), r.trace.counter("depth.flop")) == (2 * 999, 2 * 10)
 
 
 def test_blelloch_beats_hillis_steele_on_work_and_loses_on_depth():
