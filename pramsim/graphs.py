@@ -13,7 +13,8 @@ in its `inputs`:
 
 Edges are returned once each, as two int32 arrays (src, dst); `both_ways` lists each edge in both
 directions (one processor per direction); `component_labels` is the union-find reference
-(every vertex labelled with the smallest vertex of its component).
+(every vertex labelled with the smallest vertex of its component). For the list-ranking
+programs: `random_list` (a linked list in random order) and `list_ranks`, its reference.
 """
 from __future__ import annotations
 
@@ -117,3 +118,24 @@ def component_labels(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         if ru != rv:
             parent[max(ru, rv)] = min(ru, rv)  # the smaller id stays the root: it names the component
     return np.array([root(x) for x in range(n)], np.int64)
+
+
+def random_list(rng: np.random.Generator, n: int) -> np.ndarray:
+    """The successor array of a linked list over 0..n-1 in random order; the tail points to itself."""
+    order = rng.permutation(n).astype(np.int32)
+    succ = np.empty(n, np.int32)
+    succ[order[:-1]] = order[1:]
+    succ[order[-1]] = order[-1]
+    return succ
+
+
+def list_ranks(succ: np.ndarray) -> np.ndarray:
+    """Each node's distance to the tail (the node that points to itself), by one walk from the head."""
+    n = len(succ)
+    has_pred = np.zeros(n, bool)
+    has_pred[succ[succ != np.arange(n)]] = True
+    node, rank = int(np.flatnonzero(~has_pred)[0]), np.zeros(n, np.int64)
+    for d in range(n - 1, -1, -1):
+        rank[node] = d
+        node = succ[node]
+    return rank

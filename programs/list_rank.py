@@ -13,13 +13,12 @@ pointers reach the tail (which points to itself) all those nodes read the tail's
 same step. `--model erew` refuses the run, `--model crew` accepts it. (CLRS's EREW version reads
 the two ranks in separate steps and idles the nodes whose successor is nil.)
 """
-import numpy as np
-
+from pramsim import graphs
 from pramsim.dsl import gid, int32, kernel, program, zeros
 
 
 @kernel(readonly=("succ",))
-def init_rank(succ, rank, n):
+def init_rank(succ, rank):
     i = gid()
     rank[i] = 0 if succ[i] == i else 1
 
@@ -32,30 +31,12 @@ def jump(succ, rank, succ_out, rank_out):
     succ_out[i] = succ[s]
 
 
-def random_list(rng, n):
-    """A linked list over 0..n-1 in random order: (successor array with the tail pointing to
-    itself, the order of the nodes from head to tail)."""
-    order = rng.permutation(n).astype(np.int32)
-    succ = np.empty(n, np.int32)
-    succ[order[:-1]] = order[1:]
-    succ[order[-1]] = order[-1]
-    return succ, order
-
-
 def make_inputs(rng, n):
-    succ, _ = random_list(rng, n)
-    return {"succ": succ}
+    return {"succ": graphs.random_list(rng, n)}
 
 
 def reference(succ, n):
-    """Distances to the tail, by walking the list once from its head."""
-    has_pred = np.zeros(n, bool)
-    has_pred[succ[succ != np.arange(n)]] = True
-    node, rank = int(np.flatnonzero(~has_pred)[0]), np.zeros(n, np.int64)
-    for d in range(n - 1, -1, -1):
-        rank[node] = d
-        node = succ[node]
-    return rank
+    return graphs.list_ranks(succ)
 
 
 @program(params={"n": 256}, inputs=make_inputs, reference=reference, work="n log n", depth="log n",
@@ -65,7 +46,7 @@ def reference(succ, n):
 def list_rank(succ, n):
     """Rank the n nodes of a linked list (distance to the tail) by pointer jumping."""
     rank, rank2, succ2 = zeros(n, int32), zeros(n, int32), zeros(n, int32)
-    init_rank[n](succ, rank, n)
+    init_rank[n](succ, rank)
     for _ in range((n - 1).bit_length()):  # ceil(log2 n) rounds
         jump[n](succ, rank, succ2, rank2)
         succ, succ2 = succ2, succ
