@@ -77,7 +77,9 @@ def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[st
                              hint="use fewer values per axis (n=64..65536:4 steps by x4)")
     for n, values in parsed:  # a parameter within its declared range (pad=0,1 where pad allows 0); p >= 1
         for v in values:
-            if n != "p" and not isinstance(v, str):
+            if isinstance(v, str):
+                continue  # a text parameter (graph=path): any text
+            if n != "p":
                 check_range(program, n, v)
             elif v < 1:
                 raise ParameterError(f"parameter p={v} must be at least 1", hint="p is the processor count")
