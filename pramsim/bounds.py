@@ -49,7 +49,8 @@ def evaluate(formula: str, params: dict[str, Any], theta: bool = False) -> float
     growth, and 'n^1000' must not build a huge integer); exact formulas in integers. A value
     that overflows or is not finite is a ProgramError naming the point."""
     expr = theta_to_python(formula) if theta else formula
-    names = {k: float(v) for k, v in params.items()} if theta else params
+    # text parameters (graph="path") name no size: Θ forms never use them
+    names = {k: float(v) for k, v in params.items() if not isinstance(v, str)} if theta else params
     try:
         value = float(eval(expr, {"__builtins__": {}}, {**_FUNCS, **names}))  # noqa: S307 - arithmetic only
     except NameError as exc:

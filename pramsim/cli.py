@@ -106,12 +106,13 @@ def list_cmd(as_json: bool) -> None:
 def _range_note(prog: Any, name: str) -> str:
     """'[0..1]' after a parameter whose range is not the default 1.., else ''."""
     bounds = prog.param_range(name)
-    return "" if bounds == DEFAULT_RANGE else f"[{format_range(*bounds)}]"
+    return "" if bounds == DEFAULT_RANGE or isinstance(prog.params[name], str) else f"[{format_range(*bounds)}]"
 
 
 def _program_json(prog: Any) -> dict[str, Any]:
     """One program for `list --json`: its parameters with defaults and ranges (max null: no limit)."""
-    params = {k: {"default": v, "min": prog.param_range(k)[0], "max": prog.param_range(k)[1]}
+    params = {k: {"default": v, "min": None, "max": None} if isinstance(v, str) else  # a text parameter
+              {"default": v, "min": prog.param_range(k)[0], "max": prog.param_range(k)[1]}
               for k, v in prog.params.items()}
     return {"name": prog.name, "params": params,
             "bounds": {"work": prog.work, "depth": prog.depth, "counts": prog.counts, "at_most": prog.at_most},

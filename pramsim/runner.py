@@ -30,7 +30,8 @@ MAX_INT = 2**63 - 1  # the largest parameter or processor count: the engines ind
 
 def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> dict[str, int]:
     """['n=1024', 'd=64'] -> program defaults updated; every value an integer in the parameter's range
-    (Program.param_range: >= 1 unless the program declares otherwise), each name once."""
+    (Program.param_range: >= 1 unless the program declares otherwise), each name once. A text
+    parameter (one whose default is a string, e.g. graph="random") takes the text as given."""
     params = dict(program.params)
     given: dict[str, str] = {}
     for item in assignments:
@@ -46,8 +47,18 @@ def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> 
             raise ParameterError(f"parameter {name} is given twice ({name}={given[name]} and {item.strip()})",
                                  hint=f"give {name} once")
         given[name] = text
-        params[name] = check_range(program, name, parse_int(name, text))
+        params[name] = parse_value(program, name, text)
     return params
+
+
+def parse_value(program: Program, name: str, text: str) -> Any:
+    """The value of parameter `name` from its command-line text: an integer in its range, or, for
+    a text parameter, the text itself (not empty)."""
+    if isinstance(program.params[name], str):
+        if not text.strip():
+            raise ParameterError(f"parameter {name} is empty", hint=f"e.g. {name}={program.params[name]}")
+        return text.strip()
+    return check_range(program, name, parse_int(name, text))
 
 
 def parse_int(name: str, text: str) -> int:

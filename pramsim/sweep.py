@@ -63,7 +63,7 @@ MAX_POINTS = 100_000  # a grid larger than this is a typo, and its list of point
 def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[str, int]]]:
     """The sweep's axis names and every point of their product (usage errors: unknown or repeated
     names, more than MAX_POINTS points)."""
-    parsed = [parse_axis(a) for a in axes]
+    parsed = [_text_axis(a) if _is_text_param(program, a) else parse_axis(a) for a in axes]
     names = [n for n, _ in parsed]
     for k, n in enumerate(names):
         if n != "p" and n not in program.params:
@@ -77,12 +77,28 @@ def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[st
                              hint="use fewer values per axis (n=64..65536:4 steps by x4)")
     for n, values in parsed:  # a parameter within its declared range (pad=0,1 where pad allows 0); p >= 1
         for v in values:
+            if isinstance(v, str):
+                continue  # a text parameter (graph=path): any text
             if n != "p":
                 check_range(program, n, v)
             elif v < 1:
                 raise ParameterError(f"parameter p={v} must be at least 1", hint="p is the processor count")
     points = [dict(zip(names, combo)) for combo in itertools.product(*(v for _, v in parsed))]
     return names, points
+
+
+def _is_text_param(program: Program, axis: str) -> bool:
+    """Whether sweep axis 'name=...' sets a text parameter (graph=path,star): its values are texts."""
+    return isinstance(program.params.get(axis.partition("=")[0].strip()), str)
+
+
+def _text_axis(text: str) -> tuple[str, list[str]]:
+    """'graph=path,star' -> ('graph', ['path', 'star'])."""
+    name, _, spec = text.partition("=")
+    values = [v.strip() for v in spec.split(",")]
+    if not all(values):
+        raise ParameterError(f"sweep axis {text!r} has an empty value", hint=f"e.g. {name.strip()}=path,star")
+    return name.strip(), values
 
 
 def run_point(program_path: str, point: dict[str, int], machine: str, seed: int,

@@ -97,8 +97,7 @@ def results():
 
 def test_course_has_all_lessons_and_commands():
     names = [p.name for p in LESSONS]
-    assert [n[:3] for n in names[:9]] == [f"{i:02d}-" for i in range(1, 10)]   # the first nine, in order
-    assert "12-sorting-beyond-networks.md" in names
+    assert [int(n[:2]) for n in names] == list(range(1, len(names) + 1)) and len(names) >= 12  # 01, 02, ... no gaps
     readme = (COURSE / "README.md").read_text()
     for name in names:
         assert f"]({name})" in readme, f"docs/course/README.md does not list {name}"
