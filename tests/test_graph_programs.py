@@ -179,3 +179,4 @@ def test_text_parameters_parse_sweep_and_list():
     res = invoke("list", "--json")
     entry = next(e for e in __import__("json").loads(res.output) if e["name"] == "connected_components")
     assert entry["params"]["graph"] == {"default": "random", "min": None, "max": None}
+
