@@ -229,7 +229,8 @@ def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarra
             ranges: dict[str, tuple[int, int | None]] | None = None) -> Callable[[Callable[..., Any]], Program]:
     """Decorator declaring a host program.
 
-    params: parameter names and defaults. ranges: {name: (low, high)} the values a parameter
+    params: parameter names and defaults (integers; a string default makes a text parameter, such
+    as graph="random", which takes any text from the command line). ranges: {name: (low, high)} the values a parameter
     allows, inclusive, high None for no limit (e.g. {"pad": (0, 1)}); a parameter not named takes
     integers >= 1 (>= its default when that is smaller). inputs(rng, **params) -> {name: ndarray}, passed to the
     host as device arrays. reference(**inputs, **params) -> the expected result (NumPy, float64).

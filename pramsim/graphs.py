@@ -3,8 +3,8 @@
 A program takes a text parameter `graph` (default "random") and calls `edges(graph, n, rng, deg)`
 in its `inputs`:
 
-- a family name builds a graph on the vertices 0..n-1 from the seeded generator: "random" (about
-  deg * n / 2 edges, endpoints drawn uniformly, self-loops dropped), "path" (0-1-...-(n-1)),
+- a family name builds a graph on the vertices 0..n-1 from the seeded generator: "random"
+  (deg * n // 2 edges with uniform ends, no self-loops, repeats possible), "path" (0-1-...-(n-1)),
   "star" (vertex 0 joined to every other), "grid" (rows of ceil(n / isqrt(n)) vertices, each
   joined to its right and lower neighbour);
 - anything else is the path of a text file with one undirected edge `u v` per line (0-based
@@ -37,10 +37,10 @@ def edges(graph: str, n: int, rng: np.random.Generator, deg: int = 2) -> tuple[n
 
 
 def _random(n: int, rng: np.random.Generator, deg: int) -> tuple[np.ndarray, np.ndarray]:
-    m = deg * n // 2
-    src, dst = rng.integers(0, n, m), rng.integers(0, n, m)
-    keep = src != dst
-    return src[keep], dst[keep]
+    """Exactly deg * n // 2 edges (for n >= 2), ends uniform, no self-loop (repeats possible)."""
+    m = deg * n // 2 if n > 1 else 0
+    src = rng.integers(0, n, m)
+    return src, (src + rng.integers(1, max(n, 2), m)) % n
 
 
 def _path(n: int, rng: np.random.Generator, deg: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,8 @@ the spliced nodes are put back in reverse order of rounds: rank[i] = dist[i] + r
 their successor having left later or never.
 
 Exact counts depend on the coins, so only the launch count is declared exactly; `pramsim check`
-fits W = Θ(n) and D = Θ(log n) over the sweep (the constants are large: about 160 n operations,
-most of them hashing coins for processors whose queue is already empty).
+fits W = Θ(n) and D = Θ(log n) over the sweep (the constants are large: about 150 n operations,
+most of them hashing coins and bookkeeping in rounds where a node stays).
 
 Weakest PRAM model: EREW. Every step reads cells no other processor reads in that step: a node's
 successor is unique, a splice touches only its own node, predecessor and successor, which do not
@@ -60,13 +60,15 @@ def decide(nxt, current, pos, leave, qlen, r, n):
     i = q * qlen + pos[q]
     leave[q] = 0
     if i < min(q * qlen + qlen, n):
-        s = nxt[i]
-        blocked = 0
-        if s >= 0:
-            if current[s] == 1:
-                blocked = coin(s, r)
-        if coin(i, r) == 1 and blocked == 0:
-            leave[q] = 1
+        heads = coin(i, r)
+        if heads == 1:  # tails stay: no need to look at the successor
+            s = nxt[i]
+            blocked = 0
+            if s >= 0:
+                if current[s] == 1:
+                    blocked = coin(s, r)
+            if blocked == 0:
+                leave[q] = 1
 
 
 @kernel(readonly=("leave",))

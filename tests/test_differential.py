@@ -83,6 +83,11 @@ def params_for(draw, name: str, tiny: bool = False) -> dict[str, int]:
     elif name == "softmax_online":
         p["rows"], p["threads"] = draw(st.integers(1, 4)), draw(pow2(0, 6 if not tiny else 4))
         p["n"] = p["threads"] * draw(st.integers(1, 8))
+    elif name in ("list_rank", "list_rank_splice"):
+        p["n"] = draw(small(1, 2000))
+    elif name == "connected_components":
+        p["n"], p["deg"] = draw(small(1, 200)), draw(st.integers(1, 4))
+        p["graph"] = draw(st.sampled_from(["random", "path", "star", "grid"]))
     elif name.startswith("attention"):
         p["batch"] = draw(st.integers(1, 2))
         p["n"] = draw(small(1, 40))

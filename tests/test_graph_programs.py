@@ -89,12 +89,12 @@ def test_connected_families_are_one_component_labelled_0(graph, n):
     assert r.output.tolist() == [0] * n
 
 
-def test_random_graphs_against_union_find_and_no_edges():
+def test_random_graphs_against_union_find():
     for seed in range(4):
         for deg in (1, 2, 4):
             assert run("connected_components", seed=seed, n=200, deg=deg).comparison.correct
-    r = run("connected_components", n=7, deg=0)
-    assert r.output.tolist() == list(range(7))  # every vertex its own component
+    src, _ = graphs.edges("random", 50, np.random.default_rng(1), deg=3)
+    assert len(src) == 75  # deg * n / 2 edges, none dropped
 
 
 def test_grid_generator_edges():
@@ -135,6 +135,14 @@ def test_connected_components_needs_crcw_arbitrary(model, error):
 
 def invoke(*args):
     return CliRunner().invoke(main, list(args))
+
+
+def test_a_graph_without_edges_is_n_components(tmp_path):
+    f = tmp_path / "none.txt"
+    f.write_text("# no edges at all\n\n")
+    r = run("connected_components", graph=str(f), n=7)
+    assert r.comparison.correct and r.output.tolist() == list(range(7))
+    assert "hook" not in {launch.kernel for launch in r.trace.launches}
 
 
 def test_edge_list_file_runs_from_the_command_line(tmp_path):
@@ -179,3 +187,4 @@ def test_text_parameters_parse_sweep_and_list():
     res = invoke("list", "--json")
     entry = next(e for e in __import__("json").loads(res.output) if e["name"] == "connected_components")
     assert entry["params"]["graph"] == {"default": "random", "min": None, "max": None}
+
