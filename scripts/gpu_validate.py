@@ -7,7 +7,7 @@ Usage (on the lent GPU, with the repository on PYTHONPATH):
 --suite: `bench` (default) the benchmark sizes below; `validate` the sizes of `pramsim validate`
 (pramsim/validate.py SUITE: small, host-bound); `both`. Each row says its `set` ("benchmark" or
 "validate"), as the committed predictions (docs/validation/h200-predictions-*.json) do.
---defaults: every entry at its program's shipped default parameters (tiny: for a dry run under
+--defaults: each program once, at its shipped default parameters (tiny: for a dry run under
 numba's CUDA simulator, scripts/gpu_lab.sh --dry-run). The JSON is rewritten after every row, so
 a run stopped by a timeout keeps the rows it finished.
 
@@ -67,8 +67,8 @@ def entries(suite: str, defaults: bool) -> list[tuple[str, str, dict[str, int], 
     if defaults:
         shipped, seen, tiny = shipped_programs(), set(), []
         for set_, name, _, _, _ in out:
-            if name in shipped and (set_, name) not in seen:
-                seen.add((set_, name))
+            if name in shipped and name not in seen:
+                seen.add(name)
                 tiny.append((set_, name, dict(load_program(name).params), None, None))
         out = tiny
     return out
