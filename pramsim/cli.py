@@ -130,31 +130,14 @@ def machines(as_json: bool) -> None:
     from .machine.spec import list_profiles, user_profile_dir
     entries = list_profiles()
     if as_json:
-        click.echo(json.dumps([_profile_json(e) for e in entries], indent=2, allow_nan=False))
+        click.echo(json.dumps([e.to_json() for e in entries], indent=2, allow_nan=False))
     else:
-        for e in entries:
-            if e.spec is not None:
-                where = f"  ({e.path}{'; a shipped profile has this name: use the path' if e.shadowed else ''})" \
-                    if e.origin == "user" else ""
-                click.echo(f"{e.name:<8} {e.spec.summary()}{where}")
+        click.echo("\n".join(e.line() for e in entries if e.spec is not None))
     for e in entries:
         if e.error is not None:
             click.echo(f"warning: user profile {e.path} is damaged and not listed:\n{e.error}", err=True)
     if not any(e.origin == "user" for e in entries):
         click.echo(f"note: no user profiles in {user_profile_dir()} (pramsim calibrate writes there)", err=True)
-
-
-def _profile_json(e: Any) -> dict[str, Any]:
-    """One profile of `machines --json`: every figure, or for a damaged user profile the error."""
-    import dataclasses
-    row: dict[str, Any] = {"name": e.name, "path": str(e.path), "origin": e.origin}
-    if e.shadowed:
-        row["shadowed"] = True
-    if e.spec is None:
-        return {**row, "error": e.error.message, "where": str(e.error.loc) if e.error.loc else str(e.path),
-                "hint": e.error.hint}
-    return {**row, "summary": e.spec.summary(),
-            "figures": {k: v for k, v in dataclasses.asdict(e.spec).items() if k not in ("name", "file")}}
 
 
 DEFAULT_MAX_TIME = 600.0  # seconds; --max-time

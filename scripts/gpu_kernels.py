@@ -194,9 +194,9 @@ def goals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return next((r for r in rows if r["program"] == name and all(r["params"].get(k) == v for k, v in p.items())), None)
 
     out = []
-    for what, row in ((f"SGEMM n=4096 >= 50% of cuBLAS", find(SGEMM, n=4096)),
-                      (f"SGEMM n=8192 >= 50% of cuBLAS", find(SGEMM, n=8192)),
-                      (f"flash B1 H16 N4096 D64 >= 50% of SDPA fp32", find(FLASH, n=4096, heads=HEADS))):
+    for what, row in (("SGEMM n=4096 >= 50% of cuBLAS", find(SGEMM, n=4096)),
+                      ("SGEMM n=8192 >= 50% of cuBLAS", find(SGEMM, n=8192)),
+                      ("flash B1 H16 N4096 D64 >= 50% of SDPA fp32", find(FLASH, n=4096, heads=HEADS))):
         share = row.get("share_of_anchor") if row else None
         out.append({"goal": what, "share_of_anchor": share, "met": None if share is None else share >= GOAL_RATIO})
     speedups = []

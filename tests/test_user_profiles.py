@@ -4,7 +4,6 @@
 The folder is a temp folder of each test's own (PRAMSIM_MACHINES_DIR, monkeypatched). References:
 the shipped h200 profile's figures, renamed; a profile with a negative field on a known line."""
 import json
-import shutil
 from pathlib import Path
 
 import pytest

@@ -157,6 +157,25 @@ class ProfileEntry:
     error: MachineError | None = None
     shadowed: bool = False            # a user profile named as a shipped one: usable by path only
 
+    def line(self) -> str:
+        """The line of `pramsim machines` (a user profile's with its path)."""
+        assert self.spec is not None
+        if self.origin != "user":
+            return f"{self.name:<8} {self.spec.summary()}"
+        note = "; a shipped profile has this name: use the path" if self.shadowed else ""
+        return f"{self.name:<8} {self.spec.summary()}  ({self.path}{note})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The object of `pramsim machines --json`: every figure, or for a damaged profile the error."""
+        row: dict[str, Any] = {"name": self.name, "path": str(self.path), "origin": self.origin}
+        if self.shadowed:
+            row["shadowed"] = True
+        if self.spec is None:
+            assert self.error is not None
+            return {**row, "error": self.error.message, "where": str(self.error.loc or self.path), "hint": self.error.hint}
+        figures = {k: v for k, v in dataclasses.asdict(self.spec).items() if k not in ("name", "file")}
+        return {**row, "summary": self.spec.summary(), "figures": figures}
+
 
 def list_profiles() -> list[ProfileEntry]:
     """The shipped profiles, then the user's. A damaged user profile becomes an entry with its
