@@ -62,8 +62,12 @@ else
     SIZES_KERNELS=(--repeat 5)
 fi
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-# A private user profile folder: the lab never reads or writes the user's own profiles.
+# A private user profile folder (the lab never reads or writes the user's own profiles) and
+# private code caches: with all three set, pramsim never imports platformdirs, which the GPU
+# machine may lack (it became a dependency after the H100 run).
 export PRAMSIM_MACHINES_DIR="$OUTDIR/machines"
+LAB_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/pramsim-lab-cache.XXXXXX")
+export PRAMSIM_CUDA_CACHE="$LAB_CACHE/cuda" PRAMSIM_COMPILED_CACHE="$LAB_CACHE/cpu"
 export PRAMSIM_PROGRESS=0
 PY=${PYTHON:-python3}
 
