@@ -3,7 +3,7 @@ their library anchors on the same GPU, in fp32, as kernel device time.
 
 Usage (on the lent GPU, the repository on PYTHONPATH):
     python scripts/gpu_kernels.py --out OUT.json [--small] [--repeat R]
-Writes OUT.json after every row (a timeout keeps the finished rows) and OUT.md at the end.
+Writes OUT.json and OUT.md after every row (a timeout keeps the finished rows).
 
 Each pramsim row runs the DSL program through pramsim.gpu_runner.run_on_gpu: lowered to
 numba.cuda, checked against the program's float64 NumPy reference, timed with CUDA events around
@@ -269,11 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         result["rows"].append(row)
         result["goals"] = goals([r for r in result["rows"] if "error" not in r])
         args.out.write_text(json.dumps(result, indent=2, default=str))
+        args.out.with_suffix(".md").write_text(markdown(result))
         msg = row.get("error") or (f"{row['tflop_per_s']:.3f} TFLOP/s, correct {row['correct']}; "
                                    + (f"anchor {row['anchor_tflop_per_s']:.2f} TFLOP/s" if row.get("anchor_tflop_per_s")
                                       else row.get("skipped", "")))
         print(f"{name} {params}: {msg} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    args.out.with_suffix(".md").write_text(markdown(result))
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0 if all(r.get("correct") for r in result["rows"]) else 1
 

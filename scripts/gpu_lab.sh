@@ -7,18 +7,19 @@
 #
 # Steps, each under its own time limit (so one stuck step cannot eat the budget), logged with
 # UTC timestamps to stdout and OUTDIR/lab.log; a failed or timed-out step is logged and the next
-# one runs:
+# one runs (the Python steps rewrite their JSON after every row, so a timeout keeps what finished):
 #   0. env       nvidia-smi, python and package versions             -> OUTDIR/env.txt
 #   1. install   the wheels carried in .whl/ into /tmp/site (numpy 2.4, simpy; make them here
 #                with `bash ../shared/gpu/fetch-wheels.sh`); skipped in a dry run
 #   2. calibrate pramsim calibrate                                    -> OUTDIR/calibrated.{json,toml}
-#   3. suite     scripts/gpu_validate.py --suite both, per-launch CUDA events -> OUTDIR/suite.json
-#   4. compare   scripts/gpu_compare.py against docs/validation/h200-predictions-*.json
-#                (out-of-sample errors)                               -> OUTDIR/comparison.{json,md}
-#   5. kernels   scripts/gpu_kernels.py: SGEMM and attention beside cuBLAS / torch SDPA
+#   3. kernels   scripts/gpu_kernels.py: SGEMM and attention beside cuBLAS / torch SDPA
 #                                                                     -> OUTDIR/kernels.{json,md}
+#   4. suite     scripts/gpu_validate.py --suite both, per-launch CUDA events -> OUTDIR/suite.json
+#                (the H100 took 103 s for the benchmark half)
+#   5. compare   scripts/gpu_compare.py against docs/validation/h200-predictions-*.json
+#                (out-of-sample errors)                               -> OUTDIR/comparison.{json,md}
 #   6. summary   OUTDIR/summary.md (every step's status and the tables)
-# Budget (seconds): 15 + 45 + 80 + 120 + 20 + 190 = 470 at most (8 minutes: 480); typically less.
+# Budget (seconds): 15 + 45 + 75 + 150 + 175 + 20 = 480 at most (8 minutes); typically less.
 set -uo pipefail
 
 usage() { echo "usage: $0 [--dry-run] OUTDIR" >&2; exit 2; }
@@ -100,10 +101,10 @@ if [ $DRY -eq 0 ]; then
     step install 45 bash -c install_wheels
     export PYTHONPATH="/tmp/site:$PYTHONPATH"
 fi
-step calibrate 80 $PY -m pramsim.cli calibrate --out "$OUTDIR/calibrated.toml" --name calibrated
-step suite 120 $PY scripts/gpu_validate.py "${SIZES_SUITE[@]}" --json "$OUTDIR/suite.json"
+step calibrate 75 $PY -m pramsim.cli calibrate --out "$OUTDIR/calibrated.toml" --name calibrated
+step kernels 150 $PY scripts/gpu_kernels.py "${SIZES_KERNELS[@]}" --out "$OUTDIR/kernels.json"
+step suite 175 $PY scripts/gpu_validate.py "${SIZES_SUITE[@]}" --json "$OUTDIR/suite.json"
 step compare 20 $PY scripts/gpu_compare.py "$OUTDIR/suite.json" --out "$OUTDIR/comparison.json"
-step kernels 190 $PY scripts/gpu_kernels.py "${SIZES_KERNELS[@]}" --out "$OUTDIR/kernels.json"
 
 {
     echo "# gpu_lab $( [ $DRY -eq 1 ] && echo '(dry run: simulator, tiny sizes)') $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -111,7 +112,7 @@ step kernels 190 $PY scripts/gpu_kernels.py "${SIZES_KERNELS[@]}" --out "$OUTDIR
     echo "| step | status | seconds |"; echo "|---|---|---:|"
     tail -n +2 "$STATUS" | awk -F'\t' '{print "| " $1 " | " $2 " | " $3 " |"}'
     echo; echo '## Environment'; echo; echo '```'; cat "$OUTDIR/env.txt" 2>/dev/null; echo '```'
-    for f in comparison.md kernels.md; do
+    for f in kernels.md comparison.md; do
         echo; [ -f "$OUTDIR/$f" ] && cat "$OUTDIR/$f" || echo "($f not written: see lab.log)"
     done
 } > "$OUTDIR/summary.md"
