@@ -15,7 +15,7 @@ from .lang import ir
 from . import limits, progress, report
 from .dsl import DEFAULT_RANGE, format_range
 from .errors import ParameterError, PramsimError
-from .machine import available_machines, load_machine
+from .machine import load_machine
 from .programs import load_program, shipped_programs
 from .engines.vector import ENGINES, MODELS
 from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
@@ -120,20 +120,25 @@ def _program_json(prog: Any) -> dict[str, Any]:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list: name, path, summary and every figure.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list: name, path, origin, summary and every figure (or the error of a damaged profile).")
 @_friendly_errors
 def machines(as_json: bool) -> None:
-    """List the shipped machine profiles."""
-    specs = [(name, path, load_machine(str(path))) for name, path in available_machines().items()]
+    """List the shipped machine profiles, then the user's (the folder `pramsim calibrate` writes to).
+
+    A damaged user profile is reported on stderr (its file:line and what is wrong) and the others
+    are still listed."""
+    from .machine.spec import list_profiles, user_profile_dir
+    entries = list_profiles()
     if as_json:
-        import dataclasses
-        out = [{"name": name, "path": str(path), "summary": spec.summary(),
-                "figures": {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("name", "file")}}
-               for name, path, spec in specs]
-        click.echo(json.dumps(out, indent=2, allow_nan=False))
-        return
-    for name, _, spec in specs:
-        click.echo(f"{name:<8} {spec.summary()}")
+        click.echo(json.dumps([e.to_json() for e in entries], indent=2, allow_nan=False))
+    else:
+        click.echo("\n".join(e.line() for e in entries if e.spec is not None))
+    for e in entries:
+        if e.error is not None:
+            click.echo(f"warning: user profile {e.path} is damaged and not listed:\n{e.error}", err=True)
+    if not any(e.origin == "user" for e in entries):
+        click.echo(f"note: no user profiles in {user_profile_dir()} (pramsim calibrate writes there)", err=True)
 
 
 DEFAULT_MAX_TIME = 600.0  # seconds; --max-time
@@ -567,12 +572,12 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the profile from this saved measurement (JSON; docs/cli.md lists its fields); no GPU needed.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="The profile to write [default: NAME.toml here].")
+              help="The profile to write [default: NAME.toml in the user profile folder, where --machine NAME finds it].")
 @click.option("--name", default=None, help="The profile's name [default: from the device name, e.g. nvidia-h200].")
 @_friendly_errors
 def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> None:
     """Measure this machine's GPU (or read a saved measurement) and write a GPU machine profile
-    (use it with --machine FILE.toml); the measurement is saved beside it as FILE.json."""
+    (use it with --machine NAME or --machine FILE.toml); the measurement is saved beside it as FILE.json."""
     from .profile_writer import write_profile
     if from_json is None:
         from .microbench import measure_and_save
@@ -584,7 +589,8 @@ def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> Non
             return
     path, spec = write_profile(from_json, out, name)
     click.echo(spec.summary())
-    click.echo(f"profile written to {path} (use it with --machine {path})", err=True)
+    by_name = out is None and load_machine(path.stem).file == str(path)  # the user folder, and no shipped profile of that name
+    click.echo(f"profile written to {path} (use it with --machine {path.stem if by_name else path})", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -207,12 +207,13 @@ def measure(small: bool = False) -> dict[str, Any]:
 
 def measure_and_save(out: Path | None, name: str | None) -> tuple[dict[str, Any], Path, Path]:
     """Measure, and write the measurement beside the profile-to-be (`out` with .json; `out`
-    defaults to NAME.toml here, NAME from the device). Returns (measurement, profile path, json path)."""
-    from .profile_writer import default_name
+    defaults to NAME.toml in the user profile folder, NAME from the device). Returns (measurement,
+    profile path, json path)."""
+    from .profile_writer import default_name, default_out
     if out is not None:
         outfile.check_target(out, "--out")  # a bad path is an error before anything runs
     measured = measure()
-    out = out or Path(f"{name or default_name(measured['device'])}.toml")
+    out = out or default_out(name or default_name(measured["device"]))
     saved = out.with_suffix(".json")
     outfile.check_target(saved, "--out")
     outfile.write_text(saved, json.dumps(measured, indent=2, allow_nan=False))

@@ -30,7 +30,7 @@ from typing import Any
 
 from . import outfile
 from .errors import MachineError
-from .machine.spec import profile_from_text
+from .machine.spec import ensure_user_profile_dir, profile_from_text
 
 REQUIRED: dict[str, type] = {
     "device": str, "driver": str, "date": str, "sms": int, "max_threads_per_sm": int, "max_threads_per_block": int,
@@ -135,12 +135,18 @@ def default_name(device: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", device.lower()).strip("-") or "gpu"
 
 
+def default_out(name: str) -> Path:
+    """Where a profile goes without --out: NAME.toml in the user profile folder (created if
+    missing), so that `--machine NAME` finds it and `pramsim machines` lists it."""
+    return ensure_user_profile_dir() / f"{name}.toml"
+
+
 def write_profile(measurement: Path, out: Path | None, name: str | None) -> tuple[Path, Any]:
-    """Write the profile of `measurement` to `out` (default NAME.toml here); return the path and
+    """Write the profile of `measurement` to `out` (default: default_out(NAME)); return the path and
     the MachineSpec it loads as. Nothing is written if the profile would not load."""
     m = load_measurement(measurement)
     name = name or default_name(m["device"])
-    out = out or Path(f"{name}.toml")
+    out = out or default_out(name)
     outfile.check_target(out, "--out")
     text = profile_text(m, name)
     spec = profile_from_text(text, out)  # a figure outside the sane ranges is an error here, before writing

@@ -39,7 +39,9 @@ SUITE: list[tuple[str, dict[str, int]]] = [
     ("attention_chunked", {"batch": 1, "heads": 4, "n": 256, "d": 64, "chunk": 0}),
     # Variants written for the GPU (docs/validation/README.md section 5), not measured yet:
     ("vector_mul_gridstride", {"n": 1 << 22, "blocks": 1056, "threads": 256}),
-    ("matmul_regblock", {"n": 256, "tile": 16}),
+    ("matmul_regblock", {"n": 256, "bm": 64, "bn": 64, "bk": 8, "tm": 4, "tn": 4, "pad": 4}),
+    ("attention_flash_regblock", {"batch": 1, "heads": 4, "n": 256, "d": 64, "br": 64, "bc": 32, "rm": 8, "cn": 4,
+                                  "pad": 1}),
 ]
 
 BENCH_N = 2**26

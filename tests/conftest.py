@@ -11,3 +11,6 @@ os.environ.setdefault("NUMBA_OPT", "0")
 _cache = tempfile.mkdtemp(prefix="pramsim_test_numba_")
 os.environ.setdefault("NUMBA_CACHE_DIR", _cache)
 os.environ.setdefault("PRAMSIM_COMPILED_CACHE", _cache)
+# The user profile folder (pramsim machines, calibrate): an empty one of this session's own, so
+# that profiles in the user's real folder change no test's listing.
+os.environ.setdefault("PRAMSIM_MACHINES_DIR", tempfile.mkdtemp(prefix="pramsim_test_machines_"))

@@ -82,12 +82,13 @@ def test_help_lists_the_options():
     assert r.exit_code == 0 and all(o in r.output for o in ("--from-json", "--out", "--name"))
 
 
-def test_the_default_out_is_name_dot_toml_in_the_current_folder(tmp_path, monkeypatch):
+def test_the_default_out_is_name_dot_toml_in_the_user_profile_folder(tmp_path, monkeypatch):
     shutil.copy(FIXTURE, tmp_path / "m.json")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PRAMSIM_MACHINES_DIR", str(tmp_path / "user"))
     r = calibrate("--from-json", "m.json", "--name", "mine")
     assert r.exit_code == 0, r.output
-    assert load_machine(str(tmp_path / "mine.toml")).name == "mine"
+    assert load_machine(str(tmp_path / "user" / "mine.toml")).name == "mine" and not (tmp_path / "mine.toml").exists()
 
 
 def test_measuring_runs_under_the_simulator_and_saves_a_measurement_of_the_right_shape_but_no_profile(tmp_path):

@@ -78,6 +78,12 @@ def params_for(draw, name: str, tiny: bool = False) -> dict[str, int]:
     elif name == "matmul_tiled":
         p["tile"] = draw(st.integers(1, 8))
         p["n"] = p["tile"] * draw(st.integers(1, 4 if not tiny else 2))
+    elif name == "matmul_regblock":  # tm×tn per processor, (bm/tm)·(bn/tn) processors sharing the tile loads evenly
+        up = 3 if not tiny else 2
+        p["tm"], p["tn"], ty_n, tx_n = (draw(st.integers(1, up)) for _ in range(4))
+        p["bm"], p["bn"], p["pad"] = p["tm"] * ty_n, p["tn"] * tx_n, draw(st.integers(0, 4))
+        p["bk"] = ty_n * tx_n * draw(st.integers(1, 2))
+        p["n"] = math.lcm(p["bm"], p["bn"], p["bk"]) * draw(st.integers(1, 2))
     elif name == "softmax":
         p["rows"], p["n"] = draw(st.integers(1, 4)), draw(pow2(0, 9 if not tiny else 6))
     elif name == "softmax_online":
@@ -100,6 +106,12 @@ def params_for(draw, name: str, tiny: bool = False) -> dict[str, int]:
         elif name == "attention_flash":
             p["tile_r"], p["tile_c"] = draw(st.integers(1, 8)), draw(st.integers(1, 8))
             p["n"] = math.lcm(p["tile_r"], p["tile_c"]) * draw(st.integers(1, 2))
+        elif name == "attention_flash_regblock":  # rm×cn scores per processor; d shared evenly by the processors
+            up = 3 if not tiny else 2
+            p["rm"], p["cn"], ty_n, tx_n = (draw(st.integers(1, up)) for _ in range(4))
+            p["br"], p["bc"], p["pad"] = p["rm"] * ty_n, p["cn"] * tx_n, draw(st.integers(0, 2))
+            p["d"] = tx_n * ty_n * draw(st.integers(1, 2))
+            p["n"] = math.lcm(p["br"], p["bc"]) * draw(st.integers(1, 2))
         elif name == "attention_flash_looped":
             p["tile_r"], p["tile_c"] = draw(st.integers(1, 12)), draw(st.integers(1, 12))
             p["threads"] = draw(st.integers(1, 64 if not tiny else 16))

@@ -1,7 +1,9 @@
 """MachineSpec: a frozen description of a machine, loaded from a TOML profile.
 
-Profiles ship in pramsim/machine/profiles/ (`pramsim machines` lists them); a user may pass the
-path of their own. Two kinds:
+Profiles ship in pramsim/machine/profiles/; a user keeps their own in the user profile folder
+(user_profile_dir(): $PRAMSIM_MACHINES_DIR, else platformdirs' user config folder, e.g.
+~/.config/pramsim/machines/*.toml, where `pramsim calibrate` writes), usable by name, or passes
+the path of any .toml profile. `pramsim machines` lists both. Two kinds:
 
 - "pram": an ideal PRAM with `processors` processors and unit-cost flat memory; time is steps.
 - "gpu": SMs x lanes with per-SM SRAM and a shared HBM, each with capacity and bandwidth; time
@@ -14,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import re
 import sys
 import tomllib
@@ -24,6 +27,7 @@ from typing import Any
 from ..errors import Loc, MachineError, offset_loc, path_exists
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
+USER_DIR_ENV = "PRAMSIM_MACHINES_DIR"  # overrides the user profile folder (the tests point it at a temp folder)
 
 
 @dataclass(frozen=True)
@@ -111,19 +115,102 @@ def _num(x: float) -> str:
 
 
 def available_machines() -> dict[str, Path]:
+    """The shipped profiles, name -> file."""
     return {p.stem: p for p in sorted(PROFILE_DIR.glob("*.toml"))}
 
 
+def user_profile_dir() -> Path:
+    """The user's profile folder: $PRAMSIM_MACHINES_DIR, else `machines` in platformdirs' user
+    config folder (~/.config/pramsim/machines on Linux). Not created here (see ensure_user_profile_dir)."""
+    if os.environ.get(USER_DIR_ENV):
+        return Path(os.environ[USER_DIR_ENV])
+    from platformdirs import user_config_dir
+    return Path(user_config_dir("pramsim")) / "machines"
+
+
+def ensure_user_profile_dir() -> Path:
+    """The user profile folder, created if missing (for `pramsim calibrate` to write into)."""
+    folder = user_profile_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MachineError(f"cannot create the user profile folder {folder}: {exc.strerror or exc}",
+                           hint=f"pass --out FILE.toml, or set {USER_DIR_ENV} to a folder you can write") from None
+    return folder
+
+
+def user_machines() -> dict[str, Path]:
+    """The user's profiles, name (file stem) -> file; none when the folder is missing or unreadable."""
+    try:
+        return {p.stem: p for p in sorted(user_profile_dir().glob("*.toml"))}
+    except OSError:
+        return {}
+
+
+@dataclass(frozen=True)
+class ProfileEntry:
+    """One line of `pramsim machines`: a profile that loaded (spec) or a damaged user profile (error)."""
+    name: str
+    path: Path
+    origin: str                       # "shipped" | "user"
+    spec: MachineSpec | None = None
+    error: MachineError | None = None
+    shadowed: bool = False            # a user profile named as a shipped one: usable by path only
+
+    def line(self) -> str:
+        """The line of `pramsim machines` (a user profile's with its path)."""
+        assert self.spec is not None
+        if self.origin != "user":
+            return f"{self.name:<8} {self.spec.summary()}"
+        note = "; a shipped profile has this name: use the path" if self.shadowed else ""
+        return f"{self.name:<8} {self.spec.summary()}  ({self.path}{note})"
+
+    def to_json(self) -> dict[str, Any]:
+        """The object of `pramsim machines --json`: every figure, or for a damaged profile the error."""
+        row: dict[str, Any] = {"name": self.name, "path": str(self.path), "origin": self.origin}
+        if self.shadowed:
+            row["shadowed"] = True
+        if self.spec is None:
+            assert self.error is not None
+            return {**row, "error": self.error.message, "where": str(self.error.loc or self.path), "hint": self.error.hint}
+        figures = {k: v for k, v in dataclasses.asdict(self.spec).items() if k not in ("name", "file")}
+        return {**row, "summary": self.spec.summary(), "figures": figures}
+
+
+def list_profiles() -> list[ProfileEntry]:
+    """The shipped profiles, then the user's. A damaged user profile becomes an entry with its
+    error (file:line and what is wrong) instead of stopping the listing; a damaged shipped one
+    is a bug in pramsim and raises."""
+    shipped = available_machines()
+    entries = [ProfileEntry(name, path, "shipped", load_machine(str(path))) for name, path in shipped.items()]
+    for name, path in user_machines().items():
+        try:
+            entries.append(ProfileEntry(name, path, "user", load_machine(str(path)), shadowed=name in shipped))
+        except MachineError as exc:
+            entries.append(ProfileEntry(name, path, "user", error=exc, shadowed=name in shipped))
+    return entries
+
+
+def _named_profile(name: str) -> Path:
+    """The file of a profile given by name: shipped first (a user profile cannot change what a
+    shipped name means), then the user profile folder."""
+    shipped, user = available_machines(), user_machines()
+    if name in shipped:
+        return shipped[name]
+    if name in user:
+        return user[name]
+    known = [*shipped, *user]
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(known)}"
+    raise MachineError(f"unknown machine {name!r}",
+                       hint=hint + f" (or pass a .toml profile path; user profiles live in {user_profile_dir()})")
+
+
 def load_machine(name_or_path: str) -> MachineSpec:
-    """A shipped profile by name, or a TOML file by path."""
+    """A shipped or user profile by name, or a TOML file by path."""
     path = Path(name_or_path)
     if not (path.suffix == ".toml" or path_exists(path, MachineError, "machine profile")):
-        shipped = available_machines()
-        if name_or_path not in shipped:
-            close = difflib.get_close_matches(name_or_path, shipped, n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else f"available: {', '.join(shipped)}"
-            raise MachineError(f"unknown machine {name_or_path!r}", hint=hint + " (or pass a .toml profile path)")
-        path = shipped[name_or_path]
+        path = _named_profile(name_or_path)
     if not path_exists(path, MachineError, "machine profile"):
         raise MachineError(f"machine profile {str(path)!r} does not exist")
     if path.is_dir():
