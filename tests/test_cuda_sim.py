@@ -78,10 +78,26 @@ def test_run_on_gpu_reports_and_checks_against_numpy():
 def test_lowered_source_of_tiled_matmul():
     src = gpu.lower_source(load_program("matmul_tiled"), {"n": 4096, "tile": 16})
     assert "cuda.shared.array((16, 16,), np.float32)" in src  # shape made a compile-time literal
-    assert src.count("cuda.syncthreads()") == 2
+    assert src.count("cuda.syncthreads()") == 3  # the kernel's two, and one after zero-filling its shared tiles
+    # shared arrays start zero-filled, as in the executor (CUDA leaves them uninitialised): before anything else
+    head = src.split("tiles = ")[0]
+    assert head.count("for _pramsim_z in range(cuda.threadIdx.x, (16) * (16), cuda.blockDim.x):") == 2
+    assert head.rstrip().endswith("cuda.syncthreads()")
     assert "cuda.blockIdx.x" in src and "cuda.threadIdx.x" in src
     assert "@cuda.jit" in src and "if cuda.grid(1) <" not in src  # whole blocks: no guard
     compile(src, "<lowered>", "exec")  # valid Python at a size no simulator could run
+
+
+def test_local_arrays_are_zero_filled_by_their_thread():
+    prog = load_program("matmul_regblock")
+    src = gpu.lower_source(prog, dict(prog.params))
+    local = [line for line in src.splitlines() if "cuda.local.array" in line]
+    assert local
+    for line in local:
+        name = line.split("=")[0].strip()
+        after = src.split(line, 1)[1].splitlines()
+        assert after[0].strip().startswith("for _pramsim_z in range(") and "threadIdx" not in after[0]
+        assert after[1].strip().startswith(f"{name}[") and after[1].strip().endswith("= 0")
 
 
 def _write(tmp_path: Path, body: str) -> Path:

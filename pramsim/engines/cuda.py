@@ -36,7 +36,8 @@ from . import cudasim
 from .args import bind_args
 
 NPROCS = "_pramsim_nprocs"
-_RESERVED = {"cuda", "math", "np", "numba", NPROCS}
+_ZERO = "_pramsim_z"  # the loop variable that zero-fills shared and local arrays
+_RESERVED = {"cuda", "math", "np", "numba", NPROCS, _ZERO}
 _DTYPES = {"float32", "float64", "int32", "int64"}
 
 HEADER = "import math\n\nimport numpy as np\nfrom numba import cuda\n"
@@ -172,15 +173,28 @@ class _Renderer:
             elif isinstance(s, (ir.Break, ir.Continue)):
                 out.append(f"{pad}{type(s).__name__.lower()}")
             elif isinstance(s, ir.AllocArray):
-                if s.dtype not in _DTYPES:
-                    raise self.fail(s, f"dtype {s.dtype}")
-                if s.space not in ("shared", "local"):
-                    raise self.fail(s, f"memory space {s.space!r}")
-                shape = ", ".join(self.expr(d, shape=True) for d in s.shape)
-                out.append(f"{pad}{self.name(s.name)} = cuda.{s.space}.array(({shape},), np.{s.dtype})")
+                if s.space != "shared":  # shared arrays are allocated at the top (render)
+                    out += self.allocate(s, pad)
             else:
                 raise self.fail(s, f"statement {type(s).__name__}")
         return out
+
+    def allocate(self, s: ir.AllocArray, pad: str) -> list[str]:
+        """A shared or local array, zero-filled as the executor's are (CUDA leaves them uninitialised):
+        a local array by its thread, a shared one by the block's threads, each a strided share."""
+        if s.dtype not in _DTYPES:
+            raise self.fail(s, f"dtype {s.dtype}")
+        if s.space not in ("shared", "local"):
+            raise self.fail(s, f"memory space {s.space!r}")
+        dims = [self.expr(d, shape=True) for d in s.shape]
+        name = self.name(s.name)
+        cells = " * ".join(f"({d})" for d in dims)
+        span = "cuda.threadIdx.x, " + cells + ", cuda.blockDim.x" if s.space == "shared" else cells
+        index = [f"{_ZERO} // ({' * '.join(dims[k + 1:])}) % ({d})" if k + 1 < len(dims) else f"{_ZERO} % ({d})"
+                 for k, d in enumerate(dims)]
+        return [f"{pad}{name} = cuda.{s.space}.array(({', '.join(dims)},), np.{s.dtype})",
+                f"{pad}for {_ZERO} in range({span}):",
+                f"{pad}    {name}[{', '.join(index)}] = 0"]
 
     def render(self, fn_name: str) -> str:
         k = self.kernel
@@ -189,6 +203,13 @@ class _Renderer:
                  f"def {fn_name}({', '.join(params)}):",
                  f"    # from {k.name} at {k.loc}"
                  + (f"; specialized on {', '.join(f'{a}={b}' for a, b in self.spec.literals)}" if self.spec.literals else "")]
+        # Shared arrays exist once per block wherever they are declared: allocated and zero-filled by every
+        # thread before anything else (and before the partial-block guard), then one barrier.
+        shared = [s for s in ir.walk_stmts(k.body) if isinstance(s, ir.AllocArray) and s.space == "shared"]
+        for s in shared:
+            lines += self.allocate(s, "    ")
+        if shared:
+            lines.append("    cuda.syncthreads()")
         if self.spec.guard:
             lines.append(f"    if cuda.grid(1) < {NPROCS}:")
             lines += self.block(k.body, 2) or ["        pass"]
