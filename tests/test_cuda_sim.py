@@ -95,7 +95,7 @@ def test_local_arrays_are_zero_filled_by_their_thread():
     assert local
     for line in local:
         name = line.split("=")[0].strip()
-        after = src.split(line, 1)[1].splitlines()
+        after = src.split(line + "\n", 1)[1].splitlines()
         assert after[0].strip().startswith("for _pramsim_z in range(") and "threadIdx" not in after[0]
         assert after[1].strip().startswith(f"{name}[") and after[1].strip().endswith("= 0")
 
