@@ -42,6 +42,11 @@ SUITE: list[tuple[str, dict[str, int]]] = [
     ("matmul_regblock", {"n": 256, "bm": 64, "bn": 64, "bk": 8, "tm": 4, "tn": 4, "pad": 4}),
     ("attention_flash_regblock", {"batch": 1, "heads": 4, "n": 256, "d": 64, "br": 64, "bc": 32, "rm": 8, "cn": 4,
                                   "pad": 1}),
+    # warp shuffles and atomics (issue 16 and 12), not measured yet:
+    ("block_sum_warp", {"n": 1 << 22}),
+    ("softmax_warp", {"rows": 1024, "n": 1024}),
+    ("histogram", {"n": 1 << 20, "bins": 256}),
+    ("histogram_shared", {"n": 1 << 20, "bins": 256}),
 ]
 
 BENCH_N = 2**26
@@ -54,11 +59,13 @@ BENCH: list[tuple[str, dict[str, int], int, int]] = [
     ("tree_sum", {"n": N}, F * N, N - 1),
     ("tree_max", {"n": N}, F * N, N - 1),
     ("block_sum", {"n": N}, F * N, N - 1),
+    ("block_sum_warp", {"n": N}, F * N, N - 1),
     ("scan_hillis_steele", {"n": N}, 2 * F * N, N - 1),
     ("scan_blelloch", {"n": N}, 2 * F * N, N - 1),
     ("outer_product", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 8192 * 8192),
     ("softmax", {"rows": 2**16, "n": 1024}, 2 * F * 2**26, 3 * 2**26),
     ("softmax_online", {"rows": 2**16, "n": 1024, "threads": 256}, 2 * F * 2**26, 3 * 2**26),
+    ("softmax_warp", {"rows": 2**16, "n": 1024}, 2 * F * 2**26, 3 * 2**26),
     ("matvec", {"n": 8192}, F * (8192 * 8192 + 2 * 8192), 2 * 8192 * 8192),
     ("matmul_naive", {"n": 4096}, 3 * F * 4096**2, 2 * 4096**3),
     ("matmul_tiled", {"n": 4096, "tile": 16}, 3 * F * 4096**2, 2 * 4096**3),

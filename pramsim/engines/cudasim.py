@@ -4,8 +4,8 @@ numba-cuda's simulator (NUMBA_ENABLE_CUDASIM=1) runs each thread of a block as a
 has no `cuda.shfl_down_sync` / `cuda.shfl_xor_sync`. `install_warp_shuffles` adds them to its fake
 `cuda` module, so the lowered source is the same on a GPU and under the simulator. The lanes of one
 warp meet at each shuffle (the k-th shuffle of every lane): a lane waits until every other live
-lane of its warp has arrived there, has passed it, or waits at a barrier (then it took another
-path and never comes). A lane whose source is outside its warp or block, or did not come, keeps
+lane of its warp has arrived there, has passed it, or waits at a later barrier (then it took
+another path and never comes). A lane whose source is outside its warp or block, or did not come, keeps
 its own value: the vector engine's semantics (a GPU leaves an inactive source undefined).
 """
 from __future__ import annotations
@@ -29,7 +29,14 @@ def install_warp_shuffles() -> None:
         original_init(thread, f, manager, blockIdx, threadIdx, debug)
         manager.__dict__.setdefault("_pramsim_threads", {})[thread.threadIdx.x] = thread  # its block's threads
 
+    original_sync = kernel.BlockThread.syncthreads
+
+    def syncthreads(thread):
+        thread._pramsim_barriers = getattr(thread, "_pramsim_barriers", 0) + 1  # which barrier it waits at
+        original_sync(thread)
+
     kernel.BlockThread.__init__ = init
+    kernel.BlockThread.syncthreads = syncthreads
     module.shfl_down_sync = lambda cuda, mask, value, delta: _shuffle(cuda, value, lambda lane: lane + delta)
     module.shfl_xor_sync = lambda cuda, mask, value, lane_mask: _shuffle(cuda, value, lambda lane: lane ^ lane_mask)
     module._pramsim_shuffles = True
@@ -67,14 +74,17 @@ def _shuffle(cuda: Any, value: Any, source_of: Callable[[int], int]) -> Any:
 
 def _all_came(me: Any, lanes: range, k: int, here: dict[int, Any]) -> bool:
     """Whether every other lane of the warp has brought its value to shuffle k, has passed it, has
-    exited, or waits at a barrier (it will not come). A lane not started yet is waited for."""
+    exited, or waits at a later barrier than this lane has passed (it took another path and will not
+    come). A lane not started yet, or still being released from the barrier this lane passed, is
+    waited for."""
     threads = me._manager.__dict__.get("_pramsim_threads", {})
+    passed = getattr(me, "_pramsim_barriers", 0)
     for t in lanes:
         peer = threads.get(t)
         if peer is None or peer.ident is None:
             return False  # not created or started yet: it will come
         if peer is me or t % 32 in here or getattr(peer, "_pramsim_shuffles", 0) > k:
             continue
-        if peer.is_alive() and not peer.syncthreads_blocked:
+        if peer.is_alive() and not (peer.syncthreads_blocked and getattr(peer, "_pramsim_barriers", 0) > passed):
             return False
     return True
