@@ -22,6 +22,7 @@ rerun simulates only the model: under 2 minutes on 2 cores. The first run execut
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import json
 import pickle
@@ -44,7 +45,7 @@ from pramsim.runner import execute, make_inputs  # noqa: E402
 
 VALIDATE = ROOT / "docs/validation/h100-2026-11-23-validate.json"
 BENCH = ROOT / "docs/validation/h100-2026-11-23-gpu_validate.json"
-LOO_GRID = np.arange(0.0, 401.0, 10.0)  # the device's fitted value (calibrate.Model) is simulated at these
+LOO_GRID = np.arange(0.0, 301.0, 10.0)  # the device's fitted value (calibrate.Model) is simulated at these
 SKIP = {"attention_chunked"}   # benchmark-size row left out: hours of simulation
 # The code whose counts a trace holds: a change there makes every cached trace stale.
 COUNTING_SOURCES = ["pramsim/cost.py", "pramsim/engines/vector.py", "pramsim/engines/compiled"]
@@ -147,6 +148,18 @@ def accuracy(rows: list[dict], trs: list, machine, loo: bool = True) -> dict:
             "rows": table, "summary": sums, "winners": winners(rows, measured, preds)}
 
 
+def write_fit(rows: list[dict], trs: list, machine) -> None:
+    """Fit calibrate.FREE on every row (least squares on log time) and write them into the profile's TOML."""
+    measured = np.array([r["measured_s"] for r in rows])
+    model = calibrate.Model(trs, machine, grid=LOO_GRID)
+    theta = calibrate.fit(model, measured, list(range(len(rows))))
+    note = (f"fitted by scripts/model_accuracy.py --write on {datetime.date.today().isoformat()} "
+            f"from {VALIDATE.name} and {BENCH.name}")
+    calibrate.write_profile(Path(machine.file), dict(zip(calibrate.FREE, (float(f"{v:.3g}") for v in theta))), note)
+    print(f"wrote {', '.join(f'{k} = {v:.3g}' for k, v in zip(calibrate.FREE, theta))} into {machine.file}",
+          file=sys.stderr)
+
+
 def markdown(report: dict) -> str:
     """The report as Markdown tables."""
     names = [n for n in ("in_sample", "leave_one_out") if n in report["summary"]]
@@ -182,6 +195,8 @@ def main() -> int:
     ap.add_argument("--set", default="all", choices=("all", "validate", "bench"),
                     help="validate sizes (vector executor, seconds), benchmark sizes (compiled engine), or both")
     ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-out refits (in sample only)")
+    ap.add_argument("--write", action="store_true",
+                    help=f"first fit {', '.join(calibrate.FREE)} on the rows and write them into the profile")
     ap.add_argument("--trace-only", action="store_true", help="fill the trace cache and stop")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
@@ -190,7 +205,11 @@ def main() -> int:
     trs = [trace_of(r, folder, log=lambda m: print(m, file=sys.stderr, flush=True)) for r in rows]
     if args.trace_only:
         return 0
-    report = accuracy(rows, trs, load_machine(args.profile), loo=not args.no_loo)
+    machine = load_machine(args.profile)
+    if args.write:
+        write_fit(rows, trs, machine)
+        machine = load_machine(args.profile)
+    report = accuracy(rows, trs, machine, loo=not args.no_loo)
     print(json.dumps(report, indent=1) if args.json else markdown(report), end="" if not args.json else "\n")
     return 0
 

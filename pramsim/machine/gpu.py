@@ -356,12 +356,15 @@ def sync_cycles(launch: LaunchTrace, machine: MachineSpec) -> float:
     resident blocks hide it only through the throughput terms (a block lasts at least this long
     after its memory, whatever the occupancy): Hong & Kim's MWP/CWP view, with one block's latency
     exposed when too few warps are resident to cover it."""
-    if not (machine.sram_latency_cycles or machine.barrier_latency_cycles):
+    if not (machine.sram_latency_cycles or machine.barrier_latency_cycles or machine.alu_latency_cycles):
         return 0.0
     sram_bytes = getattr(launch, "block_sram_bytes", None)
     mean_sram = float(np.mean(sram_bytes)) if sram_bytes is not None and len(sram_bytes) else 0.0
     accesses = dependent_accesses(launch, "sram", mean_sram, float(launch.block))
-    return accesses * machine.sram_latency_cycles + launch.barriers * machine.barrier_latency_cycles
+    hbm = dependent_accesses(launch, "hbm", float(np.mean(launch.block_hbm_bytes)), float(launch.block))
+    other = max(0.0, launch.depth - accesses - hbm)   # the rest of the critical path: arithmetic, index, logic
+    return (accesses * machine.sram_latency_cycles + launch.barriers * machine.barrier_latency_cycles
+            + other * machine.alu_latency_cycles)
 
 
 def cached_fraction(launch: LaunchTrace, occ: Occupancy, machine: MachineSpec) -> float:
