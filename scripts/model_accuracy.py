@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How close the GPU model comes to every committed GPU measurement, in sample and out of sample.
 
-    python scripts/model_accuracy.py [--json] [--profile h100] [--only PROGRAMS] [--fit | --no-fit]
+    python scripts/model_accuracy.py [--json] [--profile h100] [--set all|validate|bench]
+                                     [--only PROGRAMS] [--no-loo] [--write] [--out PREFIX]
 
 For every measured row of the committed H100 files (docs/validation/h100-2026-11-23-validate.json,
 validate sizes, traced on the vector executor; h100-2026-11-23-gpu_validate.json, benchmark sizes,
@@ -12,12 +13,15 @@ prediction (the profile's fitted values refitted on every other row by scripts/c
 least squares on log(predicted / measured), then the row predicted), each with its error; the
 counts within 25% and 10%, the median and the largest |error|; and every pairwise winner between
 variants of one computation (calibrate.COMPARISONS, or one program with other tiles) in the same
-set, measured and predicted.
+set, measured and predicted. Per row also the predicted device and host time apart (host: the
+part of the host's work the device does not hide). `--write` first refits the fitted values on
+every row and writes them into the profile; `--out PREFIX` writes PREFIX.md and PREFIX.json.
 
 Traces are cached (codecache.cache_dir: ~/.cache/pramsim/traces, or $PRAMSIM_TRACE_CACHE), keyed
 by the program's source, its parameters, the engine and the source of the engines that count, so a
-rerun simulates only the model: under 2 minutes on 2 cores. The first run executes every row
-(about 20-40 minutes, the benchmark sizes on the compiled engine).
+rerun simulates only the model: about a minute of CPU on 2 cores (the leave-one-out refits simulate
+every row at each point of LOO_GRID). The first run executes every row (about 20-40 minutes of a
+loaded 2-core machine, the benchmark sizes on the compiled engine).
 """
 from __future__ import annotations
 
@@ -197,6 +201,7 @@ def main() -> int:
     ap.add_argument("--no-loo", action="store_true", help="skip the leave-one-out refits (in sample only)")
     ap.add_argument("--write", action="store_true",
                     help=f"first fit {', '.join(calibrate.FREE)} on the rows and write them into the profile")
+    ap.add_argument("--out", default="", help="also write the report to OUT.md and OUT.json")
     ap.add_argument("--trace-only", action="store_true", help="fill the trace cache and stop")
     args = ap.parse_args()
     only = set(args.only.split(",")) if args.only else None
@@ -211,6 +216,9 @@ def main() -> int:
         machine = load_machine(args.profile)
     report = accuracy(rows, trs, machine, loo=not args.no_loo)
     print(json.dumps(report, indent=1) if args.json else markdown(report), end="" if not args.json else "\n")
+    if args.out:
+        Path(args.out + ".json").write_text(json.dumps(report, indent=1) + "\n")
+        Path(args.out + ".md").write_text(markdown(report))
     return 0
 
 
