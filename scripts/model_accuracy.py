@@ -117,9 +117,10 @@ def summary(rel: np.ndarray) -> dict:
 def winners(rows: list[dict], measured: np.ndarray, preds: dict[str, np.ndarray]) -> list[dict]:
     """Every pair of variants of one computation in one set: the GPU's winner and each prediction's."""
     out = []
-    for i, j in ((i, j) for i in range(len(rows)) for j in range(i + 1, len(rows))):
+    pairs = [(a, b) for a in range(len(rows)) for b in range(a + 1, len(rows))]
+    for i, j in pairs:
         if rows[i]["set"] == rows[j]["set"] and calibrate.comparable(rows[i], rows[j]):
-            win = lambda t: label(rows[i]) if t[i] < t[j] else label(rows[j])
+            win = lambda t, i=i, j=j: label(rows[i]) if t[i] < t[j] else label(rows[j])
             entry = {"a": label(rows[i]), "b": label(rows[j]), "set": rows[i]["set"], "gpu": win(measured)}
             entry.update({name: win(p) for name, p in preds.items()})
             entry["agree"] = all(entry[name] == entry["gpu"] for name in preds)
