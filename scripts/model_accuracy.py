@@ -19,7 +19,7 @@ every row and writes them into the profile; `--out PREFIX` writes PREFIX.md and 
 
 Traces are cached (codecache.cache_dir: ~/.cache/pramsim/traces, or $PRAMSIM_TRACE_CACHE), keyed
 by the program's source, its parameters, the engine and the source of the engines that count, so a
-rerun simulates only the model: about a minute of CPU on 2 cores (the leave-one-out refits simulate
+rerun simulates only the model: about 2 minutes of CPU on 2 cores (the leave-one-out refits simulate
 every row at each point of LOO_GRID). The first run executes every row (about 20-40 minutes of a
 loaded 2-core machine, the benchmark sizes on the compiled engine).
 """
