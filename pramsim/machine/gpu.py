@@ -21,8 +21,15 @@ Model (docs/machine-model.md says why each choice):
   a block's memory takes max(hbm_latency_cycles, accesses x hbm_dependent_latency_cycles, its
   bytes at its share of the bandwidth): one latency overlapped with the stream, as the many
   warps of a GPU do, but a thread's own accesses one after another (accesses = the block's HBM
-  bytes / (ACCESS_BYTES x its threads), the HBM accesses per thread). A block ends when both its
-  compute and its memory are done (they overlap).
+  bytes / (ACCESS_BYTES x its threads), the HBM accesses per thread; the launch's
+  class_depth["hbm"] when the trace has it). A block ends when both its compute and its memory
+  are done (they overlap).
+- L2 reuse: the bytes a launch moves beyond its arrays' size (arg_bytes) are re-reads, served by
+  a second shared bandwidth, the L2's, when a wave's share of the footprint fits in the L2
+  (cached_fraction); without l2_bytes_per_s every byte is HBM traffic.
+- Critical-path latency: after its memory a block spends sync_cycles (shared-memory accesses,
+  barrier rounds and dependent arithmetic on its longest chain, each at its latency) before it
+  ends; resident blocks hide it only through the throughput terms (lanes, wavefronts, bandwidth).
 - Aggregation: a cohort of identical consecutive blocks dispatched at one instant is one simpy
   process (identical blocks started together finish together under fair sharing), so a launch
   of identical blocks costs a few events per wave, not per block. A launch whose blocks differ
