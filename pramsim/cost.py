@@ -79,6 +79,8 @@ class LaunchTrace:
     block_sram_bytes: np.ndarray | None = None  # bytes each block moves to and from shared memory
     sram_arrays: dict[str, int] = field(default_factory=dict)  # shared array name -> bytes per block
     block_sram_wavefronts: np.ndarray | None = None  # shared-memory wavefronts per block (bank conflicts)
+    class_depth: dict[str, int] = field(default_factory=dict)  # class -> this launch's longest chain of that class
+    arg_bytes: int = 0           # bytes of the global arrays passed to the launch (its footprint at most)
 
     @property
     def nblocks(self) -> int:

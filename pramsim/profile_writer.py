@@ -104,7 +104,8 @@ def profile_text(m: dict[str, Any], name: str) -> str:
         f"lanes_per_sm: {lanes_from}.",
         "sram_bytes_per_cycle: measured, sram_bytes_per_s / (sms x clock_hz), conflict-free "
         f"(with 32-way bank conflicts: {m['sram_conflict_bytes_per_s']:g} bytes/s).",
-        "hbm_bytes_per_s: measured copy, bytes read + written. l2_bytes_per_s: measured, not used by the model.",
+        "hbm_bytes_per_s: measured copy, bytes read + written. l2_bytes_per_s: measured (a working set that "
+        "fits in L2, re-read): the bandwidth at which the model serves a launch's re-reads.",
         "hbm_latency_cycles: measured, dependent_load_latency_s x clock_hz (pointer chase).",
     ]
     if "launch_overhead_s" in m:
@@ -112,6 +113,13 @@ def profile_text(m: dict[str, Any], name: str) -> str:
     else:
         notes.append("launch_overhead_s: the measured empty launch, a lower bound (launches with arguments cost "
                      "more: on the h100 the fit found 55.7 us against 14.7 us empty).")
+    fields["l2_bytes_per_s"] = float(m["l2_bytes_per_s"])
+    if "l2_bytes" in m:
+        fields["l2_bytes"] = int(m["l2_bytes"])
+        notes.append("l2_bytes: given in the measurement file.")
+    else:
+        notes.append("l2_bytes: not measured, left out (0: the model's L2 reuse term is off): set it from the "
+                     "datasheet to switch it on.")
     for key in ("program_overhead_s", "hbm_dependent_latency_cycles"):
         if key in m:
             fields[key] = float(m[key])

@@ -100,19 +100,24 @@ def pipeline_s(cycles: np.ndarray, clock_hz: float, program_s: float, launch_s: 
 
 
 class Model:
-    """Predicted seconds of every row as a function of the three free values."""
+    """Predicted seconds of every row as a function of the three free values.
 
-    def __init__(self, trs: list, machine: MachineSpec):
+    The device's one free value (`field`, the dependent latency by default) is simulated at the
+    points of `grid` (evenly spaced) and interpolated linearly between them."""
+
+    def __init__(self, trs: list, machine: MachineSpec, field: str = "hbm_dependent_latency_cycles",
+                 grid: np.ndarray = LAT_GRID):
         self.clock = machine.clock_hz
-        # cycles[g][i]: launch cycles of row i with the dependent latency LAT_GRID[g]
-        self.cycles = [[device_cycles(t, replace(machine, hbm_dependent_latency_cycles=float(lat))) for t in trs]
-                       for lat in LAT_GRID]
+        self.grid = grid
+        # cycles[g][i]: launch cycles of row i with the device value grid[g]
+        self.cycles = [[device_cycles(t, replace(machine, **{field: float(v)})) for t in trs] for v in grid]
 
     def predict(self, theta: np.ndarray, rows: list[int]) -> np.ndarray:
         program_s, launch_s, lat = theta
-        g = min(max(lat, LAT_GRID[0]), LAT_GRID[-1])
-        j = min(int((g - LAT_GRID[0]) // (LAT_GRID[1] - LAT_GRID[0])), len(LAT_GRID) - 2)
-        w = (g - LAT_GRID[j]) / (LAT_GRID[j + 1] - LAT_GRID[j])  # linear in the latency between grid points
+        grid = self.grid
+        g = min(max(lat, grid[0]), grid[-1])
+        j = min(int((g - grid[0]) // (grid[1] - grid[0])), len(grid) - 2)
+        w = (g - grid[j]) / (grid[j + 1] - grid[j])  # linear in the device value between grid points
         return np.array([pipeline_s((1 - w) * self.cycles[j][i] + w * self.cycles[j + 1][i], self.clock,
                                     program_s, launch_s) for i in rows])
 

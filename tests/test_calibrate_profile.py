@@ -38,6 +38,18 @@ def test_from_json_writes_a_profile_with_hand_computed_figures_and_a_source_nami
         assert f"{key} = " in spec.source, key
     assert "6.4e+12" in spec.source and "4e+11" in spec.source and "6e+12" in spec.source   # fma, conflicts, L2
     assert "lower bound" in spec.source and "not measured, left out" in spec.source
+    # the measured L2 bandwidth is the model's re-read bandwidth; the L2's size is not measured: term off
+    assert spec.l2_bytes_per_s == m["l2_bytes_per_s"] == 6e12 and spec.l2_bytes == 0
+    assert "l2_bytes: not measured" in spec.source
+
+
+def test_an_l2_size_in_the_measurement_switches_the_cache_term_on(tmp_path):
+    src = tmp_path / "m.json"
+    src.write_text(json.dumps({**json.loads(FIXTURE.read_text()), "l2_bytes": 50_000_000}))
+    r = calibrate("--from-json", str(src), "--out", str(tmp_path / "p.toml"))
+    assert r.exit_code == 0, r.output
+    spec = load_machine(str(tmp_path / "p.toml"))
+    assert (spec.l2_bytes, spec.l2_bytes_per_s) == (50_000_000, 6e12)
 
 
 def test_compute_capability_gives_the_lanes_and_fitted_terms_are_copied(tmp_path):

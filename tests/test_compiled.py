@@ -34,6 +34,7 @@ def assert_same_trace(a, b):
         assert (la.kernel, la.nprocs, la.block, la.work, la.depth, la.barriers, la.sram_per_block) == \
                (lb.kernel, lb.nprocs, lb.block, lb.work, lb.depth, lb.barriers, lb.sram_per_block)
         assert la.sram_arrays == lb.sram_arrays
+        assert (la.class_depth, la.arg_bytes) == (lb.class_depth, lb.arg_bytes)
         for field in ("profile", "block_work", "block_depth", "block_hbm_bytes", "block_flops", "block_sram_bytes",
                       "block_sram_wavefronts"):
             np.testing.assert_array_equal(getattr(la, field), getattr(lb, field), err_msg=f"{la.kernel}.{field}")

@@ -331,11 +331,12 @@ def test_h200_is_the_h100_sm_with_the_datasheet_memory_and_the_h100_host_fit_mar
     assert (H200.hbm_bytes, H200.hbm_bytes_per_s) == (141_000_000_000, 4.8e12)
     for field in ("sms", "lanes_per_sm", "clock_hz", "max_threads_per_sm", "max_threads_per_block",
                   "max_blocks_per_sm", "sram_bytes_per_sm", "sram_bytes_per_cycle", "hbm_latency_cycles",
-                  "launch_overhead_s", "program_overhead_s", "hbm_dependent_latency_cycles"):
+                  "launch_overhead_s", "program_overhead_s", "hbm_dependent_latency_cycles", "l2_bytes",
+                  "l2_bytes_per_s", "sram_latency_cycles", "barrier_latency_cycles", "alu_latency_cycles"):
         assert getattr(H200, field) == getattr(H100, field), field
     assert 2 * H200.p * H200.clock_hz == pytest.approx(67e12, rel=0.01)   # the datasheet's FP32 peak
     assert "Not measured on an H200" in H200.source and "datasheet" in H200.source
-    for figure in ("55.7 us", "244 us", "124", "700 cycles"):
+    for figure in ("57.5 us", "232 us", "117", "700 cycles"):
         assert figure in H200.source and "estimate" in H200.source
     # same SMs, more bandwidth: a memory-bound kernel's device time drops by the bandwidth ratio
     trace = elementwise_trace(2**22)

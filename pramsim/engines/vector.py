@@ -182,7 +182,9 @@ class _Launch:
             block_flops=self.flops.per_block(self.starts, self.sizes, np.add),
             sram_per_block=self.sram_bytes, barriers=self.barriers,
             block_sram_bytes=self.sram_traffic.per_block(self.starts, self.sizes, np.add),
-            sram_arrays=dict(self.sram_arrays), block_sram_wavefronts=self.wavefronts))
+            sram_arrays=dict(self.sram_arrays), block_sram_wavefronts=self.wavefronts,
+            class_depth={c: int(counter.max()) for c, counter in self.class_depth.items()},
+            arg_bytes=sum(int(data.nbytes) for data, space in self.arrays.values() if space == "hbm")))
         self.trace.counts.update(self.counts)
         self.trace.bytes.update(self.bytes)
         for c, counter in self.class_depth.items():

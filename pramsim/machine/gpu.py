@@ -21,8 +21,15 @@ Model (docs/machine-model.md says why each choice):
   a block's memory takes max(hbm_latency_cycles, accesses x hbm_dependent_latency_cycles, its
   bytes at its share of the bandwidth): one latency overlapped with the stream, as the many
   warps of a GPU do, but a thread's own accesses one after another (accesses = the block's HBM
-  bytes / (ACCESS_BYTES x its threads), the HBM accesses per thread). A block ends when both its
-  compute and its memory are done (they overlap).
+  bytes / (ACCESS_BYTES x its threads), the HBM accesses per thread; the launch's
+  class_depth["hbm"] when the trace has it). A block ends when both its compute and its memory
+  are done (they overlap).
+- L2 reuse: the bytes a launch moves beyond its arrays' size (arg_bytes) are re-reads, served by
+  a second shared bandwidth, the L2's, when a wave's share of the footprint fits in the L2
+  (cached_fraction); without l2_bytes_per_s every byte is HBM traffic.
+- Critical-path latency: after its memory a block spends sync_cycles (shared-memory accesses,
+  barrier rounds and dependent arithmetic on its longest chain, each at its latency) before it
+  ends; resident blocks hide it only through the throughput terms (lanes, wavefronts, bandwidth).
 - Aggregation: a cohort of identical consecutive blocks dispatched at one instant is one simpy
   process (identical blocks started together finish together under fair sharing), so a launch
   of identical blocks costs a few events per wave, not per block. A launch whose blocks differ
@@ -230,7 +237,8 @@ def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
     now = 0.0                                             # cycle at which the device is free
     for launch, occ in zip(trace.launches, occupancies):
         runs = cohort_kinds(launch)
-        key = (occ, launch.block, runs[0].tobytes(), runs[1].tobytes())
+        key = (occ, launch.block, runs[0].tobytes(), runs[1].tobytes(), launch.barriers,
+               tuple(sorted((getattr(launch, "class_depth", None) or {}).items())), getattr(launch, "arg_bytes", 0))
         if key not in seen:
             try:
                 if len(runs[0]) > MAX_COHORTS:  # each run is at least one cohort
@@ -272,6 +280,9 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
     """One launch on its own simpy clock: (cycles until its last block ends, cohorts, events)."""
     env = _CountingEnvironment()
     hbm = SharedBandwidth(env, machine.hbm_bytes_per_s / machine.clock_hz)
+    l2 = SharedBandwidth(env, machine.l2_bytes_per_s / machine.clock_hz) if machine.l2_bytes_per_s else None
+    cached = cached_fraction(launch, occ, machine) if l2 is not None else 0.0
+    sync = sync_cycles(launch, machine)
     slots = simpy.Container(env, capacity=occ.slots, init=occ.slots)
     counter = {"cohorts": 0}
 
@@ -298,9 +309,10 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
                 if wavefronts:  # the SM's shared memory serves sram_bytes_per_cycle: one wavefront of 128 B
                     compute = max(compute, wavefronts * WAVEFRONT_BYTES * per_sm / machine.sram_bytes_per_cycle)
                 # A thread's HBM accesses one after another, each waiting its latency.
-                chain = hbm_bytes / (ACCESS_BYTES * threads) * machine.hbm_dependent_latency_cycles
-                procs.append(env.process(_cohort(env, slots, hbm, m, compute, hbm_bytes,
-                                                 max(machine.hbm_latency_cycles, chain))))
+                chain = dependent_accesses(launch, "hbm", hbm_bytes, threads) * machine.hbm_dependent_latency_cycles
+                streams = [(hbm, hbm_bytes * (1 - cached))] + ([(l2, hbm_bytes * cached)] if cached else [])
+                procs.append(env.process(_cohort(env, slots, streams, m, compute,
+                                                 max(machine.hbm_latency_cycles, chain), sync)))
                 counter["cohorts"] += 1
                 if max_cohorts is not None and counter["cohorts"] > max_cohorts:
                     raise _TooFine
@@ -314,20 +326,70 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
     return env.now, counter["cohorts"], env.processed
 
 
-def _cohort(env: simpy.Environment, slots: simpy.Container, hbm: SharedBandwidth, m: int, compute: float,
-            nbytes: float, latency: float) -> Iterator[simpy.Event]:
-    """m identical blocks: compute and memory overlap; the cohort ends when both are done.
+def _cohort(env: simpy.Environment, slots: simpy.Container, streams: list[tuple[SharedBandwidth, float]], m: int,
+            compute: float, latency: float, sync: float) -> Iterator[simpy.Event]:
+    """m identical blocks: compute overlaps memory; the cohort ends when both are done.
 
-    `latency`: the least time the blocks' memory takes whatever the bandwidth (one HBM latency,
-    or the chain of a thread's dependent accesses)."""
+    `streams`: (shared bandwidth, bytes per block) for HBM and, with a cache model, L2; they run
+    side by side. `latency`: the least time the blocks' memory takes whatever the bandwidth (one
+    HBM latency, or the chain of a thread's dependent accesses). `sync`: the latency of the blocks'
+    shared-memory phases (barrier rounds, dependent shared accesses), which wait for the block's
+    memory: a block that loads, then reduces in shared memory, cannot overlap the two."""
     start = env.now
     end = start + compute
-    if nbytes > 0:
-        yield hbm.transfer(m, nbytes)
+    moving = [bw.transfer(m, nbytes) for bw, nbytes in streams if nbytes > 0]
+    if moving:
+        yield env.all_of(moving)
         end = max(end, start + latency)
+    end = max(end, max(env.now, start + latency if moving else start) + sync)
     if end > env.now:
         yield env.timeout(end - env.now)
     yield slots.put(m)
+
+
+def dependent_accesses(launch: LaunchTrace, level: str, block_bytes: float, threads: float) -> float:
+    """A thread's accesses to `level` ("hbm" or "sram") on its critical path: the launch's longest
+    chain of them when the trace has it (class_depth), else the block's bytes / (ACCESS_BYTES x its
+    threads), the mean accesses per thread (older traces)."""
+    depth = getattr(launch, "class_depth", None) or {}
+    if level in depth:
+        return float(depth[level])
+    return block_bytes / (ACCESS_BYTES * threads) if threads else 0.0
+
+
+def sync_cycles(launch: LaunchTrace, machine: MachineSpec) -> float:
+    """Latency of a block's shared-memory phases on its critical path: each barrier round costs
+    barrier_latency_cycles and each dependent shared access sram_latency_cycles. The other
+    resident blocks hide it only through the throughput terms (a block lasts at least this long
+    after its memory, whatever the occupancy): Hong & Kim's MWP/CWP view, with one block's latency
+    exposed when too few warps are resident to cover it."""
+    if not (machine.sram_latency_cycles or machine.barrier_latency_cycles or machine.alu_latency_cycles):
+        return 0.0
+    sram_bytes = getattr(launch, "block_sram_bytes", None)
+    mean_sram = float(np.mean(sram_bytes)) if sram_bytes is not None and len(sram_bytes) else 0.0
+    accesses = dependent_accesses(launch, "sram", mean_sram, float(launch.block))
+    hbm = dependent_accesses(launch, "hbm", float(np.mean(launch.block_hbm_bytes)), float(launch.block))
+    other = max(0.0, launch.depth - accesses - hbm)   # the rest of the critical path: arithmetic, index, logic
+    return (accesses * machine.sram_latency_cycles + launch.barriers * machine.barrier_latency_cycles
+            + other * machine.alu_latency_cycles)
+
+
+def cached_fraction(launch: LaunchTrace, occ: Occupancy, machine: MachineSpec) -> float:
+    """The share of a launch's HBM traffic that the L2 serves: its re-reads.
+
+    A launch moves block_hbm_bytes in all but touches at most arg_bytes (its global arrays); the
+    bytes beyond that are data read again. They are served at the L2's bandwidth when the part of
+    the footprint a wave of blocks works on (arg_bytes x slots / blocks, the footprint spread
+    evenly over the blocks) fits in the L2; else every byte is HBM traffic. A reuse model, not a
+    cache simulation: it assumes the re-reads fall while their data is in L2 (blocks in flight
+    share rows, columns, tiles), and it charges L1 hits at the L2's bandwidth too."""
+    footprint = getattr(launch, "arg_bytes", 0)
+    total = float(np.sum(launch.block_hbm_bytes))
+    if not footprint or total <= footprint or not machine.l2_bytes:
+        return 0.0
+    if footprint * min(1.0, occ.slots / occ.blocks) > machine.l2_bytes:
+        return 0.0
+    return (total - footprint) / total
 
 
 def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult], steps: int) -> dict[str, Any]:

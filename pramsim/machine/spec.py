@@ -51,6 +51,11 @@ class MachineSpec:
     launch_overhead_s: float = 0.0  # host-side cost of one kernel launch
     program_overhead_s: float = 0.0  # gpu: host time per timed program besides its launches (zeros fills, events)
     hbm_dependent_latency_cycles: float = 0.0  # gpu: cycles each HBM access of a thread waits for the one before
+    l2_bytes: int = 0               # gpu: L2 capacity; 0: no cache model (every byte read is HBM traffic)
+    l2_bytes_per_s: float = 0.0     # gpu: L2 bandwidth, at which a launch's re-reads are served
+    sram_latency_cycles: float = 0.0    # gpu: latency of a shared-memory access on a block's critical path
+    barrier_latency_cycles: float = 0.0  # gpu: cycles a barrier round adds to a block's critical path
+    alu_latency_cycles: float = 0.0  # gpu: cycles between a thread's dependent arithmetic operations
     file: str = ""
 
     @property
@@ -96,6 +101,8 @@ _FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "hbm_bytes_per_s": (float, ("gpu",)), "hbm_latency_cycles": (int, ("gpu",)),
     "launch_overhead_s": (float, ()), "max_threads_per_block": (int, ()),
     "program_overhead_s": (float, ()), "hbm_dependent_latency_cycles": (float, ()),
+    "l2_bytes": (int, ()), "l2_bytes_per_s": (float, ()), "sram_latency_cycles": (float, ()),
+    "barrier_latency_cycles": (float, ()), "alu_latency_cycles": (float, ()),
 }
 
 
@@ -107,6 +114,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "sram_bytes_per_sm": (1, 2**40), "sram_bytes_per_cycle": (1e-3, 1e9), "hbm_bytes": (1, 2**60),
     "hbm_bytes_per_s": (1e6, 1e16), "hbm_latency_cycles": (1, 1e9), "launch_overhead_s": (1e-12, 10.0),
     "program_overhead_s": (1e-12, 10.0), "hbm_dependent_latency_cycles": (1e-3, 1e9),
+    "l2_bytes": (1, 2**50), "l2_bytes_per_s": (1e6, 1e17), "sram_latency_cycles": (1e-3, 1e6),
+    "barrier_latency_cycles": (1e-3, 1e6), "alu_latency_cycles": (1e-3, 1e6),
 }
 
 

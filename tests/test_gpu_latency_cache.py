@@ -1,0 +1,158 @@
+"""The GPU model's latency and cache terms (issue 14) against hand computations, and
+scripts/model_accuracy.py on a small subset of the committed H100 rows.
+
+The toy profile has round numbers: 4 SMs x 32 lanes at 1 GHz, 100 bytes of HBM per cycle,
+one HBM latency of 10 cycles; each test switches on the one term it checks.
+"""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pramsim.cost import CostTrace, LaunchTrace
+from pramsim.dsl import barrier, float32, gid, kernel, lane, shared, zeros
+from pramsim.engines.vector import Executor
+from pramsim.errors import Loc
+from pramsim.machine import load_machine
+from pramsim.machine.gpu import cached_fraction, occupancy, simulate_gpu
+from pramsim.runtime import use_backend
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("profiles") / "toy.toml"
+    path.write_text('name = "toy"\nkind = "gpu"\nsms = 4\nlanes_per_sm = 32\nclock_hz = 1e9\n'
+                    'max_threads_per_sm = 256\nmax_blocks_per_sm = 8\nsram_bytes_per_sm = 1024\n'
+                    'sram_bytes_per_cycle = 128\nhbm_bytes = 1000000\nhbm_bytes_per_s = 1e11\n'
+                    'hbm_latency_cycles = 10\nlaunch_overhead_s = 0\n')
+    return load_machine(str(path))
+
+
+def one_launch(blocks, block, hbm_bytes, arg_bytes=0, barriers=0, class_depth=None, depth=1):
+    """A trace of one launch of identical blocks (work = threads, depth 1 unless given)."""
+    per_block = lambda v: np.full(blocks, v, dtype=np.int64)
+    launch = LaunchTrace(kernel="k", loc=Loc(__file__, 1), nprocs=blocks * block, block=block,
+                         work=blocks * block, depth=depth, profile=np.zeros(1, np.int64),
+                         block_work=per_block(block), block_depth=per_block(depth),
+                         block_hbm_bytes=per_block(hbm_bytes), block_flops=per_block(0), sram_per_block=0,
+                         barriers=barriers, class_depth=class_depth or {}, arg_bytes=arg_bytes)
+    trace = CostTrace()
+    trace.launches.append(launch)
+    trace.bytes[("hbm", "read")] = blocks * hbm_bytes
+    return trace
+
+
+# ---- caches -------------------------------------------------------------------------------------
+
+def test_rereads_are_charged_at_the_l2_bandwidth(toy):
+    # 4 blocks read 10,000 bytes each (40,000) from arrays of 1,000 bytes: 1,000 compulsory bytes
+    # from HBM (10 cycles at 100 B/cycle) and 39,000 re-read from L2 (39 cycles at 1,000 B/cycle),
+    # side by side: 39 cycles. Without the cache model all 40,000 come from HBM: 400 cycles.
+    trace = one_launch(4, 32, 10_000, arg_bytes=1_000)
+    cached = dataclasses.replace(toy, l2_bytes=100_000, l2_bytes_per_s=1e12)
+    assert simulate_gpu(trace, toy).steps == 400
+    assert simulate_gpu(trace, cached).steps == 39
+    assert cached_fraction(trace.launches[0], occupancy(trace.launches[0], cached), cached) == pytest.approx(0.975)
+
+
+def test_rereads_of_a_footprint_larger_than_the_l2_are_hbm_traffic(toy):
+    # The same launch with an L2 of 500 bytes: a wave (every block fits at once) works on the
+    # whole 1,000-byte footprint, which does not fit: every byte is HBM traffic again.
+    trace = one_launch(4, 32, 10_000, arg_bytes=1_000)
+    small = dataclasses.replace(toy, l2_bytes=500, l2_bytes_per_s=1e12)
+    assert simulate_gpu(trace, small).steps == 400
+
+
+def test_a_launch_without_rereads_is_unchanged_by_the_cache(toy):
+    trace = one_launch(4, 32, 1_000, arg_bytes=4_000)   # reads less than its arrays hold
+    cached = dataclasses.replace(toy, l2_bytes=100_000, l2_bytes_per_s=1e12)
+    assert simulate_gpu(trace, cached).steps == simulate_gpu(trace, toy).steps == 40
+
+
+# ---- latency on a block's critical path -------------------------------------------------------------
+
+def test_barrier_rounds_and_shared_accesses_follow_the_blocks_memory(toy):
+    # One block loads 400 bytes (4 cycles at 100 B/cycle; one HBM latency, 10 cycles, is longer),
+    # then runs 6 barrier rounds (20 cycles each) and 17 dependent shared accesses (30 each):
+    # 10 + 6 * 20 + 17 * 30 = 640 cycles. Without the terms the block's memory and its unit-cost
+    # depth (50) overlap: 50 cycles.
+    trace = one_launch(1, 32, 400, barriers=6, class_depth={"hbm": 1, "sram": 17, "flop": 5}, depth=50)
+    latent = dataclasses.replace(toy, sram_latency_cycles=30.0, barrier_latency_cycles=20.0)
+    assert simulate_gpu(trace, toy).steps == 50
+    assert simulate_gpu(trace, latent).steps == 10 + 6 * 20 + 17 * 30
+
+
+def test_enough_resident_work_hides_the_latency(toy):
+    # 32 blocks of 32 threads, 8 per SM, each with 1,000 operations per thread: 8 blocks share an
+    # SM's 32 lanes, so each computes 1,000 * 32 / 4 = 8,000 cycles, longer than its latency path
+    # (10 + 2 * 20 + 3 * 30 = 140): the SM's throughput, not the latency, sets the time.
+    trace = one_launch(32, 32, 128, barriers=2, class_depth={"hbm": 1, "sram": 3}, depth=1000)
+    launch = trace.launches[0]
+    launch.block_work[:] = 32 * 1000
+    launch.work = int(launch.block_work.sum())
+    latent = dataclasses.replace(toy, sram_latency_cycles=30.0, barrier_latency_cycles=20.0)
+    assert simulate_gpu(trace, latent).steps == simulate_gpu(trace, toy).steps == 8000
+
+
+@kernel
+def tree32(a, out):
+    s = shared(32, float32)
+    t = lane()
+    s[t] = a[gid()]
+    barrier()
+    k = 16
+    while k > 0:
+        if t < k:
+            s[t] = s[t] + s[t + k]
+        barrier()
+        k = k // 2
+    if t == 0:
+        out[0] = s[0]
+
+
+def test_the_executor_records_the_chains_the_latency_term_uses(toy):
+    # Lane 0's shared accesses: 1 store, 5 rounds of 2 loads and a store, 1 load = 17; its HBM
+    # accesses: 1 load and 1 store; 6 barriers; arrays of 128 + 4 bytes.
+    ex = Executor()
+    with use_backend(ex):
+        a = ex.array(np.arange(32, dtype=np.float32), "a")
+        out = zeros(1, np.float32)
+        tree32[1, 32](a, out)
+    launch = ex.trace.launches[0]
+    assert launch.class_depth["sram"] == 17 and launch.class_depth["hbm"] == 2
+    assert launch.barriers == 6 and launch.arg_bytes == 128 + 4
+    latent = dataclasses.replace(toy, sram_latency_cycles=30.0, barrier_latency_cycles=20.0, hbm_bytes_per_s=1e15)
+    # memory: one HBM latency (10; the chain of 2 dependent accesses is not charged: no dependent latency
+    # in toy); then 6 * 20 + 17 * 30 = 630.
+    assert simulate_gpu(ex.trace, latent).steps == 10 + 630
+
+
+# ---- the accuracy script ---------------------------------------------------------------------------
+
+def test_model_accuracy_runs_on_a_small_subset(tmp_path):
+    """Two validate-size rows on the vector executor, in sample only: the measured figures are the
+    committed ones and the errors are (predicted - measured) / measured."""
+    env = {**os.environ, "PRAMSIM_TRACE_CACHE": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, str(ROOT / "scripts/model_accuracy.py"), "--json", "--set", "validate",
+                          "--only", "vector_mul,outer_product", "--no-loo"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    measured = {r["program"]: r["measured_s"]
+                for r in json.loads((ROOT / "docs/validation/h100-2026-11-23-validate.json").read_text())["rows"]}
+    assert [r["program"] for r in report["rows"]] == ["vector_mul", "outer_product"]
+    for r in report["rows"]:
+        assert r["measured_s"] == measured[r["program"]]
+        assert r["in_sample_err"] == pytest.approx((r["in_sample_s"] - r["measured_s"]) / r["measured_s"])
+        assert r["in_sample_s"] == pytest.approx(r["device_s"] + r["host_s"])
+    errs = sorted(abs(r["in_sample_err"]) for r in report["rows"])
+    assert report["summary"]["in_sample"]["median"] == pytest.approx(sum(errs) / 2)
+    assert report["summary"]["in_sample"]["within_25"] == sum(e <= 0.25 for e in errs)
+    assert len(list(tmp_path.glob("*.pkl"))) == 2    # the traces were cached
