@@ -144,12 +144,42 @@ def test_exch_cas_min_max_in_processor_order(n):
         assert np.array_equal(buf, ref), name
 
 
-def test_queue_delays_with_different_start_steps():
-    # three accesses to cell 5 starting at steps 0, 4, 0, one to cell 9: the r-th completes at
-    # max(own start + 1, previous completion + 1)
+def test_queue_delays_serve_a_cell_in_order_of_arrival():
+    # cell 5: processors 0, 1, 3 arrive after steps 0, 4, 0; cell 9: processor 2 alone. Served by
+    # arrival (processor order among equals): 0 completes at 1, 3 at 2, 1 at max(4 + 1, 2 + 1) = 5
     delays = contention.queue_delays(np.array([5, 5, 9, 5]), np.array([0, 4, 0, 0]))
-    # cell 5: completions 1, 5, 6 -> delays 0, 0, 5; cell 9 alone: 0
-    assert delays.tolist() == [0, 0, 0, 5]
+    assert delays.tolist() == [0, 0, 0, 1]
+    # one start for all: the r-th waits r steps
+    assert contention.queue_delays(np.array([7, 7, 7, 3]), 10).tolist() == [0, 1, 2, 0]
+    assert contention.queue_delays(np.array([1, 2, 3]), 0) is None
+
+
+def test_a_late_low_processor_does_not_hold_up_an_early_one(tmp_path):
+    prog = program(tmp_path, """
+@kernel
+def k(c, n):
+    i = gid()
+    if i == 0:
+        j = 0
+        while j < 20:        # processor 0 arrives late: 41 steps (20 rounds of < and +, and the last <)
+            j = j + 1
+    atomic_add(c, 0, 1)
+
+
+@program(params={"n": 8}, inputs=lambda rng, n: {}, reference=lambda n: np.array([n]))
+def late(n):
+    c = zeros(1, np.int64)
+    k[n](c, n)
+    return c
+""")
+    r = run(prog)
+    assert r.comparison.correct
+    # `i == 0` (1 step); processors 1..7 queue at step 1 (completing at 2..8); processor 0 arrives
+    # after 1 + 41 steps and is served at once: 43. The hbm chain counts only hbm operations: there
+    # all eight arrive at 0 and queue, 8 (never more than the hbm operations themselves)
+    assert r.trace.launches[0].depth == 1 + 41 + 1
+    assert r.trace.depth_by_class["hbm"] == 8
+    assert r.trace.depth_by_class["hbm"] <= r.trace.counter("atomic.hbm")
 
 
 # ---- atomics: errors ---------------------------------------------------------------------------------
@@ -332,3 +362,116 @@ def test_warp_reduction_on_the_cuda_simulator_equals_the_vector_engine(tmp_path)
     hist = program(tmp_path, HISTOGRAM, name="hist_sim")
     assert np.array_equal(gpu.run_output(hist, {"n": 300, "bins": 8}, seed=0),
                           execute(hist, {"n": 300, "bins": 8}, make_inputs(hist, {"n": 300, "bins": 8}, 0), Executor()))
+
+
+# ---- found in review: each failed before its fix ------------------------------------------------------
+
+def test_a_float_shuffle_checks_its_lane_offset_too(tmp_path):
+    prog = program(tmp_path, SHUFFLE.replace("np.arange(n) * 10", "np.arange(n) * 0.5")
+                   .replace("zeros(n, np.int64)", "zeros(n, np.float64)"))
+    with pytest.raises(ExecutionError, match="lane offset out of range 0..31"):
+        run(prog, d=-1)
+
+
+def test_atomics_update_an_input_given_in_fortran_order(tmp_path):
+    prog = program(tmp_path, """
+@kernel
+def k(h, n):
+    i = gid()
+    if i < n:
+        atomic_add(h, (i % 4, i % 3), 1)
+
+
+def ref(h, n):
+    out = h.copy()
+    for i in range(n):
+        out[i % 4, i % 3] += 1
+    return out
+
+
+@program(params={"n": 24}, inputs=lambda rng, n: {"h": np.zeros((3, 4), np.int64).T}, reference=ref)
+def fortran(h, n):
+    k[n](h, n)
+    return h
+""")
+    assert run(prog).comparison.correct
+
+
+LOCAL_IN_LOOP = """
+@kernel
+def k(out):
+    i = gid()
+    s = 0
+    for r in range(3):
+        acc = local((2,), int64)      # allocated once per launch: it keeps its values across iterations
+        acc[0] = acc[0] + 1
+        s = acc[0]
+    out[i] = s
+
+
+@program(params={}, inputs=lambda rng: {}, reference=lambda: np.full(4, 3))
+def local_loop():
+    out = zeros(4, np.int64)
+    k[1, 4](out)
+    return out
+"""
+
+
+def test_a_local_array_declared_in_a_loop_keeps_its_values_when_lowered(tmp_path):
+    prog = program(tmp_path, LOCAL_IN_LOOP)
+    assert run(prog).comparison.correct
+    assert np.array_equal(gpu.run_output(prog, {}, seed=0), [3, 3, 3, 3])
+
+
+def test_a_plain_read_races_with_atomics_of_several_lanes_even_by_the_last_of_them(tmp_path):
+    for reader in (0, 31):
+        prog = program(tmp_path, f"""
+@kernel
+def k(out):
+    s = shared((1,), int64)
+    t = lane()
+    atomic_add(s, 0, 1)
+    if t == {reader}:
+        out[0] = s[0]
+
+
+@program(params={{}}, inputs=lambda rng: {{}}, reference=lambda: np.full(1, 32))
+def race{reader}():
+    out = zeros(1, np.int64)
+    k[1, 32](out)
+    return out
+""", name=f"race{reader}")
+        with pytest.raises(ExecutionError, match=f"lane {reader} reads it .* atomically updated it"):
+            run(prog, check_races=True)
+
+
+def test_lanes_of_a_warp_at_different_shuffles_are_an_error_on_the_simulator(tmp_path):
+    prog = program(tmp_path, """
+@kernel
+def k(a, b, out):
+    i = gid()
+    x = a[i]
+    if lane() < 16:
+        x = shfl_xor(a[i], 16)
+    out[i] = x * 1000 + shfl_xor(b[i], 16)
+
+
+@program(params={}, inputs=lambda rng: {"a": np.arange(32), "b": np.arange(100, 132)}, reference=lambda a, b: a)
+def diverged(a, b):
+    out = zeros(32, np.int64)
+    k[1, 32](a, b, out)
+    return out
+""")
+    with pytest.raises(Exception, match="reached different warp shuffles"):
+        gpu.run_output(prog, {}, seed=0)
+
+
+def test_atomic_misuse_is_refused_where_it_is_written(tmp_path):
+    with pytest.raises(DSLError, match=r"atomic_add\(\) takes no keyword arguments"):
+        program(tmp_path, COUNTER.replace("old[i] = atomic_add(c, 0, 1)", "atomic_add(c, 0, 1, order=1)"), name="kw")
+    with pytest.raises(DSLError, match="must be the same for every processor"):
+        program(tmp_path, COUNTER.replace("    i = gid()\n", "    i = gid()\n    t = local((atomic_add(c, 0, 1),), int64)\n", 1),
+                name="shape")
+    prog = program(tmp_path, COUNTER.replace("atomic_add(c, 0, 1)", "atomic_add(c, 0, 0.5)"), name="float_into_int")
+    with pytest.raises(ExecutionError, match="atomic_add puts a float into the integer array 'c'"):
+        run(prog)

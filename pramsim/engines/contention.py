@@ -6,9 +6,9 @@ accesses; CRCW-arbitrary and -priority resolve concurrent writes).
 
 Two things queue this way in the vector engine: the atomics of one step (always), and every load
 and store under the QRQW PRAM model (`--model qrqw`, queue-read queue-write: Gibbons, Matias and
-Ramachandran). The k-th access to a cell completes k steps after the first could start, so a
-step costs its maximum contention, and the atomics of one step to one cell apply one after
-another in processor order (deterministic, so runs are reproducible).
+Ramachandran). A cell serves one access per step, in the order they arrive: k accesses to a cell
+in one step take k steps, so a step costs its maximum contention. The atomics of one step to one
+cell apply one after another in processor order (deterministic, so runs are reproducible).
 
 `queue_delays` gives each access its extra steps; `apply_atomic` computes an atomic's old values
 and updates the array. Both take the accesses in processor order, as the vector engine lists its
@@ -85,23 +85,29 @@ def _segments(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def queue_delays(cells: np.ndarray, start: Any) -> np.ndarray | None:
     """The steps each access waits in its cell's queue, beyond its own one step (None: nobody waits).
 
-    `start` is each access's step before it (a vector, or one number for all). The r-th access to
-    a cell completes at max(its own start + 1, the (r-1)-th's completion + 1): with one start for
-    all, the r-th waits r steps. Every step up to the last completion holds some access, so the
-    parallelism profile has no empty steps (Brent's bounds keep holding)."""
+    `start` is each access's step before it (a vector, or one number for all): a depth counter's
+    value. A cell serves its accesses in the order they arrive (by start, processor order among
+    equals): the r-th completes at max(its own start + 1, the (r-1)-th's completion + 1), so with one
+    start for all, the r-th waits r steps. Every step up to the last completion holds some access,
+    so the parallelism profile has no empty steps (Brent's bounds keep holding). The values of
+    atomics apply in processor order all the same (apply_atomic): only the cost is by arrival."""
     if len(cells) < 2:
         return None
-    order, starts, rank = _segments(cells)
-    if not rank.any():
+    s = np.broadcast_to(np.asarray(start, np.int64), cells.shape)
+    order = np.lexsort((s, cells))  # by cell, then arrival; stable, so processor order breaks ties
+    c, s = cells[order], s[order]
+    new = np.r_[True, c[1:] != c[:-1]]
+    if new.all():
         return None
-    s = np.broadcast_to(np.asarray(start, np.int64), cells.shape)[order]
+    starts = np.flatnonzero(new)
+    segment = np.cumsum(new) - 1
+    rank = np.arange(len(c)) - starts[segment]
     key = s - rank
     # segmented running maximum of key: offset each cell's run above all earlier runs
-    segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(cells)]))
     span = int(key.max() - key.min()) + 1
     lifted = np.maximum.accumulate(segment * span + (key - key.min()))
     completion = lifted - segment * span + key.min() + rank + 1
-    delays = np.empty(len(cells), np.int64)
+    delays = np.empty(len(c), np.int64)
     delays[order] = completion - s - 1
     return delays
 

@@ -173,8 +173,7 @@ class _Renderer:
             elif isinstance(s, (ir.Break, ir.Continue)):
                 out.append(f"{pad}{type(s).__name__.lower()}")
             elif isinstance(s, ir.AllocArray):
-                if s.space != "shared":  # shared arrays are allocated at the top (render)
-                    out += self.allocate(s, pad)
+                pass  # allocated at the top of the kernel (render)
             else:
                 raise self.fail(s, f"statement {type(s).__name__}")
         return out
@@ -203,12 +202,13 @@ class _Renderer:
                  f"def {fn_name}({', '.join(params)}):",
                  f"    # from {k.name} at {k.loc}"
                  + (f"; specialized on {', '.join(f'{a}={b}' for a, b in self.spec.literals)}" if self.spec.literals else "")]
-        # Shared arrays exist once per block wherever they are declared: allocated and zero-filled by every
-        # thread before anything else (and before the partial-block guard), then one barrier.
-        shared = [s for s in ir.walk_stmts(k.body) if isinstance(s, ir.AllocArray) and s.space == "shared"]
-        for s in shared:
+        # Arrays exist once per launch wherever they are declared (the executor's semantics; a local array
+        # declared in a loop keeps its values): allocated and zero-filled by every thread before anything
+        # else (and before the partial-block guard), then one barrier when a shared array was filled.
+        arrays = [s for s in ir.walk_stmts(k.body) if isinstance(s, ir.AllocArray)]
+        for s in arrays:
             lines += self.allocate(s, "    ")
-        if shared:
+        if any(s.space == "shared" for s in arrays):
             lines.append("    cuda.syncthreads()")
         if self.spec.guard:
             lines.append(f"    if cuda.grid(1) < {NPROCS}:")

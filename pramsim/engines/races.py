@@ -6,7 +6,8 @@ barrier epoch of the access; an access by another lane in the same epoch that co
 race. Within one statement the executor reads before it writes (PRAM semantics), but on a GPU a
 read and a write of one cell by different lanes without a barrier are a race all the same, so
 they are reported too. Atomics (atomic_add, ...) do not race with each other, but do with a plain
-read or write of the cell by another lane in the same barrier interval. Limits: only the last reader of a cell is remembered, so a race with an
+read or write of the cell by another lane in the same barrier interval (a cell that several lanes
+updated atomically races with a plain access by any lane). Limits: only the last reader of a cell is remembered, so a race with an
 earlier of several readers can go unseen; global (HBM) arrays are not checked (races between
 blocks need atomics or a new launch, which the lockstep executor does not model).
 """
@@ -19,6 +20,7 @@ from ..errors import ExecutionError, Loc
 
 _CONFLICTING = {"read": "wa", "write": "wra", "atomic": "wr"}  # which earlier accesses each kind races with
 _WHO = {"w": "write", "r": "read", "a": "atomic"}
+_SEVERAL = -2  # the lane recorded for a cell that several lanes updated atomically: no lane is it
 _VERBS = {"read": ("reads", "read"), "write": ("writes", "wrote"), "atomic": ("atomically updates", "atomically updated")}
 
 
@@ -60,8 +62,14 @@ class RaceTracker:
                 i, j = order[dup[0]], order[dup[0] + 1]
                 self._raise(name, shape, flat[i], int(lanes[j]), "writes", loc.line, int(lanes[i]), "writes", loc)
         prefix = kind[0]
+        recorded = lanes
+        if kind == "atomic":  # a cell updated by several lanes in this interval races with a plain access by any
+            recorded = np.where((st["a_epoch"][flat] == e) & (st["a_lane"][flat] != lanes), _SEVERAL, lanes)
+            order = np.argsort(flat, kind="stable")
+            dup = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+            recorded[order[dup]] = recorded[order[dup + 1]] = _SEVERAL
         st[f"{prefix}_epoch"][flat] = e
-        st[f"{prefix}_lane"][flat] = lanes
+        st[f"{prefix}_lane"][flat] = recorded
         st[f"{prefix}_line"][flat] = loc.line
 
     @staticmethod
@@ -71,5 +79,6 @@ class RaceTracker:
         block, index = int(idx[0]), ", ".join(str(int(i)) for i in idx[1:])
         raise ExecutionError(
             f"shared-memory race on {name}[{index}] in block {block}: lane {lane} {verb} it (line {line}) and "
-            f"lane {other_lane} {other_verb} it (line {other_line}) with no barrier() between", loc=loc,
+            f"{'other lanes' if other_lane == _SEVERAL else f'lane {other_lane}'} {other_verb} it (line {other_line}) "
+            f"with no barrier() between", loc=loc,
             hint="put a barrier() between the write and the other lane's access")

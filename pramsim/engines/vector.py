@@ -60,7 +60,7 @@ class Executor:
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
         self.reserve(np.asarray(host).nbytes, f"input {name!r}", None)
-        a = DeviceArray(np.array(host, copy=True), name)
+        a = DeviceArray(np.array(host, copy=True, order="C"), name)  # C order: atomics update a flat view
         self.trace.allocate(a.nbytes)
         return a
 
@@ -191,19 +191,21 @@ class _Launch:
             self.trace.depth_by_class[c] += counter.max()
 
     def tick(self, mask: _Mask, cat: str, op: str, depth_class: str | None = None,
-             delays: np.ndarray | None = None) -> None:
-        """Charge one operation to every active processor; `delays` (per active processor) are steps
-        it waits first, in a queue for a contended cell (pramsim.engines.contention)."""
+             queue: np.ndarray | None = None) -> None:
+        """Charge one operation to every active processor; with `queue` (each active processor's cell),
+        accesses to one cell wait for each other first (pramsim.engines.contention), in each depth counter."""
         if mask.n == 0:
             return
+        counters = [self.step] + ([self.class_depth[depth_class]] if depth_class is not None else [])
+        delays = [contention.queue_delays(queue, c.v[mask.arr] if isinstance(c.v, np.ndarray) and mask.arr is not None
+                                          else c.v) for c in counters] if queue is not None else []
         self.counts[(cat, op)] += mask.n
-        self.step.add(mask, self.P)
         self.ops.add(mask, self.P)
-        if depth_class is not None:
-            self.class_depth[depth_class].add(mask, self.P)
-        if delays is not None:
-            for counter in (self.step, *([self.class_depth[depth_class]] if depth_class else [])):
-                counter.add_each(mask, self.P, delays)
+        for counter in counters:
+            counter.add(mask, self.P)
+        for counter, d in zip(counters, delays):
+            if d is not None:
+                counter.add_each(mask, self.P, d)
         if depth_class == "flop":
             self.flops.add(mask, self.P)
         v = self.step.v
@@ -250,7 +252,7 @@ class _Launch:
         if self.model == "crcw-priority":  # the lowest-numbered processor wins: it writes last
             full, values = tuple(i[::-1] for i in full), values[::-1]
         buf[full] = values
-        self.charge_memory("store", space, buf.itemsize, mask, "write", self.queue(buf, full, mask))
+        self.charge_memory("store", space, buf.itemsize, mask, "write", self.queue(buf, full))
         if space == "sram":
             self.count_wavefronts(buf, index, mask, s.loc)
 
@@ -420,9 +422,9 @@ class _Launch:
                         shape=tuple(int(n) for n in shape), where=ops.where(p, self.B))
 
     def charge_memory(self, kind: str, space: str, itemsize: int, mask: _Mask, direction: str,
-                      delays: np.ndarray | None = None) -> None:
-        """Charge one access per active processor (`delays`: the steps each waits in its cell's queue)."""
-        self.tick(mask, *ops.memory_charge(kind, space), delays=delays)
+                      queue: np.ndarray | None = None) -> None:
+        """Charge one access per active processor (`queue`: their cells, when they wait for each other)."""
+        self.tick(mask, *ops.memory_charge(kind, space), queue=queue)
         directions = ("read", "write") if direction == "both" else (direction,)
         for d in directions:
             self.bytes[(space, d)] += mask.n * itemsize
@@ -431,15 +433,12 @@ class _Launch:
         elif space == "sram":
             self.sram_traffic.add(mask, self.P, itemsize * len(directions))
 
-    def queue(self, buf: np.ndarray, cells: tuple[np.ndarray, ...] | None, mask: _Mask,
-              always: bool = False) -> np.ndarray | None:
-        """Under QRQW (or `always`, for atomics): the steps each active processor's access waits for its
-        cell (`cells`: the active processors' indices into `buf`)."""
+    def queue(self, buf: np.ndarray, cells: tuple[np.ndarray, ...] | None, always: bool = False) -> np.ndarray | None:
+        """The flat cells of one step's accesses (`cells`: the active processors' indices into `buf`)
+        when they queue: under QRQW, or `always` (atomics)."""
         if cells is None or not (always or self.model == "qrqw"):
             return None
-        v = self.step.v
-        return contention.queue_delays(contention.flat_cells(cells, buf.shape), v[mask.arr] if isinstance(v, np.ndarray)
-                                       and mask.arr is not None else v)
+        return contention.flat_cells(cells, buf.shape)
 
     def count_wavefronts(self, buf: np.ndarray, index: tuple[Any, ...], mask: _Mask, loc: Loc) -> None:
         """Add the shared-memory wavefronts of one access by the active lanes to their blocks.
@@ -505,7 +504,7 @@ class _Launch:
         if checking_races:
             self.track_race(e.array, buf, cells, mask, "read", e.loc)
         value = buf[index]
-        self.charge_memory("load", space, buf.itemsize, mask, "read", self.queue(buf, cells, mask))
+        self.charge_memory("load", space, buf.itemsize, mask, "read", self.queue(buf, cells))
         if space == "sram":
             self.count_wavefronts(buf, index, mask, e.loc)
         return value
@@ -520,7 +519,7 @@ class _Launch:
         if self.races is not None and space == "sram":
             self.track_race(e.array, buf, cells, mask, "atomic", e.loc)
         old = contention.apply_atomic(ops.ATOMICS[e.op], buf.reshape(-1), contention.flat_cells(cells, buf.shape), list(args))
-        self.charge_memory("atomic", space, buf.itemsize, mask, "both", self.queue(buf, cells, mask, always=True))
+        self.charge_memory("atomic", space, buf.itemsize, mask, "both", self.queue(buf, cells, always=True))
         if space == "sram":
             self.count_wavefronts(buf, index, mask, e.loc)
         if mask.arr is None:

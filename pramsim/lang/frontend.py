@@ -330,7 +330,8 @@ class _KernelBuilder:
     def check_uniform(self, e: ir.Expr, what: str) -> None:
         """Shapes must be the same for every processor: constants and scalar parameters only."""
         for node in ir.walk_expr(e):
-            if isinstance(node, (ir.Intrinsic, ir.Load)) or (isinstance(node, ir.Var) and node.name not in self.params):
+            if isinstance(node, (ir.Intrinsic, ir.Load, ir.Atomic)) or (isinstance(node, ir.Var) and node.name not in self.params) \
+                    or (isinstance(node, ir.Call) and node.func in ir.WARP_FUNCS):
                 raise DSLError(f"{what} must be the same for every processor",
                                loc=node.loc, hint="build it from constants and scalar kernel parameters only")
 
@@ -470,6 +471,8 @@ class _KernelBuilder:
         the index one expression or a tuple of them."""
         name = f"atomic_{op}"
         row = ops.ATOMICS[op]
+        if e.keywords:
+            raise self.error(e, f"{name}() takes no keyword arguments", hint="pass the arguments by position")
         want = ("array, index, expected, new" if op == "cas" else "array, index, value")
         if len(e.args) != 2 + row.arity:
             raise self.error(e, f"{name}() takes {2 + row.arity} arguments ({want}), got {len(e.args)}")

@@ -139,7 +139,8 @@ def _ints(ks: tuple[str, ...]) -> bool:
 _DIV_ZERO = Check("div_zero", 1, _ints, lambda v: v == 0, "{v} == 0", "1")
 _NEG_POW = Check("negative_power", 1, _ints, lambda v: v < 0, "{v} < 0", "0")
 _SHIFT = Check("shift_range", 1, _ints, lambda v: (v < 0) | (v > 63), "{v} < 0 or {v} > 63", "0")
-_LANE_OFFSET = Check("lane_offset", 1, _ints, lambda v: (v < 0) | (v > 31), "{v} < 0 or {v} > 31", "0")
+_LANE_OFFSET = Check("lane_offset", 1, lambda ks: ks[1] != FLOAT, lambda v: (v < 0) | (v > 31), "{v} < 0 or {v} > 31",
+                     "0")  # the offset's kind decides, not the shuffled value's
 _INT_OF_NAN = Check("int_of_nan", 0, lambda ks: ks[0] == FLOAT, lambda v: ~np.isfinite(v),
                     "not math.isfinite({v})", "0.0")
 
