@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import click
 
-from .lang import ir
+from .lang import ir, oblivious
 from . import limits, progress, report
 from .dsl import DEFAULT_RANGE, format_range
 from .errors import ParameterError, PramsimError
@@ -510,7 +510,8 @@ def show_ir(program: str) -> None:
     module = sys.modules[prog.host.__module__]
     for value in vars(module).values():
         if isinstance(value, Kernel):
-            click.echo(ir.format_kernel(value.ir) + "\n")
+            click.echo(ir.format_kernel(value.ir))
+            click.echo("# " + oblivious.analyse(value.ir).describe() + "\n")
 
 
 @main.command("show-cuda")
