@@ -205,6 +205,12 @@ def _machine(machine: str, p: int | None) -> Any:
     return spec.with_processors(p) if p is not None else spec
 
 
+_counts_only_option = click.option(
+    "--counts-only", is_flag=True,
+    help="Count W, D, the profile, bytes and T_p exactly without computing outputs or running every block "
+         "(data-oblivious kernels only; the result is not checked against the reference).")
+
+
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.argument("program", shell_complete=_complete_program)
 @click.argument("params", nargs=-1)
@@ -227,17 +233,19 @@ def _machine(machine: str, p: int | None) -> Any:
               help="Write a chart of the simulated schedule (.png or .svg).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
+@_counts_only_option
 @_friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
         check_races: bool, max_memory: float, max_launches: int, max_steps: int, max_time: float, verbose: bool,
-        engine: str, as_json: bool, gantt_path: Path | None, trace_path: Path | None) -> None:
+        engine: str, as_json: bool, gantt_path: Path | None, trace_path: Path | None, counts_only: bool) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
     _check_outputs(("--gantt", gantt_path), ("--trace", trace_path))
     prog = load_program(program)
     values = parse_params(prog, params)
     with progress.run_status(f"run {prog.name}"):
         result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30),
-                             max_time=max_time or None, engine=engine, max_launches=max_launches, max_steps=max_steps)
+                             max_time=max_time or None, engine=engine, max_launches=max_launches, max_steps=max_steps,
+                             counts_only=counts_only)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     _say_estimate(result.estimate, verbose)
@@ -253,7 +261,7 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
         from .timeline import write_chrome_trace
         write_chrome_trace(result.schedule, trace_path)
         click.echo(f"schedule trace written to {trace_path} (open in ui.perfetto.dev)", err=True)
-    if not result.comparison.correct:
+    if result.comparison.correct is False:
         sys.exit(1)
 
 

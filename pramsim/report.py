@@ -43,6 +43,7 @@ def run_text(r: RunResult) -> str:
         f"machine   {r.machine.summary()}",
         *(["engine    compiled (lanes of a block run one after another between barriers)"]
           if r.engine == "compiled" else []),
+        f"result    {r.comparison.message}" if r.comparison.correct is None else
         f"result    {'correct' if r.comparison.correct else 'INCORRECT'}: {r.comparison.message}",
         "",
         f"work W    {_n(W):>16} operations",

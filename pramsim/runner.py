@@ -18,6 +18,7 @@ from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .calibration import calibration as CALIBRATION
 from .estimate import Estimate, Probe, estimate_time, format_seconds
+from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
 from .machine import MachineSpec, Schedule, simulate
 from .machine.schedule import Brent
@@ -26,6 +27,7 @@ from .runtime import DeviceArray, use_backend
 
 
 MAX_INT = 2**63 - 1  # the largest parameter or processor count: the engines index and count in int64
+COUNTS_ONLY = "counts only: outputs not computed, not checked against the reference"
 
 
 def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> dict[str, int]:
@@ -95,7 +97,7 @@ def _short(text: str, width: int = 40) -> str:
 
 @dataclass
 class Comparison:
-    correct: bool
+    correct: bool | None  # None: not compared (--counts-only)
     max_rel_error: float
     message: str
 
@@ -132,8 +134,9 @@ class RunResult:
         return self.trace.work / max(self.p * self.schedule.steps, 1)
 
 
-def make_inputs(program: Program, params: dict[str, int], seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
+def make_inputs(program: Program, params: dict[str, int], seed: int, counts_only: bool = False) -> dict[str, np.ndarray]:
+    """The program's inputs; with `counts_only`, stand-in arrays of their shapes (no memory, no values)."""
+    rng = StandInRNG(seed) if counts_only else np.random.default_rng(seed)
     inputs = call_user(program.inputs, rng, **params)
     if not isinstance(inputs, dict):
         raise ProgramError(f"{program.name}: inputs(...) must return a dict of arrays, got {type(inputs).__name__}")
@@ -181,14 +184,15 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
                 model: str = "crcw-arbitrary", check_races: bool = False,
                 memory_limit: int = DEFAULT_MEMORY_LIMIT, max_time: float | None = None,
                 engine: str = "vector", max_launches: int = limits.DEFAULT_MAX_LAUNCHES,
-                max_steps: int = limits.DEFAULT_MAX_STEPS) -> RunResult:
+                max_steps: int = limits.DEFAULT_MAX_STEPS, counts_only: bool = False) -> RunResult:
     """Run, check against the reference, schedule, held to the limits (pramsim.limits). With
     `max_time` (seconds), first estimate the run's time from probe runs and refuse it
     (ResourceError) when the estimate exceeds max_time; the run is stopped (LimitExceeded) if it
-    still passes max_time."""
+    still passes max_time. With `counts_only`, count without computing outputs
+    (pramsim.engines.counts): no estimate (it extrapolates executed operations), no reference."""
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     estimate = None
-    if max_time:  # before the deadline starts: the probes have limits of their own
+    if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
         def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             trace = _run(prog, small, machine, seed, model, check_races, engine).trace
             return trace.work, trace.depth
@@ -198,21 +202,23 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
         progress.estimated(estimate.seconds)
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)
-        result = _run(program, params, machine, seed, model, check_races, engine)
+        result = _run(program, params, machine, seed, model, check_races, engine, counts_only)
     result.estimate = estimate
     return result
 
 
 def _run(program: Program, params: dict[str, int], machine: MachineSpec, seed: int, model: str,
-         check_races: bool, engine: str) -> RunResult:
+         check_races: bool, engine: str, counts_only: bool = False) -> RunResult:
     """One run, held to the limits of the scope it runs in."""
     t0 = time.perf_counter()
-    inputs = make_inputs(program, params, seed)
-    executor, backend = _limited_executor(inputs, model, check_races, engine)
+    inputs = make_inputs(program, params, seed, counts_only)
+    executor, backend = _limited_executor(inputs, model, check_races, engine, counts_only)
     output = execute(program, params, inputs, backend)
     t1 = time.perf_counter()
-    expected = reference_output(program, params, inputs)
-    comparison = compare(output, expected, program.rtol)
+    if counts_only:
+        comparison, engine = Comparison(None, math.nan, COUNTS_ONLY), "counts-only"
+    else:
+        comparison = compare(output, reference_output(program, params, inputs), program.rtol)
     t2 = time.perf_counter()
     trace = executor.trace
     schedule = simulate(trace, machine)
@@ -231,10 +237,17 @@ def _run(program: Program, params: dict[str, int], machine: MachineSpec, seed: i
 
 
 def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bool,
-                      engine: str) -> tuple[Executor, Any]:
+                      engine: str, counts_only: bool = False) -> tuple[Executor, Any]:
     """An executor and the backend that holds it to the current scope's limits (the inputs
-    already counted against --max-memory); the bare executor outside any scope."""
+    already counted against --max-memory); the bare executor outside any scope. With
+    `counts_only` the counting backend, which allocates no arrays (so memory is not held)."""
     scope = limits.current()
+    if counts_only:
+        if model != "crcw-arbitrary" or check_races:
+            raise PramsimError("--counts-only counts the default model (crcw-arbitrary) without race checks",
+                               hint="leave out --model and --check-races, or --counts-only")
+        counter = CountsBackend()
+        return counter, (counter if scope is None else limits.Limited(counter, scope, hold_memory=False))
     executor = Executor(model, check_races, scope.limits.max_memory if scope else DEFAULT_MEMORY_LIMIT, engine)
     if scope is None:
         return executor, executor
