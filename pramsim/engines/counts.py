@@ -11,10 +11,10 @@ and the launch size alone. So:
 - Blocks are grouped into classes that execute alike, and one representative per class runs on
   the compiled engine (recording its shared-memory accesses, so its wavefronts are exact); the
   class is charged its representative's counts and profile times its size
-  (`compiled.launch_classes`). When no condition, loop bound or shared-memory index depends on
-  block_id() or gid() (`oblivious.block_variant`), every full block runs alike: the classes are
-  the full blocks (represented by block 0) and the last block (which may be partial). Otherwise
-  every block runs, still on stand-in arrays.
+  (`compiled.launch_classes`). The classes come from pramsim.engines.blockclass: the blocks on
+  which every condition, loop bound and shared-memory index that depends on block_id() or gid()
+  takes one value, and the same number of lanes, form a class; blocks where such a use takes
+  several values (the one that straddles `i < n`), or that the analysis cannot follow, each run.
 
 Limits: a kernel that is not data-oblivious is refused (ProgramError at the line that makes it
 so). Data-dependent errors (integer division by a loaded zero, int(NaN)) are not detected, and
@@ -31,6 +31,7 @@ from ..cost import CostTrace
 from ..errors import Loc, ProgramError
 from ..lang import ir, oblivious
 from ..runtime import DeviceArray
+from . import blockclass
 from .args import bind_args
 
 STANDIN_VALUE = 1  # what every element of a stand-in reads: 1, so that dividing by it is harmless
@@ -122,7 +123,7 @@ class CountsBackend:
         try:
             with np.errstate(all="ignore"):
                 compiled.launch_classes(kernel, nprocs, block, arrays, scalars, loc, self.trace,
-                                        block_classes(kernel, nprocs, block))
+                                        blockclass.classes(kernel, nprocs, block, scalars))
             return
         except compiled.Unsupported as why:
             note = f"kernel {kernel.name} was counted on the vector engine, every block (slow): {why}"
@@ -145,20 +146,6 @@ def refuse_unless_oblivious(kernel: ir.Kernel) -> None:
     if not verdict.oblivious:
         raise ProgramError(f"--counts-only needs data-oblivious kernels; in kernel {kernel.name}, {verdict.reason}",
                            loc=verdict.loc, hint="run without --counts-only (every operation is then executed)")
-
-
-def block_classes(kernel: ir.Kernel, nprocs: int, block: int) -> list[tuple[int, int, Any]]:
-    """The launch's blocks for compiled.launch_classes: (lo, hi, members) per class of blocks
-    that execute alike, represented by block lo; (lo, hi, None) for blocks that each run."""
-    nblocks = -(-nprocs // block)
-    if nblocks == 0:
-        return []
-    if oblivious.block_variant(kernel, oblivious.shared_arrays(kernel)):
-        return [(0, nblocks, None)]
-    classes: list[tuple[int, int, Any]] = [(0, 1, slice(0, max(1, nblocks - 1)))]
-    if nblocks > 1:
-        classes.append((nblocks - 1, nblocks, [nblocks - 1]))
-    return classes
 
 
 def _is_standin(a: Any) -> bool:

@@ -148,7 +148,7 @@ def uses(kernel: ir.Kernel):
         if isinstance(s, ir.Store):
             for i in s.index:
                 yield s, Use(f"an index of array {s.array!r}", i, s.loc, s.array)
-        for e in _exprs(s):
+        for e in exprs(s):
             for node in ir.walk_expr(e):
                 if isinstance(node, ir.Load):
                     for i in node.index:
@@ -157,7 +157,7 @@ def uses(kernel: ir.Kernel):
                     yield s, Use("the condition of this `... if ... else ...`", node.cond, node.loc)
 
 
-def _exprs(s: ir.Stmt) -> list[ir.Expr]:
+def exprs(s: ir.Stmt) -> list[ir.Expr]:
     """The expressions a statement evaluates itself (not those of nested statements)."""
     if isinstance(s, ir.Assign):
         return [s.value]
