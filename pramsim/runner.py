@@ -358,15 +358,17 @@ def sweep_axes(program: Program) -> dict[str, list[int]]:
 
 
 def check_point(program: Program, params: dict[str, int], machine: MachineSpec, ps: tuple[int, ...], seed: int = 0,
-                model: str = "crcw-arbitrary", check_races: bool = False) -> CheckPoint:
+                model: str = "crcw-arbitrary", check_races: bool = False, counts_only: bool = False) -> CheckPoint:
     """One point of `check`: result, declared exact counts and upper bounds, Brent at every p.
-    Held to the limits of the scope it runs in, if any (check_program gives each point one)."""
-    inputs = make_inputs(program, params, seed)
-    executor, backend = _limited_executor(inputs, model, check_races, "vector")
+    Held to the limits of the scope it runs in, if any (check_program gives each point one).
+    With `counts_only` the result is neither computed nor compared (pramsim.engines.counts)."""
+    inputs = make_inputs(program, params, seed, counts_only)
+    executor, backend = _limited_executor(inputs, model, check_races, "vector", counts_only)
     output = execute(program, params, inputs, backend)
-    comparison = compare(output, reference_output(program, params, inputs), program.rtol)
+    comparison = (Comparison(None, math.nan, COUNTS_ONLY) if counts_only
+                  else compare(output, reference_output(program, params, inputs), program.rtol))
     trace = executor.trace
-    failures = [] if comparison.correct else [comparison.message]
+    failures = [] if comparison.correct is not False else [comparison.message]
     counters = {}
     for name, formula in program.counts.items():
         want, got = bounds.evaluate(formula, params), trace.counter(name)
@@ -393,8 +395,8 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
                   progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary",
                   check_races: bool = True, max_time: float | None = None,
                   memory_limit: int = DEFAULT_MEMORY_LIMIT, max_launches: int = limits.DEFAULT_MAX_LAUNCHES,
-                  max_steps: int = limits.DEFAULT_MAX_STEPS) -> CheckResult:
-    """The sweep of `pramsim check`. With `max_time` (seconds) the whole sweep's time is estimated
+                  max_steps: int = limits.DEFAULT_MAX_STEPS, counts_only: bool = False) -> CheckResult:
+    """The sweep of `pramsim check` (`counts_only`: see check_point; no time estimate). With `max_time` (seconds) the whole sweep's time is estimated
     first and the check refused (ResourceError) when the estimate exceeds it, and stopped
     (LimitExceeded) if it passes it; launches and memory are limited per point. `check_races` (on by
     default, as in `pramsim check`) makes a shared-memory race an error (pramsim.engines.races)."""
@@ -402,7 +404,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     per_point = dataclasses.replace(lim, max_time=None)  # each point: its own launch count, the check's deadline
     estimate = None
-    if max_time:  # before the deadline starts: the probes have limits of their own
+    if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
         def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             point = check_point(prog, small, machine, ps, seed, model, check_races)
             return point.work, point.depth
@@ -417,7 +419,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
         for k, params in enumerate(points_params):
             at = " ".join(f"{name}={v}" for name, v in params.items())
             with limits.enforce(per_point, program.file, f"the check's point {at}"):
-                points.append(check_point(program, params, machine, ps, seed, model, check_races))
+                points.append(check_point(program, params, machine, ps, seed, model, check_races, counts_only))
             if progress:
                 progress(k + 1, len(points_params))
     varied = [k for k, values in sweep_axes(program).items() if len(set(values)) > 1]
