@@ -35,11 +35,18 @@ from . import blockclass
 from .args import bind_args
 
 STANDIN_VALUE = 1  # what every element of a stand-in reads: 1, so that dividing by it is harmless
+# Up to this size a stand-in is a real contiguous array: the kernels then run the very numba
+# specialization `--engine compiled` uses (C layout), compiled once for both; larger ones need
+# one more compile (any layout), once, cached on disk.
+REAL_BYTES = 1 << 20
 
 
 def standin(shape: int | tuple[int, ...], dtype: Any, value: Any = STANDIN_VALUE) -> np.ndarray:
-    """A writeable array of `shape` whose elements all share one cell holding `value`."""
+    """A writeable array of `shape` whose elements all share one cell holding `value` (a real
+    array holding `value` everywhere if it is at most REAL_BYTES)."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
+    if int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize <= REAL_BYTES:
+        return np.full(shape, value, dtype).view(StandIn)
     base = np.full(1, value, dtype).view(StandIn)
     return np.lib.stride_tricks.as_strided(base, shape=shape, strides=(0,) * len(shape), writeable=True,
                                            subok=True)
@@ -104,12 +111,13 @@ class CountsBackend:
         self._vector: Any = None
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
-        a = DeviceArray(host if _is_standin(host) else standin(np.shape(host), np.asarray(host).dtype), name)
+        # plain ndarrays on the device side: StandIn's arithmetic is for inputs() only
+        a = DeviceArray(standin(np.shape(host), np.asarray(host).dtype).view(np.ndarray), name)
         self.trace.allocate(a.nbytes)
         return a
 
     def zeros(self, shape: int | tuple[int, ...], dtype: np.dtype) -> DeviceArray:
-        a = DeviceArray(standin(shape, dtype, 0), "")
+        a = DeviceArray(standin(shape, dtype, 0).view(np.ndarray), "")
         self.trace.allocate(a.nbytes)
         return a
 
@@ -146,7 +154,3 @@ def refuse_unless_oblivious(kernel: ir.Kernel) -> None:
     if not verdict.oblivious:
         raise ProgramError(f"--counts-only needs data-oblivious kernels; in kernel {kernel.name}, {verdict.reason}",
                            loc=verdict.loc, hint="run without --counts-only (every operation is then executed)")
-
-
-def _is_standin(a: Any) -> bool:
-    return isinstance(a, np.ndarray) and a.ndim > 0 and not any(a.strides)
