@@ -187,21 +187,23 @@ def compare_runs(program, params):
     return True
 
 
-@pytest.mark.parametrize("name", oblivious_programs())
-def test_counts_only_equals_the_full_run(name):
+def check_program_exactly(name):
+    """Every figure of --counts-only equals the full run's at `points(program)`, on pram, a100 and
+    h100. Called by tests/test_compiled.py's per-program test, in the process that has just
+    compiled the program's kernels: compiling them again here took most of a minute per
+    attention kernel (numba at -O0 cannot cache them on disk), the comparison itself a second."""
     program = load_program(name)
     compared = [compare_runs(program, params) for params in points(program)]
     assert compared[0]  # the defaults always run
 
 
 @settings(max_examples=12, deadline=None, derandomize=True)
-@given(case=st.sampled_from(["tree_sum", "matvec", "vector_mul_gridstride", "matmul_tiled", "scan_hillis_steele"]),
+@given(case=st.sampled_from(["tree_sum", "vector_mul_gridstride", "matmul_tiled"]),
        size=st.integers(1, 300), blocks=st.integers(1, 9), threads=st.integers(1, 70), tile=st.sampled_from([4, 8]))
 def test_counts_only_at_random_sizes_and_tiles(case, size, blocks, threads, tile):
     program = load_program(case)
     params = {"vector_mul_gridstride": {"n": size, "blocks": blocks, "threads": threads},
-              "matmul_tiled": {"n": tile * (size % 5 + 1), "tile": tile},
-              "matvec": {"n": size % 40 + 1}}.get(case, {"n": size})
+              "matmul_tiled": {"n": tile * (size % 5 + 1), "tile": tile}}.get(case, {"n": size})
     assert compare_runs(program, {**program.params, **params})
 
 
