@@ -20,7 +20,6 @@ from .programs import load_program, shipped_programs
 from .engines.vector import ENGINES, MODELS
 from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
 from .runner import MAX_INT
-from .sweep import COUNTS_ONLY_ENGINE
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -206,10 +205,8 @@ def _machine(machine: str, p: int | None) -> Any:
     return spec.with_processors(p) if p is not None else spec
 
 
-_counts_only_option = click.option(
-    "--counts-only", is_flag=True,
-    help="Count W, D, the profile, bytes and T_p exactly without computing outputs or running every block "
-         "(data-oblivious kernels only; the result is not checked against the reference).")
+_counts_only_option = click.option("--counts-only", is_flag=True, help="Exact counts, profile and T_p without computing "
+                                   "outputs (data-oblivious kernels only; not checked against the reference).")
 
 
 @main.command(context_settings={"ignore_unknown_options": False})
@@ -299,8 +296,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     nonce = take_nonce()  # before the program file, which is Python that could read it, is loaded
     try:
         if counts_only and check_races:
-            click.echo("note: --counts-only: results are not computed, so neither compared nor checked for races",
-                       err=True)
+            click.echo("note: --counts-only: results are not computed, so not compared nor checked for races", err=True)
         result = _check(program, ps, seed, model, check_races and not counts_only, work, depth, max_time,
                         (max_memory, max_launches, max_steps), counts_only)
     except PramsimError as exc:
@@ -319,8 +315,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
 
 
 def _check(program: str, ps: tuple[int, ...], seed: int, model: str, check_races: bool,
-           work: str | None, depth: str | None, max_time: float, run_limits: tuple[float, int, int],
-           counts_only: bool = False) -> Any:
+           work: str | None, depth: str | None, max_time: float, run_limits: tuple[float, int, int], counts_only: bool = False) -> Any:
     """The check sweep of `pramsim check` (a CheckResult); errors are raised, not reported.
     run_limits: (--max-memory GiB, --max-launches, --max-steps), held at every point."""
     import dataclasses
@@ -378,7 +373,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
           engine: str, counts_only: bool) -> None:
     """Run PROGRAM over a grid: AXES like n=64..65536 (x2 steps; n=64..65536:4 for x4), p=1,2,4, d=64."""
     from . import plots
-    from .sweep import grid, run_sweep
+    from .sweep import COUNTS_ONLY_ENGINE, grid, run_sweep
     if (resume or overwrite) and not csv_path:
         raise ParameterError("--resume and --overwrite apply to a --csv file", hint="add --csv FILE")
     if resume and overwrite:
@@ -386,10 +381,9 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
     _check_outputs(("--csv", csv_path), ("--plot", plot))
     prog = load_program(program)
     names, points = grid(prog, axes)
-    engine = COUNTS_ONLY_ENGINE if counts_only else engine
     try:
         with progress.bar(f"sweep {prog.name}: points", len(points)) as update:
-            rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, engine,
+            rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, COUNTS_ONLY_ENGINE if counts_only else engine,
                              "resume" if resume else "overwrite" if overwrite else "refuse")
     except KeyboardInterrupt:
         kept = f"; the points already finished are in {csv_path}" if csv_path else ""
@@ -526,8 +520,7 @@ def show_ir(program: str) -> None:
     module = sys.modules[prog.host.__module__]
     for value in vars(module).values():
         if isinstance(value, Kernel):
-            click.echo(ir.format_kernel(value.ir))
-            click.echo("# " + oblivious.analyse(value.ir).describe() + "\n")
+            click.echo(ir.format_kernel(value.ir) + "\n# " + oblivious.analyse(value.ir).describe() + "\n")
 
 
 @main.command("show-cuda")
