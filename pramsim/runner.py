@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -14,12 +15,13 @@ import numpy as np
 
 from . import bounds, limits, progress
 from .cost import CostTrace
-from .dsl import Program, format_range
+from .dsl import Kernel, Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .calibration import calibration as CALIBRATION
 from .estimate import Estimate, Probe, estimate_time, format_seconds
 from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
+from .lang import oblivious
 from .machine import MachineSpec, Schedule, simulate
 from .machine.schedule import Brent
 from .programs import user_code_error
@@ -191,20 +193,38 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     still passes max_time. With `counts_only`, count without computing outputs
     (pramsim.engines.counts): no estimate (it extrapolates executed operations), no reference."""
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
-    estimate = None
+    estimate, instead = None, ""
     if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
         def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             trace = _run(prog, small, machine, seed, model, check_races, engine).trace
             return trace.work, trace.depth
         estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time,
                                  calibration=CALIBRATION)
-        refuse_if_too_long(estimate, max_time, "run")
+        instead = _counts_only_instead(program, estimate, max_time, model, check_races)
+        if not instead:
+            refuse_if_too_long(estimate, max_time, "run")
         progress.estimated(estimate.seconds)
+        counts_only = bool(instead)
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)
         result = _run(program, params, machine, seed, model, check_races, engine, counts_only)
     result.estimate = estimate
+    result.notes += [instead] if instead else []
     return result
+
+
+def _counts_only_instead(program: Program, estimate: Estimate, max_time: float, model: str, check_races: bool) -> str:
+    """When --max-time would refuse the full run of a program whose kernels are all
+    data-oblivious (and no option needs the values), the note saying it is counted with
+    --counts-only instead; "" otherwise."""
+    if estimate.seconds is None or estimate.seconds <= max_time or model != "crcw-arbitrary" or check_races:
+        return ""
+    kernels = [v.ir for v in vars(sys.modules.get(program.host.__module__, object)).values() if isinstance(v, Kernel)]
+    if not kernels or not all(oblivious.analyse(k).oblivious for k in kernels):
+        return ""
+    return (f"the full run would take an estimated {format_seconds(estimate.seconds)}, over --max-time "
+            f"{format_seconds(max_time)}; its kernels are data-oblivious, so it was counted with --counts-only "
+            "instead (outputs not computed)")
 
 
 def _run(program: Program, params: dict[str, int], machine: MachineSpec, seed: int, model: str,

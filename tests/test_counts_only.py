@@ -236,3 +236,20 @@ def test_counts_only_refuses_models_and_race_checks():
         run_program(load_program("tree_sum"), {"n": 64}, MACHINES["pram"], model="erew", counts_only=True)
     with pytest.raises(ProgramError, match="data-oblivious"):
         run_program(load_program("max_crcw"), {"n": 64}, MACHINES["pram"], counts_only=True)
+
+
+def test_max_time_counts_an_oblivious_program_instead_of_refusing_it():
+    """matmul_tiled n=4096 is estimated at hours executed; --max-time 120 (room for compiling the
+    kernel on a busy machine) counts it instead, with a note, and the counts are the declared ones
+    (2 n^3 flops, 2 n^3 / tile HBM loads)."""
+    program = load_program("matmul_tiled")
+    n = 4096
+    result = run_program(program, {"n": n, "tile": 8}, MACHINES["pram"], max_time=120)
+    assert result.engine == "counts-only" and result.comparison.correct is None
+    assert any("counted with --counts-only instead" in note for note in result.notes)
+    assert result.trace.counter("flop") == 2 * n**3 and result.trace.counter("load.hbm") == 2 * n**3 // 8
+
+
+def test_max_time_still_refuses_a_program_that_is_not_oblivious():
+    with pytest.raises(PramsimError, match="estimated"):
+        run_program(load_program("bitonic_sort"), {"n": 2**22}, MACHINES["pram"], max_time=1)
