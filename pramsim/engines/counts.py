@@ -58,15 +58,20 @@ class StandIn(np.ndarray):
     inputs() function costs no memory. Other NumPy functions see a plain zero-stride array."""
 
     def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[override]
-        return standin(self.shape, dtype, np.asarray(self).reshape(-1)[:1].astype(dtype)[0] if self.size else 0)
+        return standin(self.shape, dtype, _first(np.asarray(self)).astype(dtype)[0] if self.size else 0)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         plain = [np.asarray(x) if isinstance(x, StandIn) else x for x in inputs]
         if method != "__call__" or kwargs or ufunc.nout != 1 or any(np.size(x) == 0 for x in plain):
             return getattr(ufunc, method)(*plain, **kwargs)
         shape = np.broadcast_shapes(*(np.shape(x) for x in plain))
-        one = ufunc(*[x.reshape(-1)[:1] if isinstance(x, np.ndarray) else x for x in plain])
+        one = ufunc(*[_first(x) if isinstance(x, np.ndarray) else x for x in plain])
         return standin(shape, one.dtype, one[0])
+
+
+def _first(a: np.ndarray) -> np.ndarray:
+    """A 1-element array holding a's first element (reshape(-1) could copy a whole stand-in)."""
+    return a[(0,) * a.ndim].reshape(1)
 
 
 class StandInRNG:
