@@ -243,7 +243,7 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
     with progress.run_status(f"run {prog.name}"):
         result = run_program(prog, values, _machine(machine, p), seed, model, check_races, int(max_memory * 2**30),
                              max_time=max_time or None, engine=engine, max_launches=max_launches, max_steps=max_steps,
-                             counts_only=counts_only)
+                             counts_only=counts_only, counts_only_if_too_long=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     _say_estimate(result.estimate, verbose)

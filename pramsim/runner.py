@@ -186,12 +186,15 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
                 model: str = "crcw-arbitrary", check_races: bool = False,
                 memory_limit: int = DEFAULT_MEMORY_LIMIT, max_time: float | None = None,
                 engine: str = "vector", max_launches: int = limits.DEFAULT_MAX_LAUNCHES,
-                max_steps: int = limits.DEFAULT_MAX_STEPS, counts_only: bool = False) -> RunResult:
+                max_steps: int = limits.DEFAULT_MAX_STEPS, counts_only: bool = False,
+                counts_only_if_too_long: bool = False) -> RunResult:
     """Run, check against the reference, schedule, held to the limits (pramsim.limits). With
     `max_time` (seconds), first estimate the run's time from probe runs and refuse it
     (ResourceError) when the estimate exceeds max_time; the run is stopped (LimitExceeded) if it
     still passes max_time. With `counts_only`, count without computing outputs
-    (pramsim.engines.counts): no estimate (it extrapolates executed operations), no reference."""
+    (pramsim.engines.counts): no estimate (it extrapolates executed operations), no reference.
+    With `counts_only_if_too_long` (`pramsim run`), a run the estimate would refuse is counted
+    with counts_only instead when every kernel of the program is data-oblivious, with a note."""
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     estimate, instead = None, ""
     if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
@@ -200,7 +203,7 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
             return trace.work, trace.depth
         estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time,
                                  calibration=CALIBRATION)
-        instead = _counts_only_instead(program, estimate, max_time, model, check_races)
+        instead = _counts_only_instead(program, estimate, max_time, model, check_races) if counts_only_if_too_long else ""
         if not instead:
             refuse_if_too_long(estimate, max_time, "run")
         progress.estimated(estimate.seconds)

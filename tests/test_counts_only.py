@@ -227,6 +227,9 @@ def test_cli_counts_only_json_and_refusal(tmp_path):
     out = runner.invoke(main, ["run", "bitonic_sort", "n=64", "--counts-only"])
     assert out.exit_code == 1 and "bitonic_sort.py:20" in out.output and "Traceback" not in out.output
     assert "needs data-oblivious kernels" in out.output and "loaded from array 'a'" in out.output
+    out = runner.invoke(main, ["run", "matmul_tiled", "n=4096", "--max-time", "120", "--json"])
+    assert out.exit_code == 0 and "note: the full run would take an estimated" in out.output
+    assert '"engine": "counts-only"' in out.output
     out = runner.invoke(main, ["show-ir", "bitonic_sort"])
     assert "not data-oblivious" in out.output and "bitonic_sort.py:20" in out.output
 
@@ -244,7 +247,9 @@ def test_max_time_counts_an_oblivious_program_instead_of_refusing_it():
     (2 n^3 flops, 2 n^3 / tile HBM loads)."""
     program = load_program("matmul_tiled")
     n = 4096
-    result = run_program(program, {"n": n, "tile": 8}, MACHINES["pram"], max_time=120)
+    result = run_program(program, {"n": n, "tile": 8}, MACHINES["pram"], max_time=120, counts_only_if_too_long=True)
+    assert run_program(program, {"n": 8, "tile": 8}, MACHINES["pram"], max_time=120,
+                       counts_only_if_too_long=True).engine == "vector"  # not when the full run fits
     assert result.engine == "counts-only" and result.comparison.correct is None
     assert any("counted with --counts-only instead" in note for note in result.notes)
     assert result.trace.counter("flop") == 2 * n**3 and result.trace.counter("load.hbm") == 2 * n**3 // 8
@@ -252,4 +257,7 @@ def test_max_time_counts_an_oblivious_program_instead_of_refusing_it():
 
 def test_max_time_still_refuses_a_program_that_is_not_oblivious():
     with pytest.raises(PramsimError, match="estimated"):
-        run_program(load_program("bitonic_sort"), {"n": 2**22}, MACHINES["pram"], max_time=1)
+        run_program(load_program("bitonic_sort"), {"n": 2**22}, MACHINES["pram"], max_time=1,
+                    counts_only_if_too_long=True)
+    with pytest.raises(PramsimError, match="estimated"):  # the runner's default: refuse (pramsim validate)
+        run_program(load_program("tree_sum"), {"n": 2**40}, MACHINES["pram"], max_time=1)
