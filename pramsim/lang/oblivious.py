@@ -18,11 +18,11 @@ values), over the IR after @device functions are inlined.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from . import ir
 from ..errors import Loc
+from . import ir
 
 # Expression nodes known to compute from their operands only. Any other node (an atomic that
 # returns the old value of a memory cell, a warp shuffle, whatever is added to the IR later) is
@@ -193,7 +193,7 @@ def analyse(kernel: ir.Kernel) -> Verdict:
     if hit is not None and hit[0] is kernel:
         return hit[1]
     verdict = Verdict(kernel.name, True)
-    first = _first_tainted(kernel, _Taint(_data_source), lambda use: True)
+    first = _first_tainted(kernel, _Taint(_data_source))
     if first is not None:
         use, why = first
         verdict = Verdict(kernel.name, False, f"{use.what} depends on {why}", use.loc)
@@ -216,13 +216,13 @@ def block_variant(kernel: ir.Kernel, shared: frozenset[str]) -> list[Use]:
     return found
 
 
-def _first_tainted(kernel: ir.Kernel, taint: _Taint, wanted: Callable[[Use], bool]) -> tuple[Use, str] | None:
+def _first_tainted(kernel: ir.Kernel, taint: _Taint) -> tuple[Use, str] | None:
+    """The first use, in program order, that `taint` reaches, and why."""
     states = taint.states(kernel)
     for stmt, use in uses(kernel):
-        if wanted(use):
-            why = taint.why(use.expr, states.get(id(stmt), {}))
-            if why:
-                return use, why
+        why = taint.why(use.expr, states.get(id(stmt), {}))
+        if why:
+            return use, why
     return None
 
 

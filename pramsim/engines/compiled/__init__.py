@@ -196,9 +196,15 @@ def launch_classes(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str,
         size = len(range(nblocks)[members]) if isinstance(members, slice) else len(members)
         bstat[members] = bstat[rep]
         results.append((runs * size, cls, diff * size, err))
+    def run_range(lo_hi: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        if scope is not None:
+            scope.check_time(None)
+        return run(lo_hi[0], lo_hi[1] - lo_hi[0])
+
     ranges = [(lo + a, lo + b) for lo, hi, members in classes if members is None for a, b in _chunks(hi - lo, _threads())]
-    with ThreadPoolExecutor(max_workers=_threads()) as pool:  # blocks that each run
-        results += list(pool.map(lambda r: (scope is None or scope.check_time(None), run(r[0], r[1] - r[0]))[1], ranges))
+    if ranges:  # blocks that each run, spread over threads
+        with ThreadPoolExecutor(max_workers=_threads()) as pool:
+            results += list(pool.map(run_range, ranges))
     _record(kernel, nprocs, block, arrays, gen, results, bstat, loc, trace)
 
 
