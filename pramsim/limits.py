@@ -301,11 +301,12 @@ class Limited:
     """Wraps a backend (the executor): every allocation reserved against max_memory, every launch
     counted and checked against the deadline, each launch's depth against max_steps."""
 
-    def __init__(self, inner: Any, scope: Scope):
+    def __init__(self, inner: Any, scope: Scope, hold_memory: bool = True):
         self.inner = inner
         self.scope = scope
         self.name = inner.name
         self.allocated = 0  # bytes: inputs (host and device), zeros()
+        self.hold_memory = hold_memory  # False: the backend allocates no arrays (--counts-only)
 
     def __getattr__(self, name: str) -> Any:  # trace, notes, ...: the wrapped backend's
         return getattr(self.inner, name)
@@ -313,6 +314,8 @@ class Limited:
     def reserve(self, nbytes: int, what: str, loc: Loc | None, extra: int = 0) -> None:
         """Refuse, before it is allocated, what would take the run past max_memory. `extra` is
         transient (a launch's shared/local arrays): checked, not kept."""
+        if not self.hold_memory:
+            return
         limit = self.scope.limits.max_memory
         total = self.allocated + nbytes + extra
         if total > limit:

@@ -45,6 +45,7 @@ def run_text(r: RunResult) -> str:
         f"machine   {r.machine.summary()}",
         *(["engine    compiled (lanes of a block run one after another between barriers)"]
           if r.engine == "compiled" else []),
+        f"result    {r.comparison.message}" if r.comparison.correct is None else
         f"result    {'correct' if r.comparison.correct else 'INCORRECT'}: {r.comparison.message}",
         "",
         f"work W    {_n(W):>16} operations",
@@ -173,6 +174,7 @@ def check_text(c: CheckResult) -> str:
     if prog.work or prog.depth:
         head.append(f"  declared: W = Θ({prog.work or '?'}), D = Θ({prog.depth or '?'})"
                     + (f"; exact {prog.counts}" if prog.counts else "") + (f"; at most {prog.at_most}" if prog.at_most else ""))
+    head += [f"  {pt.message}" for pt in c.points[:1] if pt.correct is None]  # --counts-only
     cols = list(c.varied) or list(prog.params)
     header = "  " + "".join(f"{k:>10}" for k in cols) + f"{'W':>14}{'D':>9}{'correct':>9}{'Brent(all p)':>14}  exact counts"
     rows = [header]
@@ -180,7 +182,7 @@ def check_text(c: CheckResult) -> str:
         brent_ok = all(b.holds for b in pt.brent.values())
         counts_ok = not [f for f in pt.failures if "declared" in f or "exceeds" in f]
         rows.append("  " + "".join(f"{pt.params[k]:>10}" for k in cols) + f"{pt.work:>14,}{pt.depth:>9,}"
-                    f"{'yes' if pt.correct else 'NO':>9}{'holds' if brent_ok else 'FAILS':>14}  "
+                    f"{'-' if pt.correct is None else 'yes' if pt.correct else 'NO':>9}{'holds' if brent_ok else 'FAILS':>14}  "
                     f"{('ok' if counts_ok else 'FAIL') if pt.counters else '-'}")
     fits = []
     for label, fit in (("work", c.work_fit), ("depth", c.depth_fit)):

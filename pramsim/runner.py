@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -14,11 +15,13 @@ import numpy as np
 
 from . import bounds, limits, progress
 from .cost import CostTrace
-from .dsl import Program, format_range
+from .dsl import Kernel, Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .calibration import calibration as CALIBRATION
 from .estimate import Estimate, Probe, estimate_time, format_seconds
+from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
+from .lang import oblivious
 from .machine import MachineSpec, Schedule, simulate
 from .machine.schedule import Brent
 from .programs import user_code_error
@@ -26,6 +29,7 @@ from .runtime import DeviceArray, use_backend
 
 
 MAX_INT = 2**63 - 1  # the largest parameter or processor count: the engines index and count in int64
+COUNTS_ONLY = "counts only: outputs not computed, not checked against the reference"
 
 
 def parse_params(program: Program, assignments: list[str] | tuple[str, ...]) -> dict[str, int]:
@@ -106,7 +110,7 @@ def _short(text: str, width: int = 40) -> str:
 
 @dataclass
 class Comparison:
-    correct: bool
+    correct: bool | None  # None: not compared (--counts-only)
     max_rel_error: float
     message: str
 
@@ -143,8 +147,9 @@ class RunResult:
         return self.trace.work / max(self.p * self.schedule.steps, 1)
 
 
-def make_inputs(program: Program, params: dict[str, int], seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
+def make_inputs(program: Program, params: dict[str, int], seed: int, counts_only: bool = False) -> dict[str, np.ndarray]:
+    """The program's inputs; with `counts_only`, stand-in arrays of their shapes (no memory, no values)."""
+    rng = StandInRNG(seed) if counts_only else np.random.default_rng(seed)
     inputs = call_user(program.inputs, rng, **params)
     if not isinstance(inputs, dict):
         raise ProgramError(f"{program.name}: inputs(...) must return a dict of arrays, got {type(inputs).__name__}")
@@ -192,38 +197,62 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
                 model: str = "crcw-arbitrary", check_races: bool = False,
                 memory_limit: int = DEFAULT_MEMORY_LIMIT, max_time: float | None = None,
                 engine: str = "vector", max_launches: int = limits.DEFAULT_MAX_LAUNCHES,
-                max_steps: int = limits.DEFAULT_MAX_STEPS) -> RunResult:
+                max_steps: int = limits.DEFAULT_MAX_STEPS, counts_only: bool = False,
+                counts_only_if_too_long: bool = False) -> RunResult:
     """Run, check against the reference, schedule, held to the limits (pramsim.limits). With
     `max_time` (seconds), first estimate the run's time from probe runs and refuse it
     (ResourceError) when the estimate exceeds max_time; the run is stopped (LimitExceeded) if it
-    still passes max_time."""
+    still passes max_time. With `counts_only`, count without computing outputs
+    (pramsim.engines.counts): no estimate (it extrapolates executed operations), no reference.
+    With `counts_only_if_too_long` (`pramsim run`), a run the estimate would refuse is counted
+    with counts_only instead when every kernel of the program is data-oblivious, with a note."""
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
-    estimate = None
-    if max_time:  # before the deadline starts: the probes have limits of their own
+    estimate, instead = None, ""
+    if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
         def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             trace = _run(prog, small, machine, seed, model, check_races, engine).trace
             return trace.work, trace.depth
         estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time,
                                  calibration=CALIBRATION)
-        refuse_if_too_long(estimate, max_time, "run")
+        instead = _counts_only_instead(program, estimate, max_time, model, check_races) if counts_only_if_too_long else ""
+        if not instead:
+            refuse_if_too_long(estimate, max_time, "run")
         progress.estimated(estimate.seconds)
+        counts_only = bool(instead)
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)
-        result = _run(program, params, machine, seed, model, check_races, engine)
+        result = _run(program, params, machine, seed, model, check_races, engine, counts_only)
     result.estimate = estimate
+    result.notes += [instead] if instead else []
     return result
 
 
+def _counts_only_instead(program: Program, estimate: Estimate, max_time: float, model: str, check_races: bool) -> str:
+    """When --max-time would refuse the full run of a program whose kernels are all
+    data-oblivious (and no option needs the values), the note saying it is counted with
+    --counts-only instead; "" otherwise."""
+    if estimate.seconds is None or estimate.seconds <= max_time or model != "crcw-arbitrary" or check_races:
+        return ""
+    kernels = [v.ir for v in vars(sys.modules.get(program.host.__module__, object)).values() if isinstance(v, Kernel)]
+    if not kernels or not all(oblivious.analyse(k).oblivious for k in kernels):
+        return ""
+    return (f"the full run would take an estimated {format_seconds(estimate.seconds)}, over --max-time "
+            f"{format_seconds(max_time)}; its kernels are data-oblivious, so it was counted with --counts-only "
+            "instead (outputs not computed)")
+
+
 def _run(program: Program, params: dict[str, int], machine: MachineSpec, seed: int, model: str,
-         check_races: bool, engine: str) -> RunResult:
+         check_races: bool, engine: str, counts_only: bool = False) -> RunResult:
     """One run, held to the limits of the scope it runs in."""
     t0 = time.perf_counter()
-    inputs = make_inputs(program, params, seed)
-    executor, backend = _limited_executor(inputs, model, check_races, engine)
+    inputs = make_inputs(program, params, seed, counts_only)
+    executor, backend = _limited_executor(inputs, model, check_races, engine, counts_only)
     output = execute(program, params, inputs, backend)
     t1 = time.perf_counter()
-    expected = reference_output(program, params, inputs)
-    comparison = compare(output, expected, program.rtol)
+    if counts_only:
+        comparison, engine = Comparison(None, math.nan, COUNTS_ONLY), "counts-only"
+    else:
+        comparison = compare(output, reference_output(program, params, inputs), program.rtol)
     t2 = time.perf_counter()
     trace = executor.trace
     schedule = simulate(trace, machine)
@@ -242,10 +271,17 @@ def _run(program: Program, params: dict[str, int], machine: MachineSpec, seed: i
 
 
 def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bool,
-                      engine: str) -> tuple[Executor, Any]:
+                      engine: str, counts_only: bool = False) -> tuple[Executor, Any]:
     """An executor and the backend that holds it to the current scope's limits (the inputs
-    already counted against --max-memory); the bare executor outside any scope."""
+    already counted against --max-memory); the bare executor outside any scope. With
+    `counts_only` the counting backend, which allocates no arrays (so memory is not held)."""
     scope = limits.current()
+    if counts_only:
+        if model != "crcw-arbitrary" or check_races:
+            raise PramsimError("--counts-only counts the default model (crcw-arbitrary) without race checks",
+                               hint="leave out --model and --check-races, or --counts-only")
+        counter = CountsBackend()
+        return counter, (counter if scope is None else limits.Limited(counter, scope, hold_memory=False))
     executor = Executor(model, check_races, scope.limits.max_memory if scope else DEFAULT_MEMORY_LIMIT, engine)
     if scope is None:
         return executor, executor
@@ -356,15 +392,17 @@ def sweep_axes(program: Program) -> dict[str, list[int]]:
 
 
 def check_point(program: Program, params: dict[str, int], machine: MachineSpec, ps: tuple[int, ...], seed: int = 0,
-                model: str = "crcw-arbitrary", check_races: bool = False) -> CheckPoint:
+                model: str = "crcw-arbitrary", check_races: bool = False, counts_only: bool = False) -> CheckPoint:
     """One point of `check`: result, declared exact counts and upper bounds, Brent at every p.
-    Held to the limits of the scope it runs in, if any (check_program gives each point one)."""
-    inputs = make_inputs(program, params, seed)
-    executor, backend = _limited_executor(inputs, model, check_races, "vector")
+    Held to the limits of the scope it runs in, if any (check_program gives each point one).
+    With `counts_only` the result is neither computed nor compared (pramsim.engines.counts)."""
+    inputs = make_inputs(program, params, seed, counts_only)
+    executor, backend = _limited_executor(inputs, model, check_races, "vector", counts_only)
     output = execute(program, params, inputs, backend)
-    comparison = compare(output, reference_output(program, params, inputs), program.rtol)
+    comparison = (Comparison(None, math.nan, COUNTS_ONLY) if counts_only
+                  else compare(output, reference_output(program, params, inputs), program.rtol))
     trace = executor.trace
-    failures = [] if comparison.correct else [comparison.message]
+    failures = [] if comparison.correct is not False else [comparison.message]
     counters = {}
     for name, formula in program.counts.items():
         want, got = bounds.evaluate(formula, params), trace.counter(name)
@@ -391,8 +429,8 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
                   progress: Callable[[int, int], None] | None = None, model: str = "crcw-arbitrary",
                   check_races: bool = True, max_time: float | None = None,
                   memory_limit: int = DEFAULT_MEMORY_LIMIT, max_launches: int = limits.DEFAULT_MAX_LAUNCHES,
-                  max_steps: int = limits.DEFAULT_MAX_STEPS) -> CheckResult:
-    """The sweep of `pramsim check`. With `max_time` (seconds) the whole sweep's time is estimated
+                  max_steps: int = limits.DEFAULT_MAX_STEPS, counts_only: bool = False) -> CheckResult:
+    """The sweep of `pramsim check` (`counts_only`: see check_point; no time estimate). With `max_time` (seconds) the whole sweep's time is estimated
     first and the check refused (ResourceError) when the estimate exceeds it, and stopped
     (LimitExceeded) if it passes it; launches and memory are limited per point. `check_races` (on by
     default, as in `pramsim check`) makes a shared-memory race an error (pramsim.engines.races)."""
@@ -400,7 +438,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     per_point = dataclasses.replace(lim, max_time=None)  # each point: its own launch count, the check's deadline
     estimate = None
-    if max_time:  # before the deadline starts: the probes have limits of their own
+    if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
         def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
             point = check_point(prog, small, machine, ps, seed, model, check_races)
             return point.work, point.depth
@@ -415,7 +453,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
         for k, params in enumerate(points_params):
             at = " ".join(f"{name}={v}" for name, v in params.items())
             with limits.enforce(per_point, program.file, f"the check's point {at}"):
-                points.append(check_point(program, params, machine, ps, seed, model, check_races))
+                points.append(check_point(program, params, machine, ps, seed, model, check_races, counts_only))
             if progress:
                 progress(k + 1, len(points_params))
     varied = [k for k, values in sweep_axes(program).items() if len(set(values)) > 1]

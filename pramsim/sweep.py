@@ -34,6 +34,7 @@ COLUMNS = ["work", "depth", "steps", "brent_lower", "brent_upper", "brent_holds"
            "sram_per_block_bytes", "flop", "depth_flop", "program", "machine", "seed", "engine"]
 # What a row also depends on besides its parameters: a resumed sweep reruns rows that differ in these.
 RUN_SETTINGS = ["program", "machine", "seed", "engine"]
+COUNTS_ONLY_ENGINE = "counts-only"  # the engine column of a --counts-only sweep (pramsim.engines.counts)
 
 
 def parse_axis(text: str) -> tuple[str, list[int]]:
@@ -113,7 +114,8 @@ def run_point(program_path: str, point: dict[str, int], machine: str, seed: int,
     if p is not None:
         spec = spec.with_processors(p)
     params = {**program.params, **{k: v for k, v in point.items() if k != "p"}}
-    r = run_program(program, params, spec, seed, engine=engine)
+    counts_only = engine == COUNTS_ONLY_ENGINE
+    r = run_program(program, params, spec, seed, engine="vector" if counts_only else engine, counts_only=counts_only)
     t = r.trace
     return {**params, "p": r.p, "work": t.work, "depth": t.depth, "steps": r.schedule.steps,
             "brent_lower": r.brent.lower, "brent_upper": r.brent.upper, "brent_holds": r.brent.holds,

@@ -15,6 +15,7 @@ from pramsim.errors import ExecutionError, PramsimError
 from pramsim.engines.vector import Executor
 from pramsim.programs import load_program, shipped_programs
 from pramsim.runner import execute, make_inputs, parse_params
+from test_counts_only import check_program_exactly, oblivious_programs
 
 numba = pytest.importorskip("numba")
 
@@ -50,6 +51,8 @@ def test_every_program_counts_exactly_as_the_executor(name):
         assert note.endswith("which needs lockstep lanes"), note
     assert_same_trace(vec.trace, com.trace)
     np.testing.assert_allclose(com_out, vec_out, rtol=1e-4, atol=1e-6)
+    if name in oblivious_programs():  # --counts-only runs these compiled kernels (tests/test_counts_only.py)
+        check_program_exactly(name)
 
 
 def test_partial_last_block_and_several_threads(monkeypatch):

@@ -172,6 +172,62 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
             results += list(pool.map(lambda c: run(middle, *c), chunks))
     else:
         results += [run(middle, *c) for c in chunks]
+    _record(kernel, nprocs, block, arrays, gen, results, bstat, loc, trace)
+
+
+def launch_classes(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndarray],
+                   scalars: dict[str, Any], loc: Loc, trace: CostTrace, classes: list[tuple[int, int, Any]]) -> None:
+    """Like `launch`, but run only one representative block per class of blocks that execute
+    alike: `classes` lists (lo, hi, members): blocks lo..hi-1 run; when `members` (a slice or an
+    array of block ids, lo included) is given, hi is lo + 1 and block lo stands for them all. The
+    representatives record their shared-memory accesses (exact wavefronts); each class's counts
+    and profile are its representative's times its size, its per-block figures copies. Exact when
+    the blocks of a class do execute alike (pramsim.engines.counts decides the classes)."""
+    fn, fn_rec, gen = _compiled(kernel, arrays, scalars)
+    nblocks = -(-nprocs // block)
+    array_args = [arrays[n] for n in gen.array_params]
+    scalar_args = [scalars[n] for n in gen.scalars]
+    bstat = np.zeros((nblocks, 6), np.int64)
+    samples = np.zeros((2, max(1, gen.bank_sites), 2), np.int64)
+    nchunks = max(1, len(gen.chunks))
+    scope = limits.current()
+
+    def run(rep: int, size: int) -> tuple[np.ndarray, ...]:
+        runs, cls, err = np.zeros(nchunks, np.int64), np.zeros(4, np.int64), np.zeros(6, np.int64)
+        diff = fn_rec(rep, rep + size, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat,
+                      np.zeros(1024, np.int64), err, samples, 0)
+        return runs, cls, diff, err
+
+    try:  # compile (or load from numba's cache) before any block runs
+        codecache.call_rebuilding(lambda: run(0, 0), fn, fn_rec)
+    except Exception as exc:  # numba's typing errors: let the vector engine run it
+        raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
+    results = []
+    alike = [(lo, members) for lo, _, members in classes if members is not None]
+    for rep, members in alike:  # members: a slice or an array of block ids
+        if scope is not None:
+            scope.check_time(None)
+        runs, cls, diff, err = run(rep, 1)
+        size = len(range(nblocks)[members]) if isinstance(members, slice) else len(members)
+        bstat[members] = bstat[rep]
+        results.append((runs * size, cls, diff * size, err))
+    def run_range(lo_hi: tuple[int, int]) -> tuple[np.ndarray, ...]:
+        if scope is not None:
+            scope.check_time(None)
+        return run(lo_hi[0], lo_hi[1] - lo_hi[0])
+
+    ranges = [(lo + a, lo + b) for lo, hi, members in classes if members is None for a, b in _chunks(hi - lo, _threads())]
+    if ranges:  # blocks that each run, spread over threads
+        with ThreadPoolExecutor(max_workers=_threads()) as pool:
+            results += list(pool.map(run_range, ranges))
+    _record(kernel, nprocs, block, arrays, gen, results, bstat, loc, trace)
+
+
+def _record(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndarray], gen: KernelCode,
+            results: list[tuple[np.ndarray, ...]], bstat: np.ndarray, loc: Loc, trace: CostTrace) -> None:
+    """Add a launch to `trace` from what its blocks' runs returned (chunk run counts, class depths,
+    profile difference array, error record) and their per-block figures; raise its first error."""
+    nblocks = len(bstat)
     failed = [err for *_, err in results if err[0]]
     if failed:  # the lowest processor (or block) that failed, as the vector engine reports it
         raise _error(gen, min(failed, key=lambda err: err[2]), block, arrays)
