@@ -20,6 +20,7 @@ from .programs import load_program, shipped_programs
 from .engines.vector import ENGINES, MODELS
 from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
 from .runner import MAX_INT
+from .completion import complete_program as _complete_program
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -50,29 +51,6 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                        f"and report it", err=True)
             sys.exit(3)
     return wrapper
-
-
-def _complete_program(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-    """Shell completion of a PROGRAM: the shipped names, then .py files and folders on the typed path
-    (docs/cli.md, "Shell completion")."""
-    from click.shell_completion import CompletionItem
-    names = [n for n in shipped_programs() if n.startswith(incomplete)]
-    paths = _complete_path(incomplete)
-    if not names and len(paths) == 1 and paths[0].endswith("/"):
-        paths = _complete_path(paths[0]) or paths  # one folder: offer what is in it (bash would end the word)
-    return [CompletionItem(c) for c in names + paths]
-
-
-def _complete_path(incomplete: str) -> list[str]:
-    """The .py files and folders (with a trailing /) whose path starts with `incomplete`."""
-    folder, slash, stem = incomplete.rpartition("/")
-    base = Path(folder or "/") if slash else Path(".")
-    try:
-        entries = sorted(base.iterdir())
-    except OSError:  # not a folder (yet)
-        return []
-    return [f"{folder}{slash}{e.name}" + ("/" if e.is_dir() else "") for e in entries
-            if e.name.startswith(stem) and not e.name.startswith((".", "__")) and (e.suffix == ".py" or e.is_dir())]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

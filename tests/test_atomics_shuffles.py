@@ -113,7 +113,7 @@ def test_float_atomic_add_rounds_as_one_after_another_in_processor_order(n):
     rng = np.random.default_rng(1)
     values = (rng.standard_normal(n) * 10.0 ** rng.integers(-3, 4, n)).astype(np.float32)
     cell = np.zeros(1, np.float32)
-    old = contention.apply_atomic(ops.ATOMICS["add"], cell, np.zeros(n, np.int64), [values])
+    old = contention.apply_atomic(ops.ATOMICS["add"], cell, (np.zeros(n, np.int64),), [values])
     want = np.float32(0)
     for i, v in enumerate(values):
         assert old[i] == want
@@ -130,7 +130,7 @@ def test_exch_cas_min_max_in_processor_order(n):
         buf = np.array([7, -3, 0], np.int64)
         ref = buf.copy()
         args = [values] if name != "cas" else [np.full(n, 7), values]
-        old = contention.apply_atomic(ops.ATOMICS[name], buf, cells, args)
+        old = contention.apply_atomic(ops.ATOMICS[name], buf, (cells,), args)
         for i, c in enumerate(cells):  # the same accesses, one after another, in plain Python
             assert old[i] == ref[c], (name, i)
             if name == "exch":

@@ -85,7 +85,8 @@ class _Evaluator:
         first = np.arange(nblocks, dtype=np.int64) * block
         b = np.arange(nblocks, dtype=np.int64)
         self.ids = {"gid": (first, first + lanes - 1), "block_id": (b, b), "lane": (np.zeros_like(lanes), lanes - 1),
-                    "block_dim": _const(block), "num_blocks": _const(nblocks), "num_procs": _const(nprocs)}
+                    "block_dim": _const(block), "num_blocks": _const(nblocks), "num_procs": _const(nprocs),
+                    "warp_size": _const(32)}
         self.defs = _single_definitions(kernel)
 
     def interval(self, e: ir.Expr, at: Any) -> Interval:

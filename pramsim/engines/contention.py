@@ -112,9 +112,13 @@ def queue_delays(cells: np.ndarray, start: Any) -> np.ndarray | None:
     return delays
 
 
-def apply_atomic(op: ops.AtomicOp, flat: np.ndarray, cells: np.ndarray, args: list[np.ndarray]) -> np.ndarray:
-    """Apply the atomics of one step to `flat` (a 1-D view of the array), one after another in
-    processor order per cell; return each access's old value (the array's dtype)."""
+def apply_atomic(op: ops.AtomicOp, buf: np.ndarray, index: tuple[np.ndarray, ...], args: list[np.ndarray]) -> np.ndarray:
+    """Apply the atomics of one step to `buf` at `index` (the processors' indices, in processor
+    order), one after another per cell; return each one's old value (the array's dtype). A buffer
+    that is not C-contiguous is a --counts-only stand-in (pramsim.engines.counts): read, not written."""
+    if not buf.flags.c_contiguous:
+        return buf[index]
+    flat, cells = buf.reshape(-1), flat_cells(index, buf.shape)
     args = [np.asarray(a).astype(flat.dtype, copy=False) for a in args]
     old = np.empty(len(cells), flat.dtype)
     if not len(cells):

@@ -518,7 +518,7 @@ class _Launch:
         cells = self.active(index, mask)
         if self.races is not None and space == "sram":
             self.track_race(e.array, buf, cells, mask, "atomic", e.loc)
-        old = contention.apply_atomic(ops.ATOMICS[e.op], buf.reshape(-1), contention.flat_cells(cells, buf.shape), list(args))
+        old = contention.apply_atomic(ops.ATOMICS[e.op], buf, cells, list(args))
         self.charge_memory("atomic", space, buf.itemsize, mask, "both", self.queue(buf, cells, always=True))
         if space == "sram":
             self.count_wavefronts(buf, index, mask, e.loc)

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from ..errors import Loc
 from . import ir
 
-# Expression nodes known to compute from their operands only. Any other node (an atomic that
-# returns the old value of a memory cell, a warp shuffle, whatever is added to the IR later) is
+# Expression nodes known to compute from their operands only (a warp shuffle, a Call, moves its
+# operand between lanes: clean if the operand is). Any other node (an atomic, which returns the
+# old value of a memory cell, whatever is added to the IR later) is
 # treated as a source of data: conservative by default, so that a new node that reads memory can
 # never make a data-dependent kernel look oblivious. A new node that is pure is added here.
 PURE = (ir.Const, ir.Var, ir.Intrinsic, ir.BinOp, ir.UnaryOp, ir.Compare, ir.BoolOp, ir.Select, ir.Call)
@@ -150,7 +151,7 @@ def uses(kernel: ir.Kernel):
                 yield s, Use(f"an index of array {s.array!r}", i, s.loc, s.array)
         for e in exprs(s):
             for node in ir.walk_expr(e):
-                if isinstance(node, ir.Load):
+                if isinstance(node, (ir.Load, ir.Atomic)):  # an atomic's index decides its contention too
                     for i in node.index:
                         yield s, Use(f"an index of array {node.array!r}", i, node.loc, node.array)
                 elif isinstance(node, ir.Select):
@@ -159,7 +160,7 @@ def uses(kernel: ir.Kernel):
 
 def exprs(s: ir.Stmt) -> list[ir.Expr]:
     """The expressions a statement evaluates itself (not those of nested statements)."""
-    if isinstance(s, ir.Assign):
+    if isinstance(s, (ir.Assign, ir.Eval)):
         return [s.value]
     if isinstance(s, ir.Store):
         return [*s.index, s.value]

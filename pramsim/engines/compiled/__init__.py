@@ -254,7 +254,7 @@ def _record(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.nda
         block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
         block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays, block_sram_wavefronts=bstat[:, 5].copy(),
         class_depth={c: int(cls[i]) for i, c in enumerate(("flop", "hbm", "sram"))},
-        arg_bytes=sum(int(a.nbytes) for a in array_args)))
+        arg_bytes=sum(int(arrays[n].nbytes) for n in gen.array_params)))
     for key, amount in totals.items():
         if isinstance(key, tuple) and amount and key[0] != "site":
             if key[0] == "bytes":
