@@ -6,8 +6,9 @@ sizes scripts/gpu_validate.py measures, run on the compiled engine, as scripts/c
 it runs the program, schedules it on the profile and records the predicted time, its device/host
 split and each launch's predicted device time (report.predicted_json). No GPU is needed or used.
 
-A row whose simulation is estimated (or found) to take longer than `max_time` seconds is skipped
-and listed with the reason; a row that fails is listed with its error. The file carries the date,
+A row whose simulation is estimated to take longer than `max_time` seconds is counted with
+--counts-only (the same figures, outputs not computed: `engine` says so) when the program is
+data-oblivious, else skipped and listed with the reason; a row that fails is listed with its error. The file carries the date,
 the git commit the predictions were made at and every figure of the profile, so that a later
 measurement can be compared with what the model said before it.
 """
@@ -57,14 +58,16 @@ def predict_row(name: str, params: dict[str, int], machine: Any, engine: str, ma
     params = {**prog.params, **params}
     row: dict[str, Any] = {"program": name, "params": params, "engine": engine}
     t0 = time.perf_counter()
-    try:
-        r = run_program(prog, params, machine, engine=engine, max_time=max_time or None)
+    try:  # a row too long to simulate, of an oblivious program, is counted instead (the same figures)
+        r = run_program(prog, params, machine, engine=engine, max_time=max_time or None, counts_only_if_too_long=True)
     except ResourceError as exc:
         row["skipped"] = f"simulation longer than --max-time {max_time:g} s: {exc.message}"
         return row
     except PramsimError as exc:
         row["error"] = f"{type(exc).__name__}: {exc.message}"
         return row
+    if r.engine == "counts-only":
+        row["engine"] = "counts-only"
     row.update(simulate_wall_s=time.perf_counter() - t0, correct=r.comparison.correct, work=r.trace.work,
                hbm_bytes=r.trace.hbm_bytes, launches=len(r.trace.launches),
                bound=r.schedule.details.get("roofline", {}).get("model_bound"), **report.predicted_json(r.schedule))

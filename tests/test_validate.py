@@ -56,10 +56,19 @@ def test_predict_only_writes_per_program_and_per_launch_predictions_with_commit_
     assert head in md and "nothing here is measured" in md and "| validate | tree_sum | n=256 | 8 |" in md
 
 
-def test_predict_only_skips_and_lists_rows_whose_simulation_would_take_too_long(tmp_path):
+def test_predict_only_counts_an_oblivious_row_too_long_to_run_and_skips_the_others(monkeypatch):
+    from pramsim import runner
+    from pramsim.estimate import Estimate
     from pramsim.machine import load_machine
     from pramsim.predictions import predict_row
-    row = predict_row("tree_sum", {"n": 1 << 22}, load_machine("h200"), "vector", max_time=0.001)
+    h200 = load_machine("h200")
+    full = predict_row("tree_sum", {"n": 1 << 16}, h200, "vector", max_time=0)  # no limit: a full run
+    # every run now looks too long (the estimate is the runner's, not under test here)
+    monkeypatch.setattr(runner, "estimate_time", lambda *a, **k: Estimate(1e9, "said so", [], 1e9, 1e9))
+    counted = predict_row("tree_sum", {"n": 1 << 16}, h200, "vector", max_time=60)
+    assert full["engine"] == "vector" and counted["engine"] == "counts-only" and counted["correct"] is None
+    assert counted["predicted_s"] == full["predicted_s"] and counted["per_launch"] == full["per_launch"]
+    row = predict_row("bitonic_sort", {"n": 1 << 16}, h200, "vector", max_time=0.001)  # data-dependent
     assert "predicted_s" not in row and "estimated" in row["skipped"] and "--max-time" in row["skipped"]
 
 
