@@ -103,7 +103,8 @@ HEADER = "| set | program | params | launches | predicted µs | device µs | hos
 
 def line(r: dict[str, Any]) -> str:
     """One markdown row: the prediction, or why there is none."""
-    head = f"| {r['set']} | {r['program']} | {' '.join(f'{k}={v}' for k, v in r['params'].items())} |"
+    star = "*" if r.get("engine") == "counts-only" else ""
+    head = f"| {r['set']} | {r['program']}{star} | {' '.join(f'{k}={v}' for k, v in r['params'].items())} |"
     if "skipped" in r or "error" in r:
         why = r.get("skipped") or f"error: {r['error']}"
         return f"{head} | {why[:160]} | | | |"
@@ -115,6 +116,7 @@ def markdown(result: dict[str, Any]) -> str:
     git = result["git"]
     commit = f"`{git['commit']}`" + (" (with uncommitted changes)" if git["dirty"] else "") if git["commit"] else "unknown"
     skipped = [r for r in result["rows"] if "skipped" in r or "error" in r]
+    counted = [r for r in result["rows"] if r.get("engine") == "counts-only"]
     head = [f"# Predictions for `{result['profile']}`, made without a GPU",
             "",
             f"Made {result['date']} at commit {commit}, before any measurement of this device. Model output "
@@ -122,7 +124,9 @@ def markdown(result: dict[str, Any]) -> str:
             "", "Profile figures: " + ", ".join(f"{k} = {v}" for k, v in result["profile_figures"].items()
                                                  if k not in ("source", "description", "processors")) + ".",
             "", f"Rows whose simulation was estimated (or found) to take longer than {result['max_time_s']:g} s "
-                f"were skipped, or failed: {len(skipped)} of {len(result['rows'])}, each listed with the reason.", "", HEADER, "|---|---|---|---:|---:|---:|---:|---|"]
+                f"were skipped, or failed: {len(skipped)} of {len(result['rows'])}, each listed with the reason."
+                + (f" Counted with --counts-only instead (data-oblivious, so the same figures; outputs not computed): "
+                   f"{len(counted)} rows, marked *." if counted else ""), "", HEADER, "|---|---|---|---:|---:|---:|---:|---|"]
     return "\n".join(head + [line(r) for r in result["rows"]]) + "\n"
 
 
