@@ -7,7 +7,8 @@ Usage:
         `pramsim validate --predict-only` ({"rows": [{set, program, params, predicted_s, ...}]}) and
         the kernels file ({"rows": [{"command", "result": pramsim run --json}]}).
 Writes OUT.json and OUT.md (beside it). A measured row is matched to the prediction of the same
-program and parameters (and the same set where both say it); the errors are (predicted −
+program and parameters (defaults filled in; of the same set where both say it), once per predictions
+file, so the second predictions (after the model changed) are tested beside the first; the errors are (predicted −
 measured) / measured, of the whole program (measured_s), of the device time (the sum of the
 launches' CUDA events) and of the host time, and per launch (launch i against launch i). These
 predictions were made before the device was measured, so these are out-of-sample errors; a
@@ -28,14 +29,22 @@ DEFAULT_PREDICTIONS = sorted((ROOT / "docs" / "validation").glob("h200-predictio
 WITHIN = 0.25  # the share of rows within ±25%, as docs/validation/README.md reports the h100 fit
 
 
-def _key(program: str, params: dict[str, Any]) -> tuple[str, tuple[tuple[str, int], ...]]:
-    return program, tuple(sorted((k, int(v)) for k, v in params.items()))
+def _key(program: str, params: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A row's identity: the program and all its parameters (a shipped program's defaults filled in,
+    as `pramsim validate --predict-only` records them), numbers and text alike as text."""
+    try:
+        from pramsim.programs import load_program, shipped_programs  # noqa: PLC0415
+        defaults = dict(load_program(program).params) if program in shipped_programs() else {}
+    except Exception:  # noqa: BLE001 - a program that does not load is matched by its given parameters
+        defaults = {}
+    return program, tuple(sorted((k, str(v)) for k, v in {**defaults, **params}.items()))
 
 
-def load_predictions(paths: list[Path]) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """(program, params) -> {predicted_s, predicted_device_s, predicted_host_s, per_launch, set, file,
-    commit}; rows skipped by --max-time are left out. A later file does not replace an earlier row."""
-    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+def load_predictions(paths: list[Path]) -> dict[tuple[Any, ...], dict[str, dict[str, Any]]]:
+    """(program, params) -> {file name: {predicted_s, predicted_device_s, predicted_host_s, per_launch,
+    set, file, commit}}: every predictions file's row, so that each file is tested (the second
+    predictions do not hide the first); rows skipped by --max-time are left out."""
+    out: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
     for path in paths:
         data = json.loads(path.read_text())
         commit = (data.get("git") or {}).get("commit")
@@ -45,7 +54,9 @@ def load_predictions(paths: list[Path]) -> dict[tuple[Any, ...], dict[str, Any]]
                 continue
             pred = {k: row.get(k) for k in ("predicted_s", "predicted_device_s", "predicted_host_s", "per_launch")}
             pred.update(set=row.get("set"), file=path.name, commit=commit)
-            out.setdefault(_key(row["program"], row["params"]), pred)
+            same = out.setdefault(_key(row["program"], row["params"]), {})
+            # one row per file; of a file's rows for one key (validate and benchmark sets), keep both apart
+            same.setdefault(f"{path.name}:{row.get('set')}", pred)
     return out
 
 
@@ -84,28 +95,34 @@ def summary(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
             "median_abs": statistics.median(errors) if errors else None}
 
 
-def compare(measured: dict[str, Any], predictions: dict[tuple[Any, ...], dict[str, Any]],
+def compare(measured: dict[str, Any], predictions: dict[tuple[Any, ...], dict[str, dict[str, Any]]],
             prediction_files: list[Path]) -> dict[str, Any]:
-    """The whole comparison: matched rows with errors, unmatched rows on either side, summaries."""
+    """The whole comparison: each measured row against each file's prediction of it (of the same
+    set where the prediction names one), rows that match nothing, summaries overall and per file."""
     rows, unmatched = [], []
     used = set()
     for r in measured.get("results", []):
         key = _key(r["program"], r["params"])
+        preds = [p for p in predictions.get(key, {}).values() if p["set"] in (None, r.get("set")) or r.get("set") is None]
         if "error" in r and "measured_s" not in r:
             unmatched.append({"program": r["program"], "params": r["params"], "why": f"failed: {r['error']}"})
-        elif key not in predictions:
+        elif not preds:
             unmatched.append({"program": r["program"], "params": r["params"], "why": "no committed prediction"})
         else:
             used.add(key)
-            rows.append(compare_row(r, predictions[key]))
+            rows += [compare_row(r, p) for p in preds]
     not_measured = [{"program": k[0], "params": dict(k[1]), "predictions_file": p["file"]}
-                    for k, p in predictions.items() if k not in used]
+                    for k, by_file in predictions.items() if k not in used for p in by_file.values()]
     meta = measured.get("meta", {})
+    files = sorted({r["predictions_file"] for r in rows})
+    every = [p for by_file in predictions.values() for p in by_file.values()]
     return {"kind": "out-of-sample comparison", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "device": meta.get("device"), "driver": meta.get("driver"), "simulated": meta.get("simulated"),
             "measured_at": meta.get("date"), "prediction_files": [p.name for p in prediction_files],
-            "prediction_commits": sorted({p["commit"] for p in predictions.values() if p.get("commit")}),
+            "prediction_commits": sorted({p["commit"] for p in every if p.get("commit")}),
             "summary": {k: summary(rows, k) for k in ("error", "device_error", "host_error")},
+            "summary_by_file": {f: {k: summary([r for r in rows if r["predictions_file"] == f], k)
+                                    for k in ("error", "device_error", "host_error")} for f in files},
             "rows": rows, "unmatched_measured": unmatched, "predicted_not_measured": not_measured}
 
 
@@ -125,15 +142,18 @@ def markdown(result: dict[str, Any]) -> str:
              "Error = (predicted − measured) / measured.", ""]
     if result.get("simulated"):
         lines += ["**Simulated**: measured on numba's CUDA simulator, not a GPU; the errors mean nothing.", ""]
-    for key, s in result["summary"].items():
-        med = "–" if s["median_abs"] is None else f"{s['median_abs']:.0%}"
-        lines.append(f"- {key}: {s['within_25pct']} of {s['rows']} rows within ±25%, median |error| {med}")
-    lines += ["", "| set | program | params | measured µs | predicted µs | error | device meas. µs | device pred. µs | "
-              "device error | host error | median per-launch |error| |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, by_key in result["summary_by_file"].items():
+        lines.append(f"{name}:")
+        for key, s in by_key.items():
+            med = "–" if s["median_abs"] is None else f"{s['median_abs']:.0%}"
+            lines.append(f"- {key}: {s['within_25pct']} of {s['rows']} rows within ±25%, median |error| {med}")
+        lines.append("")
+    lines += ["| predictions | set | program | params | measured µs | predicted µs | error | device meas. µs | device pred. µs | "
+              "device error | host error | median per-launch |error| |", "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         params = " ".join(f"{k}={v}" for k, v in r["params"].items())
         med = "–" if r["median_abs_launch_error"] is None else f"{r['median_abs_launch_error']:.0%}"
-        lines.append(f"| {r['set']} | {r['program']} | {params} | {_us(r['measured_s'])} | {_us(r['predicted_s'])} | "
+        lines.append(f"| {r['predictions_file']} | {r['set']} | {r['program']} | {params} | {_us(r['measured_s'])} | {_us(r['predicted_s'])} | "
                      f"{_pct(r['error'])} | {_us(r['measured_device_s'])} | {_us(r['predicted_device_s'])} | "
                      f"{_pct(r['device_error'])} | {_pct(r['host_error'])} | {med} |")
     if result["unmatched_measured"]:
@@ -149,7 +169,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="OUT.json (OUT.md is written beside it)")
     args = ap.parse_args(argv)
     files = args.predictions or DEFAULT_PREDICTIONS
-    result = compare(json.loads(args.measured.read_text()), load_predictions(files), files)
+    try:
+        measured = json.loads(args.measured.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"gpu_compare: cannot read the measurements {args.measured}: {exc} (did the suite step run?)",
+              file=sys.stderr)
+        return 2
+    result = compare(measured, load_predictions(files), files)
     args.out.write_text(json.dumps(result, indent=2, allow_nan=False))
     args.out.with_suffix(".md").write_text(markdown(result))
     s = result["summary"]["error"]

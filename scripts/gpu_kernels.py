@@ -48,15 +48,20 @@ def attn(n: int, heads: int = HEADS, d: int = D) -> dict[str, int]:
     return {"batch": 1, "heads": heads, "n": n, "d": d}
 
 
-# (group, program, params): the goal sizes; a program's other parameters are its defaults.
+# The tiles the goals are judged at (docs/validation/README.md section 8, and the model's predictions
+# of them in docs/validation/h200-model-regblock-2026-11-30.json): not the programs' tiny defaults.
+SGEMM_TILES = {"bm": 128, "bn": 128, "bk": 8, "tm": 8, "tn": 8, "pad": 4}
+FLASH_TILES = {"br": 64, "bc": 32, "rm": 8, "cn": 4, "pad": 1}
+
+# (group, program, params): the goal sizes with the goal tiles; other parameters are the defaults.
 ENTRIES: list[tuple[str, str, dict[str, int]]] = [
-    ("sgemm", SGEMM, {"n": 4096}),
-    ("sgemm", SGEMM, {"n": 8192}),
+    ("sgemm", SGEMM, {"n": 4096, **SGEMM_TILES}),
+    ("sgemm", SGEMM, {"n": 8192, **SGEMM_TILES}),
     ("sgemm", "matmul_tiled", {"n": 4096, "tile": 16}),
-    ("attention", FLASH, attn(4096)),
+    ("attention", FLASH, {**attn(4096), **FLASH_TILES}),
     ("attention", "attention_flash", {**attn(4096), "tile_r": 16, "tile_c": 16, "pad": 1}),
-    ("attention", FLASH, attn(1024)),
-    ("attention", FLASH, attn(2048)),
+    ("attention", FLASH, {**attn(1024), **FLASH_TILES}),
+    ("attention", FLASH, {**attn(2048), **FLASH_TILES}),
     ("attention", "attention_naive", attn(1024)),
     ("attention", "attention_naive", attn(2048)),
     ("attention", "attention_naive", attn(4096)),

@@ -104,6 +104,7 @@ def main() -> int:
                     ratio *= scale_params[k] / params[k]
             params = scale_params
             nbytes, flops = int(nbytes * ratio), int(flops * ratio)
+        params = {**load_program(name).params, **params}  # every parameter, as the predictions record them
         ptxt = " ".join(f"{k}={v}" for k, v in params.items())
         t0 = time.perf_counter()
         try:

@@ -98,7 +98,14 @@ def test_compare_gives_hand_computed_errors_per_program_and_per_launch(tmp_path)
     assert result["unmatched_measured"] == [{"program": "r", "params": {"n": 1}, "why": "no committed prediction"}]
     assert result["summary"]["error"] == {"rows": 2, "within_25pct": 0, "median_abs": pytest.approx(0.5)}
     assert result["prediction_commits"] == ["abc"]
-    assert "| benchmark | p | n=8 | 1,000.0 | 1,500.0 | +50% |" in compare.markdown(result)
+    assert "| h200-predictions-x.json | benchmark | p | n=8 | 1,000.0 | 1,500.0 | +50% |" in compare.markdown(result)
+    # a second predictions file is compared too, not hidden by the first; defaults are filled in
+    second = tmp_path / "h200-predictions-y.json"
+    second.write_text(json.dumps({"git": {"commit": "def"}, "rows": [
+        {"set": "benchmark", "program": "tree_sum", "params": {"n": 1024}, "predicted_s": 2e-3, "per_launch": []}]}))
+    measured2 = {"results": [{"set": "benchmark", "program": "tree_sum", "params": {}, "measured_s": 1e-3}]}
+    both = compare.compare(measured2, compare.load_predictions([pred_file, second]), [pred_file, second])
+    assert [(r["predictions_file"], r["error"]) for r in both["rows"]] == [("h200-predictions-y.json", pytest.approx(1.0))]
 
 
 def test_kernel_goals_are_judged_from_the_rows():
@@ -113,3 +120,22 @@ def test_kernel_goals_are_judged_from_the_rows():
     assert [s["naive_over_flash"] for s in goals[3]["speedups"]] == [2.0, 3.0, 5.0]
     naive[2]["measured_device_s"] = 8.0                                  # 2x at N=4096: the margin shrinks
     assert k.goals(flash + naive)[3]["met"] is False
+
+
+def test_the_real_runs_name_each_programs_parameters_in_full():
+    """The dry run uses tiny sizes; the real entries are checked here: every parameter is the
+    program's own and in its range, and the goal kernels run with the goal tiles, not the defaults
+    (a review found the SGEMM and flash goals judged at the tiny default tiles)."""
+    from pramsim.programs import load_program
+    from pramsim.validate import BENCH, SUITE
+    kernels = script("gpu_kernels")
+    rows = [(name, params) for _, name, params in kernels.ENTRIES] + list(SUITE) + [(n, p) for n, p, _, _ in BENCH]
+    for name, params in rows:
+        prog = load_program(name)
+        assert set(params) <= set(prog.params), (name, params)
+        for k, v in params.items():
+            lo, hi = prog.ranges.get(k, (1, None))
+            assert (lo is None or v >= lo) and (hi is None or v <= hi), (name, k, v)
+    goal = {name: params for group, name, params in kernels.ENTRIES if params.get("n") == 4096}
+    assert goal["matmul_regblock"]["bm"] == 128 and goal["matmul_regblock"]["tm"] == 8
+    assert goal["attention_flash_regblock"]["br"] == 64 and goal["attention_flash_regblock"]["rm"] == 8

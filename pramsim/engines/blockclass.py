@@ -45,7 +45,7 @@ def classes(kernel: ir.Kernel, nprocs: int, block: int, scalars: dict[str, Any])
         try:
             ev = _Evaluator(kernel, nprocs, block, nblocks, lanes, scalars)
             for use in uses:
-                lo, hi = ev.interval(use.expr, use.loc)
+                lo, hi = (np.broadcast_to(v, (nblocks,)) for v in ev.interval(use.expr, use.loc))
                 alone |= lo != hi
                 columns.append(lo)
         except Unknown:
@@ -88,6 +88,7 @@ class _Evaluator:
                     "block_dim": _const(block), "num_blocks": _const(nblocks), "num_procs": _const(nprocs),
                     "warp_size": _const(32)}
         self.defs = _single_definitions(kernel)
+        self.reassigned = _assigned(kernel) & set(kernel.param_names)  # not the launch's value everywhere
 
     def interval(self, e: ir.Expr, at: Any) -> Interval:
         if isinstance(e, ir.Const):
@@ -99,6 +100,8 @@ class _Evaluator:
         if isinstance(e, ir.Var):
             if e.name in self.defs:
                 return self.interval(self.defs[e.name], at)
+            if e.name in self.reassigned:
+                raise Unknown
             value = self.scalars.get(e.name)
             if isinstance(value, (bool, int, np.integer)) and not isinstance(value, float):
                 return _const(int(value))
@@ -108,15 +111,15 @@ class _Evaluator:
         if isinstance(e, ir.Compare):
             return _compare(e.op, self.interval(e.left, at), self.interval(e.right, at))
         if isinstance(e, ir.BoolOp):
-            (a, b), (c, d) = self.interval(e.left, at), self.interval(e.right, at)
-            a, b, c, d = (x != 0 for x in (a, b, c, d))
+            (a, b), (c, d) = _truth(self.interval(e.left, at)), _truth(self.interval(e.right, at))
             if e.op == "and":
-                return (a & c).astype(np.int64), (b & d).astype(np.int64)
-            return (a | c).astype(np.int64), (b | d).astype(np.int64)
+                return a & c, b & d
+            return a | c, b | d
         if isinstance(e, ir.UnaryOp):
             lo, hi = self.interval(e.operand, at)
             if e.op == "not":
-                return (hi == 0).astype(np.int64), (lo == 0).astype(np.int64)
+                t_lo, t_hi = _truth((lo, hi))
+                return 1 - t_hi, 1 - t_lo
             if e.op == "-":
                 return -hi, -lo
             raise Unknown
@@ -125,6 +128,14 @@ class _Evaluator:
             f = np.minimum if e.func == "min" else np.maximum
             return f(a, c), f(b, d)
         raise Unknown
+
+
+def _truth(x: Interval) -> Interval:
+    """The interval of bool(v) for v in [lo, hi]: surely true only when 0 is outside, surely false
+    only when it is [0, 0] (the endpoints alone would call [-4, 3] always true)."""
+    lo, hi = x
+    zero_inside = (lo <= 0) & (hi >= 0)
+    return (~zero_inside).astype(np.int64), ((lo != 0) | (hi != 0)).astype(np.int64)
 
 
 def _const(v: int) -> Interval:
@@ -180,8 +191,10 @@ def _single_definitions(kernel: ir.Kernel) -> dict[str, ir.Expr]:
         if isinstance(s, ir.Assign) and count.get(s.target) == 1 and s.target not in read | reads:
             defs[s.target] = s.value
         read |= reads
-    return {k: v for k, v in defs.items() if k not in _params_assigned(kernel)}
+    return {k: v for k, v in defs.items() if k not in _assigned(kernel) & set(kernel.param_names)}
 
 
-def _params_assigned(kernel: ir.Kernel) -> set[str]:
-    return {s.target for s in ir.walk_stmts(kernel.body) if isinstance(s, ir.Assign)} & set(kernel.param_names)
+def _assigned(kernel: ir.Kernel) -> set[str]:
+    """The variables a kernel assigns (loop variables too)."""
+    return {s.target if isinstance(s, ir.Assign) else s.var for s in ir.walk_stmts(kernel.body)
+            if isinstance(s, (ir.Assign, ir.For))}

@@ -33,8 +33,7 @@ DEFAULT_MEMORY_LIMIT = 8 * 2**30  # bytes of arrays + simulation state; --max-me
 BYTES_PER_PROCESSOR = 200
 
 # How launches run: "vector" (lockstep, NumPy; defines the semantics) or "compiled" (pramsim.engines.compiled).
-ENGINES = ("vector", "compiled")
-MODELS = contention.MODELS
+ENGINES, MODELS = ("vector", "compiled"), contention.MODELS
 
 
 class Executor:
@@ -57,6 +56,7 @@ class Executor:
         self.model = model
         self.engine = engine
         self.notes: list[str] = []  # kernels the compiled engine handed back to the vector engine, and why
+        self.value_checks = True  # False (--counts-only, whose values are stand-ins): no checks of values
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
         self.reserve(np.asarray(host).nbytes, f"input {name!r}", None)
@@ -103,14 +103,14 @@ class Executor:
                 hint="use smaller parameters, or raise the limit with --max-memory GIB")
         with np.errstate(all="ignore"):
             _Launch(kernel, nprocs, block, args, loc, self.trace, self.model,
-                    RaceTracker() if self.check_races else None).run()
+                    RaceTracker() if self.check_races else None, self.value_checks).run()
 
 
 class _Launch:
     """The state of one launch while it runs: variables, arrays, masks and cost counters."""
 
-    def __init__(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc,
-                 trace: CostTrace, model: str = "crcw-arbitrary", races: RaceTracker | None = None):
+    def __init__(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc, trace: CostTrace,
+                 model: str = "crcw-arbitrary", races: RaceTracker | None = None, value_checks: bool = True):
         self.kernel = kernel
         self.model = model
         self.races = races
@@ -141,6 +141,7 @@ class _Launch:
         self.bytes: Counter = Counter()
         self.sram_bytes = 0
         self.barriers = 0
+        self.value_checks = value_checks  # False: no checks of computed values (--counts-only's stand-ins)
         self.bind(args)
 
     # ---- set-up ------------------------------------------------------------------------------
@@ -538,7 +539,7 @@ class _Launch:
         kinds = tuple(ops.kind_of_value(a) for a in args)
         if row.result_kind(kinds) is None:  # the type checker refuses these before a launch runs
             raise ops.error("refused_kinds", e.loc, op=row.key, refusal=row.refusal, expr=ir.format_expr(e))
-        for check in row.checks_for(kinds):
+        for check in row.checks_for(kinds) if self.value_checks else ():
             failing = check.failing(args[check.arg])
             if isinstance(failing, np.ndarray) and mask.arr is not None:
                 failing = failing & mask.arr

@@ -70,7 +70,8 @@ class Compare(Expr):
 
 @dataclass(frozen=True)
 class BoolOp(Expr):
-    """`a and b` / `a or b`, evaluated without short-circuit (both sides cost work)."""
+    """`a and b` / `a or b`, short-circuit per processor: the right side runs (and costs work) only
+    where the left side does not decide."""
 
     op: str
     left: Expr

@@ -156,6 +156,8 @@ def uses(kernel: ir.Kernel):
                         yield s, Use(f"an index of array {node.array!r}", i, node.loc, node.array)
                 elif isinstance(node, ir.Select):
                     yield s, Use("the condition of this `... if ... else ...`", node.cond, node.loc)
+                elif isinstance(node, ir.BoolOp):  # per processor, its left side decides whether the right runs
+                    yield s, Use(f"the left side of this `{node.op}`", node.left, node.loc)
 
 
 def exprs(s: ir.Stmt) -> list[ir.Expr]:

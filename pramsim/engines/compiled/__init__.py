@@ -50,6 +50,10 @@ from .support import GENERATED_HEADER
 
 __all__ = ["Unsupported", "launch", "render"]
 
+# Errors that depend on the values computed (not on indices or control flow): launch_classes runs on
+# --counts-only's stand-in values, so such an error there sends the launch to the vector engine, which
+# counts without value checks (pramsim.engines.counts).
+_VALUE_ERRORS = {ops.ERRORS[name].code for name in ("div_zero", "int_of_nan", "negative_power", "shift_range")}
 DEADLINE_CHUNKS = 32  # chunks of blocks per launch when a run has a deadline (checked between them)
 
 # ---- running a launch ------------------------------------------------------------------------------
@@ -220,15 +224,20 @@ def launch_classes(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str,
     if ranges:  # blocks that each run, spread over threads
         with ThreadPoolExecutor(max_workers=_threads()) as pool:
             results += list(pool.map(run_range, ranges))
-    _record(kernel, nprocs, block, arrays, gen, results, bstat, loc, trace)
+    _record(kernel, nprocs, block, arrays, gen, results, bstat, loc, trace, value_errors=False)
 
 
 def _record(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndarray], gen: KernelCode,
-            results: list[tuple[np.ndarray, ...]], bstat: np.ndarray, loc: Loc, trace: CostTrace) -> None:
+            results: list[tuple[np.ndarray, ...]], bstat: np.ndarray, loc: Loc, trace: CostTrace,
+            value_errors: bool = True) -> None:
     """Add a launch to `trace` from what its blocks' runs returned (chunk run counts, class depths,
     profile difference array, error record) and their per-block figures; raise its first error."""
     nblocks = len(bstat)
     failed = [err for *_, err in results if err[0]]
+    if not value_errors and any(int(err[0]) in _VALUE_ERRORS for err in failed):
+        # the generated code stops a lane at its first error, so the counts are short: count elsewhere
+        raise Unsupported("a check of computed values (int of NaN, division by zero, ...) failed on the stand-in "
+                          "values; the vector engine counts without such checks")
     if failed:  # the lowest processor (or block) that failed, as the vector engine reports it
         raise _error(gen, min(failed, key=lambda err: err[2]), block, arrays)
     runs = sum(r[0] for r in results)
