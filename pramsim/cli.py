@@ -184,6 +184,14 @@ def _check_outputs(*targets: tuple[str, Path | None]) -> None:
             check_target(path, option)
 
 
+def _profile_name(name: str | None) -> str | None:
+    """A profile name is a file name in the user profile folder: letters, digits, '-', '_', '.'."""
+    if name is not None and (not name or name.startswith(".") or not all(c.isalnum() or c in "-_." for c in name)):
+        raise click.BadParameter(f"{name!r}: use letters, digits, '-', '_' and '.' (not starting with '.')",
+                                 param_hint="--name")
+    return name
+
+
 def _machine(machine: str, p: int | None) -> Any:
     spec = load_machine(machine)
     return spec.with_processors(p) if p is not None else spec
@@ -276,6 +284,9 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     With --work/--depth it grades a submission against the bounds an instructor gives; exit code
     0 means pass, 1 fail."""
     from .verdict import take_nonce, write_verdict
+    if counts_only and json_out:  # a verdict's pass says the results are right: counts-only computes none
+        raise ParameterError("--json-out writes a grading verdict, and --counts-only checks no results",
+                             hint="grade without --counts-only")
     _check_outputs(("--json-out", json_out))
     nonce = take_nonce()  # before the program file, which is Python that could read it, is loaded
     try:
@@ -498,13 +509,10 @@ def _param_name(assignment: str) -> str:
 @click.argument("program", shell_complete=_complete_program)
 @_friendly_errors
 def show_ir(program: str) -> None:
-    """Print the IR of every kernel PROGRAM's file defines."""
-    from .dsl import Kernel
-    prog = load_program(program)
-    module = sys.modules[prog.host.__module__]
-    for value in vars(module).values():
-        if isinstance(value, Kernel):
-            click.echo(ir.format_kernel(value.ir) + "\n# " + oblivious.analyse(value.ir).describe() + "\n")
+    """Print the IR of every kernel PROGRAM's file defines (or imports from a helper module beside it)."""
+    from .programs import kernels_of
+    for kernel in kernels_of(load_program(program)):
+        click.echo(ir.format_kernel(kernel.ir) + "\n# " + oblivious.analyse(kernel.ir).describe() + "\n")
 
 
 @main.command("show-cuda")
@@ -561,7 +569,8 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
               help="Write the profile from this saved measurement (JSON; docs/cli.md lists its fields); no GPU needed.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The profile to write [default: NAME.toml in the user profile folder, where --machine NAME finds it].")
-@click.option("--name", default=None, help="The profile's name [default: from the device name, e.g. nvidia-h200].")
+@click.option("--name", default=None, callback=lambda ctx, param, v: _profile_name(v),
+              help="The profile's name [default: from the device name, e.g. nvidia-h200].")
 @_friendly_errors
 def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> None:
     """Measure this machine's GPU (or read a saved measurement) and write a GPU machine profile

@@ -88,7 +88,7 @@ def read_edge_list(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _edge(fields: list[str], n: int, loc: Loc) -> tuple[int, int]:
     """The two vertex ids of one edge-list line."""
-    if len(fields) != 2 or not all(f.isdigit() for f in fields):
+    if len(fields) != 2 or not all(f.isascii() and f.isdigit() for f in fields):
         raise ParameterError(f"edge-list line is not two vertex ids: {' '.join(fields)!r}", loc=loc,
                              hint="write one edge per line as `u v`, with 0-based integer vertex ids")
     u, v = int(fields[0]), int(fields[1])

@@ -5,10 +5,12 @@ import difflib
 import importlib.util
 import io
 import sys
+import types
 import sysconfig
 import tokenize
 import traceback
 from pathlib import Path
+from typing import Any
 
 from .dsl import Program
 from .errors import Loc, PramsimError, ProgramError, offset_loc, path_exists
@@ -64,7 +66,13 @@ def load_file(path: Path) -> list[Program]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     # The file's folder is importable while it loads, so a program may import helper modules kept
-    # beside it (programs/_scan.py; a leading _ keeps a file out of the shipped programs).
+    # beside it (programs/_scan.py; a leading _ keeps a file out of the shipped programs). A helper of
+    # the same name that another folder's program loaded is forgotten first: each file gets its own.
+    for name, folder in list(_helpers.items()):
+        if folder != path.parent:
+            sys.modules.pop(name, None)
+            del _helpers[name]
+    before = set(sys.modules)
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)
@@ -77,6 +85,10 @@ def load_file(path: Path) -> list[Program]:
     finally:
         if str(path.parent) in sys.path:  # the file's own code may have removed it
             sys.path.remove(str(path.parent))
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None)
+            if file and Path(file).resolve().parent == path.parent:
+                _helpers[name] = path.parent
     programs = [v for v in vars(module).values() if isinstance(v, Program)]
     if not programs:
         raise ProgramError(f"{path} defines no program", hint="decorate the host function with @program(...)")
@@ -84,6 +96,27 @@ def load_file(path: Path) -> list[Program]:
         p.file = str(path)
     _cache[path] = programs
     return programs
+
+
+_helpers: dict[str, Path] = {}  # helper modules programs imported from their folders -> the folder
+
+
+def kernels_of(program: Program) -> list[Any]:
+    """The kernels a program's file defines, and those of the helper modules beside it that it uses
+    (scan_blelloch's live in programs/_prefix_scan.py), each once, in order."""
+    module = sys.modules.get(program.host.__module__)
+    values = list(vars(module).values()) if module else []
+    folder = Path(program.file).resolve().parent if program.file else None
+    for v in list(values):  # a helper's namespace: of a function imported from it, or of the module itself
+        space = vars(v) if isinstance(v, types.ModuleType) else getattr(getattr(v, "fn", v), "__globals__", None)
+        file = space.get("__file__") if isinstance(space, dict) else None
+        if file and space is not vars(module) and Path(file).resolve().parent == folder:
+            values += space.values()
+    out: list[Any] = []
+    for v in values:
+        if getattr(v, "__pramsim_kernel__", False) and not any(v is k for k in out):
+            out.append(v)
+    return out
 
 
 def check_source_file(path: Path) -> None:

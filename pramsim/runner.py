@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -15,7 +14,7 @@ import numpy as np
 
 from . import bounds, limits, progress
 from .cost import CostTrace
-from .dsl import Kernel, Program, format_range
+from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .calibration import calibration as CALIBRATION
 from .estimate import Estimate, Probe, estimate_time, format_seconds
@@ -24,7 +23,7 @@ from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
 from .lang import oblivious
 from .machine import MachineSpec, Schedule, simulate
 from .machine.schedule import Brent
-from .programs import user_code_error
+from .programs import kernels_of, user_code_error
 from .runtime import DeviceArray, use_backend
 
 
@@ -233,7 +232,7 @@ def _counts_only_instead(program: Program, estimate: Estimate, max_time: float, 
     --counts-only instead; "" otherwise."""
     if estimate.seconds is None or estimate.seconds <= max_time or model != "crcw-arbitrary" or check_races:
         return ""
-    kernels = [v.ir for v in vars(sys.modules.get(program.host.__module__, object)).values() if isinstance(v, Kernel)]
+    kernels = [k.ir for k in kernels_of(program)]
     if not kernels or not all(oblivious.analyse(k).oblivious for k in kernels):
         return ""
     return (f"the full run would take an estimated {format_seconds(estimate.seconds)}, over --max-time "

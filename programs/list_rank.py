@@ -5,13 +5,14 @@ Round k doubles every pointer: rank'[i] = rank[i] + rank[succ[i]], succ'[i] = su
 written to a second pair of arrays (double buffering, so that no processor reads a cell another
 one writes in the same launch, as on a GPU). After round k, rank[i] = min(2^k, distance to the
 tail); ceil(log2 n) rounds reach every node. Work Θ(n log n) (n processors every round, which is
-why it is not work-efficient: see list_rank_ruling), depth Θ(log n).
+why it is not work-efficient: see list_rank_splice), depth Θ(log n).
 
 Weakest PRAM model: CREW. Writes are exclusive (node i writes only its own cells), but reads are
-not: in one statement node j reads its own rank while its predecessor reads rank[j], and once
-pointers reach the tail (which points to itself) all those nodes read the tail's cells in the
-same step. `--model erew` refuses the run, `--model crew` accepts it. (CLRS's EREW version reads
-the two ranks in separate steps and idles the nodes whose successor is nil.)
+not: once pointers reach the tail, which points to itself, every node whose pointer reached it
+reads the tail's cells in the same step (pramsim performs the loads of one statement in separate
+steps, so rank[i] and rank[succ[i]] do not clash by themselves). `--model erew` refuses the run,
+`--model crew` accepts it. (CLRS's EREW version gives the tail a nil successor and idles the
+nodes that reach it.)
 """
 from pramsim import graphs
 from pramsim.dsl import gid, int32, kernel, program, zeros

@@ -58,7 +58,7 @@ STDERR_TAIL = 2000            # bytes of the checker's stderr kept for the reaso
 POLL_S = 0.05
 
 
-def grade(path: Path, work: str, depth: str, timeout: float, memory_limit: int) -> dict:
+def grade(path: Path, work: str, depth: str, timeout: float, memory_limit: int, model: str = "crcw-arbitrary") -> dict:
     """Check one submission in its own limited process; {'file', 'pass', 'why', 'seconds'}."""
     start = time.monotonic()
     nonce = secrets.token_hex(16)
@@ -66,7 +66,7 @@ def grade(path: Path, work: str, depth: str, timeout: float, memory_limit: int) 
         verdict_path, err_path = Path(tmp) / "verdict.json", Path(tmp) / "stderr.txt"
         cmd = [sys.executable, "-c", LIMIT_AND_EXEC, str(memory_limit), str(MAX_FILE_BYTES),
                sys.executable, "-m", "pramsim.cli", "check", str(path.resolve()), "--work", work, "--depth", depth,
-               "--max-time", "0", "--json-out", str(verdict_path)]
+               "--model", model, "--max-time", "0", "--json-out", str(verdict_path)]
         with open(err_path, "wb") as err:
             status = run_limited(cmd, Path(tmp), nonce, err, timeout)
         passed, why = judge(status, verdict_path, nonce, read_tail(err_path), timeout)
@@ -181,6 +181,8 @@ def main() -> int:
     ap.add_argument("submissions", type=Path)
     ap.add_argument("--work", required=True)
     ap.add_argument("--depth", required=True)
+    ap.add_argument("--model", default="crcw-arbitrary",
+                    help="the PRAM model a submission must respect, e.g. erew (default crcw-arbitrary)")
     ap.add_argument("--csv", type=Path, help="write file,pass,why rows")
     ap.add_argument("--junit", type=Path, help="write a JUnit XML report (one testcase per submission)")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per submission (default 60)")
@@ -196,7 +198,7 @@ def main() -> int:
             ap.error(f"the folder of {report} does not exist")
     paths = sorted(args.submissions.glob("*.py"))
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        results = list(pool.map(lambda p: grade(p, args.work, args.depth, args.timeout,
+        results = list(pool.map(lambda p: grade(p, args.work, args.depth, args.timeout, model=args.model, memory_limit=
                                                 int(args.memory_limit * 2**30)), paths))
     for r in results:
         print(f"{'PASS' if r['pass'] else 'FAIL'}  {r['file']:<30} {r['why']}")

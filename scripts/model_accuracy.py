@@ -51,8 +51,10 @@ VALIDATE = ROOT / "docs/validation/h100-2026-11-23-validate.json"
 BENCH = ROOT / "docs/validation/h100-2026-11-23-gpu_validate.json"
 LOO_GRID = np.arange(0.0, 301.0, 10.0)  # the device's fitted value (calibrate.Model) is simulated at these
 SKIP = {"attention_chunked"}   # benchmark-size row left out: hours of simulation
-# The code whose counts a trace holds: a change there makes every cached trace stale.
-COUNTING_SOURCES = ["pramsim/cost.py", "pramsim/engines/vector.py", "pramsim/engines/compiled"]
+# The code whose counts a trace holds: all of pramsim but the machine models, which read traces
+# (the charge table, the engines, the DSL's defaults): a change there makes every cached trace stale.
+COUNTING_SOURCES = sorted(str(f.relative_to(ROOT)) for f in (ROOT / "pramsim").rglob("*.py")
+                          if "machine" not in f.relative_to(ROOT / "pramsim").parts)
 
 
 def label(row: dict) -> str:
@@ -83,6 +85,9 @@ def trace_key(row: dict) -> str:
     prog = load_program(row["program"])
     h = hashlib.sha256()
     h.update(Path(prog.file).read_bytes() if prog.file else prog.name.encode())
+    if prog.file:  # the helper modules beside it (programs/_prefix_scan.py, ...)
+        for helper in sorted(Path(prog.file).parent.glob("_*.py")):
+            h.update(helper.read_bytes())
     h.update(json.dumps({"params": row["params"], "engine": row["engine"]}, sort_keys=True).encode())
     h.update(_counting_hash().encode())
     return h.hexdigest()[:32]

@@ -7,7 +7,6 @@ sizes and tiles."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 import textwrap
 
 import numpy as np
@@ -18,13 +17,12 @@ from hypothesis import strategies as st
 
 from pramsim import report
 from pramsim.cli import main
-from pramsim.dsl import Kernel
 from pramsim.engines import blockclass, counts
 from pramsim.errors import Loc, PramsimError, ProgramError
 from pramsim.lang import ir, oblivious
 from pramsim.machine import load_machine, simulate
 from pramsim.machine.schedule import Brent
-from pramsim.programs import load_program, shipped_programs
+from pramsim.programs import kernels_of, load_program, shipped_programs
 from pramsim.runner import run_program, sweep_points
 
 MACHINES = {name: load_machine(name) for name in ("pram", "a100", "h100")}
@@ -33,8 +31,7 @@ NOT_FIGURES = {"engine", "correct", "max_rel_error", "message", "wall_s", "non_f
 
 
 def kernels(program):
-    module = sys.modules[program.host.__module__]
-    return [v.ir for v in vars(module).values() if isinstance(v, Kernel)]
+    return [k.ir for k in kernels_of(program)]
 
 
 def oblivious_programs():

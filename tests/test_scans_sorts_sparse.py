@@ -218,6 +218,30 @@ def test_a_program_imports_a_helper_module_from_its_folder_and_the_path_is_resto
     assert list(out) == [0, 2, 4, 6, 8] and ex.trace.counter("flop.*") == 5
 
 
+def test_each_folder_gets_its_own_helper_module_and_its_kernels_are_seen(tmp_path):
+    """Two programs in two folders import a helper of the same name: each gets its own (a review found
+    the second silently given the first's); kernels_of finds kernels that live in helpers."""
+    from pramsim.programs import kernels_of, load_file
+    progs = []
+    for folder, factor in (("one", 2.0), ("two", 3.0)):
+        d = tmp_path / folder
+        d.mkdir()
+        (d / "_same_name_helper.py").write_text(
+            "from pramsim.dsl import gid, kernel\n\n\n@kernel\ndef scale(a, n):\n    i = gid()\n    if i < n:\n"
+            f"        a[i] = {factor} * a[i]\n")
+        (d / f"uses_{folder}.py").write_text(
+            "import numpy as np\nfrom _same_name_helper import scale\nfrom pramsim.dsl import program\n\n\n"
+            f"@program(params={{'n': 4}}, inputs=lambda rng, n: {{'a': np.ones(n, dtype=np.float32)}},\n"
+            f"         reference=lambda a, n: {factor} * a)\ndef uses_{folder}(a, n):\n    scale[n](a, n)\n    return a\n")
+        progs.append(load_file(d / f"uses_{folder}.py")[0])
+    for prog, factor in zip(progs, (2.0, 3.0)):
+        out = execute(prog, {"n": 4}, {"a": np.ones(4, dtype=np.float32)}, Executor())
+        assert list(out) == [factor] * 4
+        assert [k.name for k in kernels_of(prog)] == ["scale"]
+    from pramsim.programs import load_program
+    assert [k.name for k in kernels_of(load_program("scan_blelloch"))] == ["up_sweep", "clear_last", "down_sweep"]
+
+
 def test_helper_modules_are_not_listed_as_programs():
     from pramsim.programs import shipped_programs
     names = set(shipped_programs())
