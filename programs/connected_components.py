@@ -103,8 +103,9 @@ def jump(parent, out):
 @kernel(readonly=("parent", "alive"))
 def flag_zeros(parent, alive, flag, bit, n):
     v = gid()
+    root = parent[v]  # loaded by every processor, so the counts do not depend on who is alive
     zero = alive[v] * (1 - ((v >> bit) & 1))
-    target = parent[v] if zero == 1 else n
+    target = root if zero == 1 else n
     flag[target] = 1
 
 
@@ -117,7 +118,8 @@ def drop_ones(parent, flag, alive, bit):
 @kernel(readonly=("parent", "alive"))
 def pick(parent, alive, smallest, n):
     v = gid()
-    target = parent[v] if alive[v] == 1 else n
+    root = parent[v]
+    target = root if alive[v] == 1 else n
     smallest[target] = v
 
 
