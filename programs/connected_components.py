@@ -20,8 +20,8 @@ Halving: in a component with k >= 2 trees every tree has an edge to another tree
 is hooked onto, or is stagnant and hooks in step 3: every new tree holds at least two old ones,
 k becomes at most floor(k / 2), and after ceil(log2 n) rounds every component is one tree.
 Stars again: hooks link round-start roots only (leaves keep pointing at their own root), so a
-merged tree of t stars has height at most t <= n / 2^r in round r, and ceil(log2 n) - r jumps make
-it a star.
+merged tree of t stars has height at most t; by halving, a component has at most n / 2^r trees at
+the start of round r, so t <= n / 2^r and ceil(log2 n) - r jumps make every tree a star.
 Canonical labels: the final roots are arbitrary vertices, so the smallest vertex of every
 component is found by bit elimination, one bit of the vertex id from the highest down (2 launches
 a bit, concurrent writes of 1 only): the alive vertices whose bit is 0 flag their root, and then
@@ -29,15 +29,16 @@ the alive ones whose bit is 1 under a flagged root drop out; the one survivor pe
 id for the root, and every vertex reads its root's.
 
 Every processor does the same operations whichever concurrent write wins (a processor that does
-not hook writes to a scratch cell n instead), so the counts depend on n and m only. Double
+not hook, mark, flag or pick writes to a scratch cell n instead), so the counts depend on n and m
+only. Double
 buffering (hooks write a copy of P; each jump reads P, writes Q) keeps launches free of read/write
 races, as on a GPU.
 
 Cost: W = Θ(m log n + n log² n), D = Θ(log² n). For the sweep's random graphs (m = n, 2n edge
 processors) the rounds' Θ(n log n) part has about 36 times the constant of the jumps' Θ(n log² n)
 part (1.5 n per jump), so the work is declared as `n log^2 n + 36 n log n`, and the depth as
-`log^2 n + 26 log n` (3 steps a jump, about 40 a round and bit); launches 3 + 6 ceil(log2 n) + ceil(log2 n)(ceil(log2 n) + 1) / 2 when
-the graph has edges. One jump a round (Shiloach–Vishkin's O(log n) depth) needs a longer proof;
+`log^2 n + 26 log n` (3 steps a jump; 22 a round and 17 a bit, 39 for each of the ceil(log2 n)).
+Launches: 3 + 6 ceil(log2 n) + ceil(log2 n)(ceil(log2 n) + 1) / 2 when the graph has edges. One jump a round (Shiloach–Vishkin's O(log n) depth) needs a longer proof;
 this version keeps the full shortcut, whose bound is proved above.
 
 Weakest PRAM model: CRCW-arbitrary (concurrent writes of different values to a root and to the
