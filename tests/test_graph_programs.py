@@ -104,22 +104,88 @@ def test_grid_generator_edges():
 
 
 def test_connected_components_counts_by_hand_on_a_path():
-    """n = 10, m = 9: H = 4 rounds; m directed both ways = 18 hook processors per round; round r
-    shortcuts H - r times (10 jumps in all)."""
+    """n = 10, m = 9: H = 4 rounds; m directed both ways = 18 edge processors per round. A round:
+    copy (1 load, 2 stores a vertex), hook (4 loads, 1 compare, 1 store an edge), mark (2 loads,
+    1 compare, 2 stores a vertex), hook_stagnant (5 loads, 2 compares, 1 store an edge); round r
+    shortcuts H - r times (10 jumps of 2 loads, 1 store); then H bits of flag_zeros (2 loads,
+    1 compare, 1 store) and drop_ones (3 loads, 1 store), pick and label (2 loads, 1 store each),
+    after init (2 stores)."""
     n, m2, h = 10, 18, 4
     r = run("connected_components", graph="path", n=n)
     jumps = h * (h + 1) // 2
-    assert r.trace.counter("launches") == 1 + 2 * h + jumps
+    assert r.trace.counter("launches") == 3 + 6 * h + jumps
     assert r.trace.counter("int.<") == h * m2
-    assert r.trace.counter("store.hbm") == n + h * n + h * m2 + n * jumps
-    assert r.trace.counter("load.hbm") == h * n + 4 * h * m2 + 2 * n * jumps
+    assert r.trace.counter("int.!=") == h * (n + m2)
+    assert r.trace.counter("int.==") == h * m2 + h * n + n
+    assert r.trace.counter("store.hbm") == 2 * n + h * (4 * n + 2 * m2) + n * jumps + 2 * n * h + 2 * n
+    assert r.trace.counter("load.hbm") == h * (3 * n + 9 * m2) + 2 * n * jumps + 5 * n * h + 4 * n
 
 
-def test_connected_components_counts_depend_on_n_and_m_only():
-    """Whichever concurrent hook wins, every processor does the same operations: a path and a star
-    with the same n and m give the same figures (so engines that resolve writes differently agree)."""
-    a, b = run("connected_components", graph="path", n=33), run("connected_components", graph="star", n=33)
-    assert dict(a.trace.counts) == dict(b.trace.counts) and a.trace.depth == b.trace.depth
+def _edge_file(tmp_path, pairs, name="g.txt"):
+    f = tmp_path / name
+    f.write_text("".join(f"{u} {v}\n" for u, v in pairs))
+    return str(f)
+
+
+def test_connected_components_counts_depend_on_n_and_m_only(tmp_path):
+    """Whichever concurrent hook wins, and whatever the components, every processor does the same
+    operations: a path, a star and five separate pairs-and-a-chain with the same n and m give the
+    same figures (so engines that resolve writes differently agree)."""
+    n = 33
+    split = _edge_file(tmp_path, [(v, v + 1) for v in range(0, 20)] + [(v, v + 3) for v in range(21, 30)] + [(31, 32)] * 3)
+    a, b = run("connected_components", graph="path", n=n), run("connected_components", graph="star", n=n)
+    c = run("connected_components", graph=split, n=n)
+    assert c.comparison.correct and len(set(c.output.tolist())) > 1
+    assert dict(a.trace.counts) == dict(b.trace.counts) == dict(c.trace.counts)
+    assert a.trace.depth == b.trace.depth == c.trace.depth
+
+
+MODELS = ("crcw-arbitrary", "crcw-priority")
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("centre_first", [True, False])
+@pytest.mark.parametrize("n", [2, 3, 16, 17, 100])
+def test_star_whose_centre_has_the_largest_id(tmp_path, model, centre_first, n):
+    """The reviewer's counterexample: conditional hooking alone lets the centre hook onto one leaf
+    a round and the other leaves stay alone (both edge orders, so each write rule picks either end)."""
+    c = n - 1
+    f = _edge_file(tmp_path, [(c, v) if centre_first else (v, c) for v in range(c)])
+    r = run("connected_components", model=model, graph=f, n=n)
+    assert r.output.tolist() == [0] * n, r.comparison.message
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("order", ["reversed", "permuted"])
+def test_paths_with_relabelled_vertices(tmp_path, model, order):
+    n = 129
+    rng = np.random.default_rng(3)
+    label = np.arange(n)[::-1] if order == "reversed" else rng.permutation(n)
+    f = _edge_file(tmp_path, [(label[i], label[i + 1]) for i in range(n - 1)])
+    r = run("connected_components", model=model, graph=f, n=n)
+    assert r.output.tolist() == [0] * n, r.comparison.message
+
+
+def test_random_relabelled_graphs_against_union_find():
+    """200 random multigraphs (n = 2 … 300, 0 … 2n edges, self-loops and repeats allowed), their
+    vertices renamed by a random permutation, under both write rules: labels equal union-find's.
+    Every other graph also gets a star on a random half of the vertices centred at vertex n - 1,
+    the shape that defeats conditional hooking alone."""
+    prog = load_program("connected_components")
+    rng = np.random.default_rng(11)
+    for i in range(200):
+        n = int(rng.integers(2, 301))
+        m = int(rng.integers(0, 2 * n + 1))
+        perm = rng.permutation(n).astype(np.int32)
+        src, dst = perm[rng.integers(0, n, m)], perm[rng.integers(0, n, m)]
+        if i % 2:
+            leaves = rng.permutation(n - 1)[: n // 2].astype(np.int32)
+            src, dst = np.concatenate([src, np.full(len(leaves), n - 1, np.int32)]), np.concatenate([dst, leaves])
+        src, dst = graphs.both_ways(src, dst)
+        want = graphs.component_labels(n, src, dst).tolist()
+        for model in MODELS:
+            out = execute(prog, {**prog.params, "n": n}, {"src": src, "dst": dst}, Executor(model))
+            assert out.tolist() == want, (n, m, model)
 
 
 @pytest.mark.parametrize("model,error", [("erew", "concurrent read"), ("crew", "concurrent write"),
