@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything issue 12 measures on a lent GPU, in one call, within 8 minutes of device time:
+# Everything issue 12 measures on a lent GPU, in one call, within 7 minutes of device time:
 #
 #   scripts/gpu_lab.sh [--archive FILE.tar.gz] OUTDIR   on the GPU machine (recipe: ../shared/gpu/README.md)
 #   scripts/gpu_lab.sh --dry-run OUTDIR   anywhere: the same steps at tiny sizes under numba's CUDA
