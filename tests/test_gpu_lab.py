@@ -39,7 +39,7 @@ def test_the_dry_run_runs_every_step_and_each_succeeds(dry_run):
     assert [s[0] for s in steps] == ["env", "calibrate", "kernels", "suite", "compare"]   # no install in a dry run
     assert all(s[1] == "ok" for s in steps), steps
     log = (out / "lab.log").read_text()
-    assert "step kernels: ok" in log and log.startswith("[") and "] step env: start (limit 15s)" in log
+    assert "step kernels: ok" in log and log.startswith("[") and "] step env: start (limit 10s)" in log
 
 
 def test_the_dry_run_writes_each_file_with_its_keys(dry_run):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..cost import CostTrace
-from ..errors import Loc, ProgramError
+from ..errors import Loc, ProgramError, ResourceError
 from ..lang import ir, oblivious
 from ..runtime import DeviceArray
 from . import blockclass
@@ -45,7 +45,11 @@ def standin(shape: int | tuple[int, ...], dtype: Any, value: Any = STANDIN_VALUE
     """A writeable array of `shape` whose elements all share one cell holding `value` (a real
     array holding `value` everywhere if it is at most REAL_BYTES)."""
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
-    if int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize <= REAL_BYTES:
+    nbytes = int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize
+    if nbytes >= 2**63:  # NumPy indexes bytes in int64: not even a stand-in can have this shape
+        raise ResourceError(f"an array of shape {shape} ({nbytes:.3g} bytes) is beyond what NumPy can describe, "
+                            f"even as a stand-in for --counts-only", hint="use smaller parameters")
+    if nbytes <= REAL_BYTES:
         return np.full(shape, value, dtype).view(StandIn)
     base = np.full(1, value, dtype).view(StandIn)
     return np.lib.stride_tricks.as_strided(base, shape=shape, strides=(0,) * len(shape), writeable=True,
