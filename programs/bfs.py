@@ -129,7 +129,7 @@ def reference(row, col, n, deg, graph):
          # a level costs at least one warp: W = Θ(n + 32 · diameter), and a grid's diameter is about 2√n
          work="n + 64 sqrt n", depth="sqrt n", ranges={"deg": (0, None)}, rtol=0.0,
          counts={"launches": "2"},
-         sweep={"n": [64, 256, 1024, 4096, 16384]})
+         sweep={"n": [16, 64, 256, 1024, 4096, 16384]})
 def bfs(row, col, n, deg, graph):
     """Distances from vertex 0, level by level: one block, warp-aggregated atomics for the frontier."""
     require(n >= 1, "n must be at least 1")
