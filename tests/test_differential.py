@@ -33,9 +33,9 @@ from pramsim.programs import load_program, shipped_programs
 from pramsim.runner import execute, make_inputs, run_program, sweep_points
 
 EXAMPLES = int(os.environ.get("PRAMSIM_DIFF_EXAMPLES", "0"))
-SETTINGS = settings(max_examples=EXAMPLES or 8, deadline=None, derandomize=not EXAMPLES,
+SETTINGS = settings(max_examples=EXAMPLES or 6, deadline=None, derandomize=not EXAMPLES,
                     suppress_health_check=[HealthCheck.too_slow])
-SIM_SETTINGS = settings(max_examples=max(EXAMPLES // 4, 1) if EXAMPLES else 12, deadline=None,
+SIM_SETTINGS = settings(max_examples=max(EXAMPLES // 4, 1) if EXAMPLES else 8, deadline=None,
                         derandomize=not EXAMPLES, suppress_health_check=[HealthCheck.too_slow])
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 PRAM = load_machine("pram")
