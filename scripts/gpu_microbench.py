@@ -8,7 +8,6 @@ Under NUMBA_ENABLE_CUDASIM=1 it runs tiny sizes only, to check that the script w
 """
 import argparse
 import json
-import math
 import os
 import statistics
 import sys

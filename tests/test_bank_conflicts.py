@@ -4,7 +4,6 @@ A warp-wide access to 4-byte words at stride s takes gcd(s, 32) wavefronts (32 b
 reading one word take one (broadcast); 8-byte elements at stride 1 take two.
 """
 import math
-import textwrap
 
 import numpy as np
 import pytest

@@ -2,7 +2,6 @@
 hand-counted textbook operation counts for the basic algorithms; `check` passes on the basic ones."""
 import math
 
-import numpy as np
 import pytest
 
 from pramsim import bounds
