@@ -186,7 +186,7 @@ def _single_definitions(kernel: ir.Kernel) -> dict[str, ir.Expr]:
     defs: dict[str, ir.Expr] = {}
     read: set[str] = set()  # variables read so far, in program order
     for s in kernel.body:
-        reads = {n.name for sub in ir.walk_stmts((s,)) for e in oblivious.exprs(sub)
+        reads = {n.name for sub in ir.walk_stmts((s,)) for e in ir.stmt_exprs(sub)
                  for n in ir.walk_expr(e) if isinstance(n, ir.Var)}
         if isinstance(s, ir.Assign) and count.get(s.target) == 1 and s.target not in read | reads:
             defs[s.target] = s.value

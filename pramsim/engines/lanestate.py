@@ -70,6 +70,10 @@ class LaneCounter:
             self.v = np.full(nprocs, self.v, dtype=np.int64)
         self.v[mask.arr] += amount
 
+    def at(self, mask: Mask) -> Any:
+        """The active processors' values (one number while they all share it)."""
+        return self.v[mask.arr] if isinstance(self.v, np.ndarray) and mask.arr is not None else self.v
+
     def add_each(self, mask: Mask, nprocs: int, amounts: np.ndarray) -> None:
         """Add amounts[i] to the i-th active processor's counter."""
         if not isinstance(self.v, np.ndarray):

@@ -197,14 +197,14 @@ class _Launch:
         accesses to one cell wait for each other first (pramsim.engines.contention), in each depth counter."""
         if mask.n == 0:
             return
-        counters = [self.step] + ([self.class_depth[depth_class]] if depth_class is not None else [])
-        delays = [contention.queue_delays(queue, c.v[mask.arr] if isinstance(c.v, np.ndarray) and mask.arr is not None
-                                          else c.v) for c in counters] if queue is not None else []
+        waits = () if queue is None else [(c, contention.queue_delays(queue, c.at(mask)))  # each counter its own
+                                          for c in (self.step, self.class_depth.get(depth_class)) if c is not None]
         self.counts[(cat, op)] += mask.n
+        self.step.add(mask, self.P)
         self.ops.add(mask, self.P)
-        for counter in counters:
-            counter.add(mask, self.P)
-        for counter, d in zip(counters, delays):
+        if depth_class is not None:
+            self.class_depth[depth_class].add(mask, self.P)
+        for counter, d in waits:  # only queued accesses: the common path builds no lists
             if d is not None:
                 counter.add_each(mask, self.P, d)
         if depth_class == "flop":

@@ -304,6 +304,19 @@ def stmt_children(s: Stmt) -> list[tuple[Stmt, ...]]:
     return []
 
 
+def stmt_exprs(s: Stmt) -> list[Expr]:
+    """The expressions a statement evaluates itself (not those of the statements nested in it)."""
+    if isinstance(s, (Assign, Eval)):
+        return [s.value]
+    if isinstance(s, Store):
+        return [*s.index, s.value]
+    if isinstance(s, (If, While)):
+        return [s.cond]
+    if isinstance(s, For):
+        return [s.start, s.stop]
+    return []
+
+
 def loop_jumps(body: tuple[Stmt, ...]):
     """The break and continue statements in `body` that belong to the loop whose body it is
     (those inside nested loops belong to those loops)."""

@@ -149,7 +149,7 @@ def uses(kernel: ir.Kernel):
         if isinstance(s, ir.Store):
             for i in s.index:
                 yield s, Use(f"an index of array {s.array!r}", i, s.loc, s.array)
-        for e in exprs(s):
+        for e in ir.stmt_exprs(s):
             for node in ir.walk_expr(e):
                 if isinstance(node, (ir.Load, ir.Atomic)):  # an atomic's index decides its contention too
                     for i in node.index:
@@ -158,19 +158,6 @@ def uses(kernel: ir.Kernel):
                     yield s, Use("the condition of this `... if ... else ...`", node.cond, node.loc)
                 elif isinstance(node, ir.BoolOp):  # per processor, its left side decides whether the right runs
                     yield s, Use(f"the left side of this `{node.op}`", node.left, node.loc)
-
-
-def exprs(s: ir.Stmt) -> list[ir.Expr]:
-    """The expressions a statement evaluates itself (not those of nested statements)."""
-    if isinstance(s, (ir.Assign, ir.Eval)):
-        return [s.value]
-    if isinstance(s, ir.Store):
-        return [*s.index, s.value]
-    if isinstance(s, (ir.If, ir.While)):
-        return [s.cond]
-    if isinstance(s, ir.For):
-        return [s.start, s.stop]
-    return []
 
 
 def _data_source(e: ir.Expr) -> str | None:

@@ -43,7 +43,7 @@ from ...cost import CostTrace, LaunchTrace
 from ...errors import ExecutionError, Loc, PramsimError
 from ...lang import ir, ops
 from ...lang.kinds import KindConflict
-from .analysis import Unsupported, stmt_exprs as _exprs_of
+from .analysis import Unsupported
 from .blocks import KernelCode
 from .lanes import MAX_ITERATIONS
 from .support import GENERATED_HEADER
@@ -92,7 +92,7 @@ def _needs_lockstep(kernel: ir.Kernel) -> str:
     """Why this engine, which runs a block's lanes one after another, cannot run the kernel ("" if it can):
     shuffles read other lanes' registers in the same step; atomics queue by step (contention is depth)."""
     for s in ir.walk_stmts(kernel.body):
-        for e in (n for top in _exprs_of(s) for n in ir.walk_expr(top)):
+        for e in (n for top in ir.stmt_exprs(s) for n in ir.walk_expr(top)):
             if isinstance(e, ir.Atomic):
                 return f"atomic_{e.op} at line {e.loc.line} is charged its contention per step, which needs lockstep lanes"
             if isinstance(e, ir.Call) and e.func in ir.WARP_FUNCS:

@@ -23,19 +23,6 @@ def _has(s: ir.Stmt, kind: type) -> bool:
     return any(isinstance(x, kind) for x in _walk_stmts((s,)))
 
 
-def stmt_exprs(s: ir.Stmt) -> list[ir.Expr]:
-    """The expressions a statement evaluates itself (not those of the statements nested in it)."""
-    if isinstance(s, (ir.Assign, ir.Eval)):
-        return [s.value]
-    if isinstance(s, ir.Store):
-        return [s.value, *s.index]
-    if isinstance(s, (ir.If, ir.While)):
-        return [s.cond]
-    if isinstance(s, ir.For):
-        return [s.start, s.stop]
-    return []
-
-
 _UNIFORM_INTRINSICS = {name for name, i in ops.INTRINSICS.items() if i.uniform}
 
 
@@ -86,7 +73,7 @@ def _reads(stmts: tuple[ir.Stmt, ...]) -> Counter:
     """How many times each variable is read in stmts (a for loop reads its variable)."""
     reads: Counter = Counter()
     for s in _walk_stmts(stmts):
-        for e in stmt_exprs(s):
+        for e in ir.stmt_exprs(s):
             reads.update(n.name for n in ir.walk_expr(e) if isinstance(n, ir.Var))
         if isinstance(s, ir.For):
             reads[s.var] += 1
@@ -98,7 +85,7 @@ def _names(stmts: tuple[ir.Stmt, ...]) -> tuple[set[str], set[str]]:
     read: set[str] = set()
     written: set[str] = set()
     for s in _walk_stmts(stmts):
-        for e in stmt_exprs(s):
+        for e in ir.stmt_exprs(s):
             read |= {n.name for n in ir.walk_expr(e) if isinstance(n, ir.Var)}
         if isinstance(s, ir.Assign):
             written.add(s.target)
