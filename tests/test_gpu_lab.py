@@ -28,7 +28,9 @@ def script(name):
 def dry_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("lab")
     env = {**os.environ, "PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run(["bash", str(LAB), "--dry-run", str(out)], capture_output=True, text=True, env=env, timeout=300)
+    archive = out.parent / "lab.tar.gz"  # as on the GPU machine: one file for the device tool to bring back
+    r = subprocess.run(["bash", str(LAB), "--dry-run", "--archive", str(archive), str(out)], capture_output=True,
+                       text=True, env=env, timeout=300)
     return r, out
 
 
@@ -40,6 +42,10 @@ def test_the_dry_run_runs_every_step_and_each_succeeds(dry_run):
     assert all(s[1] == "ok" for s in steps), steps
     log = (out / "lab.log").read_text()
     assert "step kernels: ok" in log and log.startswith("[") and "] step env: start (limit 10s)" in log
+    import tarfile
+    with tarfile.open(out.parent / "lab.tar.gz") as tar:  # the archive holds every file the lab wrote
+        packed = {name.lstrip("./") for name in tar.getnames()}
+    assert {p.name for p in out.iterdir()} <= packed and "summary.md" in packed
 
 
 def test_the_dry_run_writes_each_file_with_its_keys(dry_run):
