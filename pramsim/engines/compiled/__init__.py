@@ -54,7 +54,8 @@ __all__ = ["Unsupported", "launch", "render"]
 # --counts-only's stand-in values, so such an error there sends the launch to the vector engine, which
 # counts without value checks (pramsim.engines.counts).
 _VALUE_ERRORS = {ops.ERRORS[name].code for name in ("div_zero", "int_of_nan", "negative_power", "shift_range")}
-DEADLINE_CHUNKS = 32  # chunks of blocks per launch when a run has a deadline (checked between them)
+DEADLINE_CHUNKS = 32
+FEW_BLOCKS = 16  # launches of at most this many blocks run the recording function on every block  # chunks of blocks per launch when a run has a deadline (checked between them)
 
 # ---- running a launch ------------------------------------------------------------------------------
 
@@ -135,7 +136,8 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     them exactly; they are the launch's sample, and the other blocks are charged their accesses
     at each site times the sample's wavefronts per access (exact when those blocks access shared
     memory in the same pattern of banks, as in every shipped program: tests/test_compiled.py). If
-    some access site is reached by neither, every block records.
+    some access site is reached by neither, or the launch has at most FEW_BLOCKS blocks, every block
+    records.
     """
     fn, fn_rec, gen = _compiled(kernel, arrays, scalars)
     nblocks = -(-nprocs // block)
@@ -160,14 +162,18 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat, diff, err, samples, 0)
         return runs, cls, diff, err
 
+    # A launch of few blocks records every block (exact wavefronts, no sampling), so the plain function,
+    # a second numba compile of seconds, is never needed: most launches of tests and small runs.
+    few = nblocks <= FEW_BLOCKS
     try:  # compile (or load from numba's cache) before any block runs
-        results = codecache.call_rebuilding(lambda: [run(fn, 0, 0), run(fn_rec, 0, 0)], fn, fn_rec)
+        results = codecache.call_rebuilding(lambda: [run(f, 0, 0) for f in ((fn_rec,) if few else (fn, fn_rec))],
+                                            fn, fn_rec)
     except Exception as exc:  # numba's typing errors: let the vector engine run it
         raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
     results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])
     if nblocks == 1:
         samples[1] = samples[0]
-    middle = fn if np.all(samples[:, :gen.bank_sites, 1].max(axis=0) > 0) else fn_rec
+    middle = fn if not few and np.all(samples[:, :gen.bank_sites, 1].max(axis=0) > 0) else fn_rec
     # With a deadline (--max-time) the blocks come in more chunks: it is checked before each one.
     pieces = _chunks(nblocks - 2, _threads(), at_least=DEADLINE_CHUNKS if scope is not None else 1)
     chunks = [(lo + 1, hi + 1) for lo, hi in pieces]
