@@ -81,6 +81,9 @@ class LaunchTrace:
     block_sram_wavefronts: np.ndarray | None = None  # shared-memory wavefronts per block (bank conflicts)
     class_depth: dict[str, int] = field(default_factory=dict)  # class -> this launch's longest chain of that class
     arg_bytes: int = 0           # bytes of the global arrays passed to the launch (its footprint at most)
+    read_arg_bytes: int = 0      # bytes of the global arrays the kernel loads from (its read footprint at most)
+    counts: Counter = field(default_factory=Counter)  # this launch's share of CostTrace.counts
+    bytes: Counter = field(default_factory=Counter)   # this launch's share of CostTrace.bytes
 
     @property
     def nblocks(self) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import textwrap
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,10 @@ def assert_same_trace(a, b):
                (lb.kernel, lb.nprocs, lb.block, lb.work, lb.depth, lb.barriers, lb.sram_per_block)
         assert la.sram_arrays == lb.sram_arrays
         assert (la.class_depth, la.arg_bytes) == (lb.class_depth, lb.arg_bytes)
+        assert (la.read_arg_bytes, dict(la.counts), dict(la.bytes)) == (lb.read_arg_bytes, dict(lb.counts), dict(lb.bytes))
+    for t in (a, b):  # each launch's ledgers are its share of the program's
+        assert sum((la.counts for la in t.launches), Counter()) == t.counts
+        assert sum((la.bytes for la in t.launches), Counter()) == t.bytes
         for field in ("profile", "block_work", "block_depth", "block_hbm_bytes", "block_flops", "block_sram_bytes",
                       "block_sram_wavefronts"):
             np.testing.assert_array_equal(getattr(la, field), getattr(lb, field), err_msg=f"{la.kernel}.{field}")

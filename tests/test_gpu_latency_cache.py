@@ -76,6 +76,92 @@ def test_a_launch_without_rereads_is_unchanged_by_the_cache(toy):
     assert simulate_gpu(trace, cached).steps == simulate_gpu(trace, toy).steps == 40
 
 
+def test_writes_reach_hbm_and_only_reads_beyond_the_arrays_read_are_rereads(toy):
+    # A read-modify-write launch: 4 blocks read 1,000 bytes and write 1,000 bytes each of an array
+    # of 4,000 bytes (reads 4,000, the array read 4,000: no re-read). Every byte is HBM traffic:
+    # 8,000 bytes at 100 B/cycle = 80 cycles, cache or not. (Counting reads and writes together
+    # against the footprint, the model served half of it from L2: 40 cycles.)
+    trace = one_launch(4, 32, 2_000, arg_bytes=4_000)
+    launch = trace.launches[0]
+    launch.read_arg_bytes = 4_000
+    launch.bytes.update({("hbm", "read"): 4_000, ("hbm", "write"): 4_000})
+    cached = dataclasses.replace(toy, l2_bytes=100_000, l2_bytes_per_s=1e12)
+    assert cached_fraction(launch, occupancy(launch, cached), cached) == 0
+    assert simulate_gpu(trace, cached).steps == simulate_gpu(trace, toy).steps == 80
+    # reading the 4,000 bytes twice (8,000 read, 4,000 written): 4,000 bytes are re-reads, a third
+    launch.block_hbm_bytes[:] = 3_000
+    launch.bytes[("hbm", "read")] = 8_000
+    assert cached_fraction(launch, occupancy(launch, cached), cached) == pytest.approx(4_000 / 12_000)
+
+
+@kernel
+def axpy(x, y, n):
+    i = gid()
+    if i < n:
+        y[i] = 2.0 * x[i] + y[i]
+
+
+@kernel
+def mul(x, y, out, n):
+    i = gid()
+    if i < n:
+        out[i] = x[i] * y[i]
+
+
+def test_a_read_modify_write_launch_is_not_faster_than_the_same_traffic_to_a_third_array():
+    # y = 2x + y moves 3 arrays' bytes (x, y read; y written back), as out = x * y does: on the
+    # H100 profile both are HBM-bound and must take the same time (the review of issue 14 found
+    # the read-modify-write one predicted 33% faster).
+    h100 = load_machine("h100")
+    n = 2**22
+    times = {}
+    for k, extra in ((axpy, 0), (mul, 1)):
+        ex = Executor()
+        with use_backend(ex):
+            x, y = ex.array(np.ones(n, np.float32), "x"), ex.array(np.ones(n, np.float32), "y")
+            k[-(-n // 256), 256](x, y, *[zeros(n, float32)] * extra, n)
+        assert ex.trace.launches[0].read_arg_bytes == 2 * 4 * n
+        times[k] = simulate_gpu(ex.trace, h100).device_s
+    assert times[axpy] == pytest.approx(times[mul], rel=0.02)
+
+
+@kernel
+def split(out, n, m):
+    i = gid()
+    if i < n:
+        out[i] = i // m + i % m
+
+
+@kernel
+def shift(out, n, m):
+    i = gid()
+    if i < n:
+        out[i] = i * m + i - m
+
+
+def test_integer_division_issues_a_subroutine_of_instructions(toy):
+    # Two kernels of equal unit-cost work, 5 operations a thread (a compare, two arithmetic
+    # operations, an add, a store); one of them divides twice. With int_divide_instructions = 50
+    # each // and % is 50 lane-cycles: the divide kernel issues (5 + 2 * 49) / 5 = 20.6 times the
+    # lane-cycles, 4,096 * 103 / 128 lanes = 3,296 cycles, compute-bound; the other one is bound by
+    # its 32,768 bytes of stores (328 cycles at 100 B/cycle) whatever the weight.
+    from pramsim.machine.gpu import issue_factor
+    weighted = dataclasses.replace(toy, int_divide_instructions=50.0)
+    traces = {}
+    for k in (split, shift):
+        ex = Executor()
+        with use_backend(ex):
+            k[16, 256](zeros(4096, np.int64), 4096, 7)
+        traces[k] = ex.trace
+        assert ex.trace.work == 5 * 4096
+    launch = traces[split].launches[0]
+    assert launch.counts[("int", "//")] == launch.counts[("int", "%")] == 4096
+    assert issue_factor(launch, weighted) == pytest.approx(103 / 5)
+    assert issue_factor(launch, toy) == 1.0                       # no weight in the profile: unit cost
+    assert simulate_gpu(traces[split], weighted).steps == pytest.approx(4096 * 103 / 128, rel=0.01)
+    assert simulate_gpu(traces[split], toy).steps == simulate_gpu(traces[shift], weighted).steps == 328
+
+
 # ---- latency on a block's critical path -------------------------------------------------------------
 
 def test_barrier_rounds_and_shared_accesses_follow_the_blocks_memory(toy):

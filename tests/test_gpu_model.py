@@ -332,7 +332,8 @@ def test_h200_is_the_h100_sm_with_the_datasheet_memory_and_the_h100_host_fit_mar
     for field in ("sms", "lanes_per_sm", "clock_hz", "max_threads_per_sm", "max_threads_per_block",
                   "max_blocks_per_sm", "sram_bytes_per_sm", "sram_bytes_per_cycle", "hbm_latency_cycles",
                   "launch_overhead_s", "program_overhead_s", "hbm_dependent_latency_cycles", "l2_bytes",
-                  "l2_bytes_per_s", "sram_latency_cycles", "barrier_latency_cycles", "alu_latency_cycles"):
+                  "l2_bytes_per_s", "sram_latency_cycles", "barrier_latency_cycles", "alu_latency_cycles",
+                  "int_divide_instructions"):
         assert getattr(H200, field) == getattr(H100, field), field
     assert 2 * H200.p * H200.clock_hz == pytest.approx(67e12, rel=0.01)   # the datasheet's FP32 peak
     assert "Not measured on an H200" in H200.source and "datasheet" in H200.source

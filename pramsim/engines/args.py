@@ -37,3 +37,11 @@ def bind_args(kernel: ir.Kernel, args: tuple[Any, ...], loc: Loc,
                     loc=loc)
             scalars[param.name] = value.item() if isinstance(value, np.generic) else value
     return arrays, scalars
+
+
+def footprints(kernel: ir.Kernel, arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """The launch's global arrays in bytes, as LaunchTrace keeps them: all of them (arg_bytes) and
+    those the kernel reads (read_arg_bytes): the most a launch can touch, and read, once."""
+    loaded = ir.loaded_arrays(kernel)
+    return {"arg_bytes": sum(int(a.nbytes) for a in arrays.values()),
+            "read_arg_bytes": sum(int(a.nbytes) for name, a in arrays.items() if name in loaded)}

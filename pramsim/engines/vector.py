@@ -21,7 +21,7 @@ from ..limits import gib as _gib
 from ..lang import ir, ops
 from ..cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
 from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
-from .args import bind_args
+from .args import bind_args, footprints
 from .lanestate import Jumps as _Jumps, LaneCounter as _LaneCounter, Mask as _Mask, lane_ranges as _ranges
 from .lanestate import truth as _truth
 from . import contention, warp
@@ -185,9 +185,9 @@ class _Launch:
             block_sram_bytes=self.sram_traffic.per_block(self.starts, self.sizes, np.add),
             sram_arrays=dict(self.sram_arrays), block_sram_wavefronts=self.wavefronts,
             class_depth={c: int(counter.max()) for c, counter in self.class_depth.items()},
-            arg_bytes=sum(int(data.nbytes) for data, space in self.arrays.values() if space == "hbm")))
-        self.trace.counts.update(self.counts)
-        self.trace.bytes.update(self.bytes)
+            counts=self.counts, bytes=self.bytes,
+            **footprints(self.kernel, {n: data for n, (data, space) in self.arrays.items() if space == "hbm"})))
+        self.trace.counts.update(self.counts), self.trace.bytes.update(self.bytes)
         for c, counter in self.class_depth.items():
             self.trace.depth_by_class[c] += counter.max()
 

@@ -336,6 +336,12 @@ def walk_stmts(body: tuple[Stmt, ...]):
             yield from walk_stmts(child)
 
 
+def loaded_arrays(kernel: Kernel) -> frozenset[str]:
+    """The array parameters the kernel reads: loads and atomics (an atomic reads its cell)."""
+    return frozenset(e.array for s in walk_stmts(kernel.body) for top in stmt_exprs(s) for e in walk_expr(top)
+                     if isinstance(e, (Load, Atomic)) and e.array in kernel.arrays)
+
+
 _SHAPE_PARAMS: dict[int, tuple[Kernel, tuple[str, ...]]] = {}
 
 

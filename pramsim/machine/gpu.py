@@ -24,9 +24,12 @@ Model (docs/machine-model.md says why each choice):
   bytes / (ACCESS_BYTES x its threads), the HBM accesses per thread; the launch's
   class_depth["hbm"] when the trace has it). A block ends when both its compute and its memory
   are done (they overlap).
-- L2 reuse: the bytes a launch moves beyond its arrays' size (arg_bytes) are re-reads, served by
-  a second shared bandwidth, the L2's, when a wave's share of the footprint fits in the L2
-  (cached_fraction); without l2_bytes_per_s every byte is HBM traffic.
+- L2 reuse: the bytes a launch reads beyond the size of the arrays it reads (read_arg_bytes) are
+  re-reads, served by a second shared bandwidth, the L2's, when a wave's share of the footprint
+  fits in the L2 (cached_fraction); writes all reach HBM. Without l2_bytes_per_s every byte is
+  HBM traffic.
+- Instruction weights: an integer // or % is int_divide_instructions lane-cycles of work, not one
+  (a GPU has no integer divider; issue_factor), shared evenly over the launch's blocks.
 - Critical-path latency: after its memory a block spends sync_cycles (shared-memory accesses,
   barrier rounds and dependent arithmetic on its longest chain, each at its latency) before it
   ends; resident blocks hide it only through the throughput terms (lanes, wavefronts, bandwidth).
@@ -163,6 +166,17 @@ class SharedBandwidth:
         self._schedule()
 
 
+def issue_factor(launch: LaunchTrace, machine: MachineSpec) -> float:
+    """Lane-cycles a launch issues per unit of work: 1, but for integer divisions and remainders,
+    which a GPU runs as a subroutine of int_divide_instructions instructions (there is no integer
+    divider). The launch's divisions are taken to be spread over its blocks as its work is."""
+    counts = getattr(launch, "counts", None)
+    if not counts or not machine.int_divide_instructions or not launch.work:
+        return 1.0
+    divides = counts[("int", "//")] + counts[("int", "%")]
+    return 1.0 + (machine.int_divide_instructions - 1.0) * divides / launch.work
+
+
 def cohort_kinds(launch: LaunchTrace, group: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Run-length encoding of the launch's blocks in dispatch order: (counts, kinds).
 
@@ -238,7 +252,8 @@ def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
     for launch, occ in zip(trace.launches, occupancies):
         runs = cohort_kinds(launch)
         key = (occ, launch.block, runs[0].tobytes(), runs[1].tobytes(), launch.barriers,
-               tuple(sorted((getattr(launch, "class_depth", None) or {}).items())), getattr(launch, "arg_bytes", 0))
+               tuple(sorted((getattr(launch, "class_depth", None) or {}).items())),
+               cached_fraction(launch, occ, machine), issue_factor(launch, machine))
         if key not in seen:
             try:
                 if len(runs[0]) > MAX_COHORTS:  # each run is at least one cohort
@@ -283,6 +298,7 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
     l2 = SharedBandwidth(env, machine.l2_bytes_per_s / machine.clock_hz) if machine.l2_bytes_per_s else None
     cached = cached_fraction(launch, occ, machine) if l2 is not None else 0.0
     sync = sync_cycles(launch, machine)
+    issue = issue_factor(launch, machine)
     slots = simpy.Container(env, capacity=occ.slots, init=occ.slots)
     counter = {"cohorts": 0}
 
@@ -305,7 +321,7 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
                 # Blocks per SM while this cohort runs: those in flight plus those still to come.
                 per_sm = min(occ.blocks_per_sm, -(-(in_flight + waiting - m) // machine.sms))
                 lanes = min(launch.block, machine.lanes_per_sm / per_sm)
-                compute = max(depth, work / lanes)
+                compute = max(depth, work * issue / lanes)
                 if wavefronts:  # the SM's shared memory serves sram_bytes_per_cycle: one wavefront of 128 B
                     compute = max(compute, wavefronts * WAVEFRONT_BYTES * per_sm / machine.sram_bytes_per_cycle)
                 # A thread's HBM accesses one after another, each waiting its latency.
@@ -377,19 +393,25 @@ def sync_cycles(launch: LaunchTrace, machine: MachineSpec) -> float:
 def cached_fraction(launch: LaunchTrace, occ: Occupancy, machine: MachineSpec) -> float:
     """The share of a launch's HBM traffic that the L2 serves: its re-reads.
 
-    A launch moves block_hbm_bytes in all but touches at most arg_bytes (its global arrays); the
-    bytes beyond that are data read again. They are served at the L2's bandwidth when the part of
+    A launch reads at most read_arg_bytes (the global arrays it loads from) once; the bytes it reads
+    beyond that are data read again. Writes are not: a written line is written back to HBM (a
+    read-modify-write launch moves its array twice). Re-reads are served at the L2's bandwidth when the part of
     the footprint a wave of blocks works on (arg_bytes x slots / blocks, the footprint spread
     evenly over the blocks) fits in the L2; else every byte is HBM traffic. A reuse model, not a
     cache simulation: it assumes the re-reads fall while their data is in L2 (blocks in flight
     share rows, columns, tiles), and it charges L1 hits at the L2's bandwidth too."""
     footprint = getattr(launch, "arg_bytes", 0)
     total = float(np.sum(launch.block_hbm_bytes))
-    if not footprint or total <= footprint or not machine.l2_bytes:
+    if not footprint or total <= 0 or not machine.l2_bytes:
         return 0.0
     if footprint * min(1.0, occ.slots / occ.blocks) > machine.l2_bytes:
         return 0.0
-    return (total - footprint) / total
+    moved = getattr(launch, "bytes", None)
+    if moved:  # reads beyond the arrays read are re-reads; every write reaches HBM
+        rereads = moved[("hbm", "read")] - getattr(launch, "read_arg_bytes", 0)
+    else:                                   # an older trace: reads and writes together
+        rereads = total - footprint
+    return max(0.0, float(rereads)) / total
 
 
 def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult], steps: int) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class MachineSpec:
     sram_latency_cycles: float = 0.0    # gpu: latency of a shared-memory access on a block's critical path
     barrier_latency_cycles: float = 0.0  # gpu: cycles a barrier round adds to a block's critical path
     alu_latency_cycles: float = 0.0  # gpu: cycles between a thread's dependent arithmetic operations
+    int_divide_instructions: float = 0.0  # gpu: instructions one integer // or % issues (no divider: a subroutine); 0: one
     file: str = ""
 
     @property
@@ -103,6 +104,7 @@ _FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "program_overhead_s": (float, ()), "hbm_dependent_latency_cycles": (float, ()),
     "l2_bytes": (int, ()), "l2_bytes_per_s": (float, ()), "sram_latency_cycles": (float, ()),
     "barrier_latency_cycles": (float, ()), "alu_latency_cycles": (float, ()),
+    "int_divide_instructions": (float, ()),
 }
 
 
@@ -116,6 +118,7 @@ _RANGES: dict[str, tuple[float, float]] = {
     "program_overhead_s": (1e-12, 10.0), "hbm_dependent_latency_cycles": (1e-3, 1e9),
     "l2_bytes": (1, 2**50), "l2_bytes_per_s": (1e6, 1e17), "sram_latency_cycles": (1e-3, 1e6),
     "barrier_latency_cycles": (1e-3, 1e6), "alu_latency_cycles": (1e-3, 1e6),
+    "int_divide_instructions": (1, 1e4),
 }
 
 

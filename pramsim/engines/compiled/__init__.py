@@ -43,6 +43,7 @@ from ...cost import CostTrace, LaunchTrace
 from ...errors import ExecutionError, Loc, PramsimError
 from ...lang import ir, ops
 from ...lang.kinds import KindConflict
+from ..args import footprints
 from .analysis import Unsupported
 from .blocks import KernelCode
 from .lanes import MAX_ITERATIONS
@@ -269,13 +270,15 @@ def _record(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.nda
         block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
         block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays, block_sram_wavefronts=bstat[:, 5].copy(),
         class_depth={c: int(cls[i]) for i, c in enumerate(("flop", "hbm", "sram"))},
-        arg_bytes=sum(int(arrays[n].nbytes) for n in gen.array_params)))
+        **footprints(kernel, {n: arrays[n] for n in gen.array_params})))
     for key, amount in totals.items():
         if isinstance(key, tuple) and amount and key[0] != "site":
             if key[0] == "bytes":
-                trace.bytes[key[1:]] += amount
+                trace.launches[-1].bytes[key[1:]] += amount
             else:
-                trace.counts[key] += amount
+                trace.launches[-1].counts[key] += amount
+    trace.counts.update(trace.launches[-1].counts)
+    trace.bytes.update(trace.launches[-1].bytes)
     for i, c in enumerate(("flop", "hbm", "sram")):
         trace.depth_by_class[c] += int(cls[i])
 
