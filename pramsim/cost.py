@@ -84,6 +84,7 @@ class LaunchTrace:
     read_arg_bytes: int = 0      # bytes of the global arrays the kernel loads from (its read footprint at most)
     counts: Counter = field(default_factory=Counter)  # this launch's share of CostTrace.counts
     bytes: Counter = field(default_factory=Counter)   # this launch's share of CostTrace.bytes
+    runtime_divides: int = 0     # integer // and % by a divisor known only at run time (ir.runtime_divisions)
 
     @property
     def nblocks(self) -> int:
@@ -134,6 +135,14 @@ class CostTrace:
         if op:
             return int(self.counts[(cat, op)])
         return self.category(cat)
+
+    def add(self, launch: LaunchTrace) -> None:
+        """Append a finished launch and add its ledgers (counts, bytes, class depths) to the program's."""
+        self.launches.append(launch)
+        self.counts.update(launch.counts)
+        self.bytes.update(launch.bytes)
+        for c, steps in launch.class_depth.items():
+            self.depth_by_class[c] += steps
 
     def allocate(self, nbytes: int) -> None:
         self.hbm_allocated_bytes += nbytes

@@ -38,7 +38,8 @@ def assert_same_trace(a, b):
                (lb.kernel, lb.nprocs, lb.block, lb.work, lb.depth, lb.barriers, lb.sram_per_block)
         assert la.sram_arrays == lb.sram_arrays
         assert (la.class_depth, la.arg_bytes) == (lb.class_depth, lb.arg_bytes)
-        assert (la.read_arg_bytes, dict(la.counts), dict(la.bytes)) == (lb.read_arg_bytes, dict(lb.counts), dict(lb.bytes))
+        assert (la.read_arg_bytes, dict(la.counts), dict(la.bytes), la.runtime_divides) == \
+               (lb.read_arg_bytes, dict(lb.counts), dict(lb.bytes), lb.runtime_divides)
     for t in (a, b):  # each launch's ledgers are its share of the program's
         assert sum((la.counts for la in t.launches), Counter()) == t.counts
         assert sum((la.bytes for la in t.launches), Counter()) == t.bytes

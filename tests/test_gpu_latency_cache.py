@@ -133,6 +133,44 @@ def split(out, n, m):
 
 
 @kernel
+def halve(out, n, t):
+    i = gid()
+    k = t * 4
+    s = 0
+    for j in range(3):
+        s = s + i // (j + 1)       # a loop variable: run time
+    if i < n:
+        out[i] = i // 2 + i % t + i // k + s // 8
+
+
+def test_a_divisor_known_when_compiling_is_not_a_run_time_division():
+    # `i // 2`, `s // 8`: constants; `i % t`, `i // k`: t is a shape parameter here (a literal in
+    # the lowered kernel) only if a shared array's shape uses it, which it does not: run time,
+    # as is `k`, assigned from it; `i // (j + 1)` divides by a loop variable.
+    from pramsim.lang import ir
+    runtime = sorted(ir.format_expr(e) for e in ir.runtime_divisions(halve.ir))
+    assert runtime == ["i % t", "i // (j + 1)", "i // k"]
+    ex = Executor()
+    with use_backend(ex):
+        halve[2, 32](zeros(64, np.int64), 64, 3)
+    assert ex.trace.launches[0].runtime_divides == 64 * (3 + 2)
+
+
+@kernel
+def tiled_divide(out, t):
+    buf = shared(t, float32)
+    k = t * 2
+    i = gid()
+    buf[lane() % t] = 1.0
+    out[i] = i // t + i % k
+
+
+def test_a_shape_parameter_and_registers_computed_from_it_are_compile_time_divisors():
+    from pramsim.lang import ir
+    assert ir.runtime_divisions(tiled_divide.ir) == frozenset()
+
+
+@kernel
 def shift(out, n, m):
     i = gid()
     if i < n:
@@ -156,6 +194,7 @@ def test_integer_division_issues_a_subroutine_of_instructions(toy):
         assert ex.trace.work == 5 * 4096
     launch = traces[split].launches[0]
     assert launch.counts[("int", "//")] == launch.counts[("int", "%")] == 4096
+    assert launch.runtime_divides == 2 * 4096                    # m is a launch parameter
     assert issue_factor(launch, weighted) == pytest.approx(103 / 5)
     assert issue_factor(launch, toy) == 1.0                       # no weight in the profile: unit cost
     assert simulate_gpu(traces[split], weighted).steps == pytest.approx(4096 * 103 / 128, rel=0.01)

@@ -141,6 +141,7 @@ class _Launch:
         self.bytes: Counter = Counter()
         self.sram_bytes = 0
         self.barriers = 0
+        self.runtime_divisions, self.runtime_divides = ir.runtime_divisions(kernel), 0
         self.value_checks = value_checks  # False: no checks of computed values (--counts-only's stand-ins)
         self.bind(args)
 
@@ -174,7 +175,7 @@ class _Launch:
         if int(profile.sum()) != work:  # the two ledgers are kept apart on purpose: they must agree
             raise PramsimError(f"internal accounting error in launch of {self.kernel.name}: "
                                f"profile sums to {int(profile.sum())}, work is {work}")
-        self.trace.launches.append(LaunchTrace(
+        self.trace.add(LaunchTrace(
             kernel=self.kernel.name, loc=self.loc, nprocs=self.P, block=self.B, work=work, depth=depth,
             profile=profile,
             block_work=self.ops.per_block(self.starts, self.sizes, np.add),
@@ -185,11 +186,8 @@ class _Launch:
             block_sram_bytes=self.sram_traffic.per_block(self.starts, self.sizes, np.add),
             sram_arrays=dict(self.sram_arrays), block_sram_wavefronts=self.wavefronts,
             class_depth={c: int(counter.max()) for c, counter in self.class_depth.items()},
-            counts=self.counts, bytes=self.bytes,
+            counts=self.counts, bytes=self.bytes, runtime_divides=self.runtime_divides,
             **footprints(self.kernel, {n: data for n, (data, space) in self.arrays.items() if space == "hbm"})))
-        self.trace.counts.update(self.counts), self.trace.bytes.update(self.bytes)
-        for c, counter in self.class_depth.items():
-            self.trace.depth_by_class[c] += counter.max()
 
     def tick(self, mask: _Mask, cat: str, op: str, depth_class: str | None = None,
              queue: np.ndarray | None = None) -> None:
@@ -553,6 +551,8 @@ class _Launch:
         charge = row.charge(kinds)
         if charge is not None:
             self.tick(mask, charge[0], row.key, charge[1])
+            if charge[0] == "int" and row.key in ("//", "%") and e in self.runtime_divisions:
+                self.runtime_divides += mask.n
         return result
 
     eval_BinOp = eval_Compare = eval_UnaryOp = eval_Call = eval_op

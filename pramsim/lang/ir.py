@@ -342,6 +342,45 @@ def loaded_arrays(kernel: Kernel) -> frozenset[str]:
                      if isinstance(e, (Load, Atomic)) and e.array in kernel.arrays)
 
 
+def runtime_divisions(kernel: Kernel) -> frozenset[Expr]:
+    """The `//` and `%` nodes whose divisor the lowered kernel's compiler cannot know.
+
+    A divisor built from constants, warp_size(), the shape parameters (literals in the lowered
+    kernel) and registers assigned once, outside any loop, from such values is a compile-time
+    constant: the compiler turns the division into a multiply and shifts. Any other divisor (a
+    launch parameter, a loop variable, a loaded value) is divided at run time, which a GPU does in
+    a subroutine (the GPU model's int_divide_instructions)."""
+    assigned: dict[str, int] = {}
+    in_loops: set[str] = set()
+    values: dict[str, Expr] = {}
+
+    def visit(body: tuple[Stmt, ...], looped: bool) -> None:
+        for s in body:
+            if isinstance(s, Assign):
+                assigned[s.target] = assigned.get(s.target, 0) + 1
+                values[s.target] = s.value
+                if looped:
+                    in_loops.add(s.target)
+            if isinstance(s, For):
+                in_loops.add(s.var)
+            for child in stmt_children(s):
+                visit(child, looped or isinstance(s, (While, For)))
+    visit(kernel.body, False)
+    known = set(shape_params(kernel)) | {name for name, n in assigned.items()
+                                         if n == 1 and name not in in_loops and name not in kernel.param_names}
+
+    def constant(e: Expr) -> bool:
+        return all(not isinstance(n, (Load, Atomic)) and (not isinstance(n, Var) or n.name in known)
+                   and (not isinstance(n, Intrinsic) or n.name == "warp_size") for n in walk_expr(e))
+    while True:  # drop registers assigned from a run-time value, until none is left to drop
+        runtime = {name for name in known if name in values and not constant(values[name])}
+        if not runtime:
+            break
+        known -= runtime
+    return frozenset(e for s in walk_stmts(kernel.body) for top in stmt_exprs(s) for e in walk_expr(top)
+                     if isinstance(e, BinOp) and e.op in ("//", "%") and not constant(e.right))
+
+
 _SHAPE_PARAMS: dict[int, tuple[Kernel, tuple[str, ...]]] = {}
 
 

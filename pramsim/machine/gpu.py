@@ -28,8 +28,9 @@ Model (docs/machine-model.md says why each choice):
   re-reads, served by a second shared bandwidth, the L2's, when a wave's share of the footprint
   fits in the L2 (cached_fraction); writes all reach HBM. Without l2_bytes_per_s every byte is
   HBM traffic.
-- Instruction weights: an integer // or % is int_divide_instructions lane-cycles of work, not one
-  (a GPU has no integer divider; issue_factor), shared evenly over the launch's blocks.
+- Instruction weights: an integer // or % by a run-time divisor is int_divide_instructions
+  lane-cycles of work, not one (a GPU has no integer divider; issue_factor), shared evenly over
+  the launch's blocks.
 - Critical-path latency: after its memory a block spends sync_cycles (shared-memory accesses,
   barrier rounds and dependent arithmetic on its longest chain, each at its latency) before it
   ends; resident blocks hide it only through the throughput terms (lanes, wavefronts, bandwidth).
@@ -167,13 +168,13 @@ class SharedBandwidth:
 
 
 def issue_factor(launch: LaunchTrace, machine: MachineSpec) -> float:
-    """Lane-cycles a launch issues per unit of work: 1, but for integer divisions and remainders,
-    which a GPU runs as a subroutine of int_divide_instructions instructions (there is no integer
-    divider). The launch's divisions are taken to be spread over its blocks as its work is."""
-    counts = getattr(launch, "counts", None)
-    if not counts or not machine.int_divide_instructions or not launch.work:
+    """Lane-cycles a launch issues per unit of work: 1, but for integer divisions and remainders by
+    a divisor known only at run time, which a GPU runs as a subroutine of int_divide_instructions
+    instructions (it has no integer divider; a constant divisor becomes a multiply and shifts).
+    The launch's divisions are taken to be spread over its blocks as its work is."""
+    divides = getattr(launch, "runtime_divides", 0)
+    if not divides or not machine.int_divide_instructions or not launch.work:
         return 1.0
-    divides = counts[("int", "//")] + counts[("int", "%")]
     return 1.0 + (machine.int_divide_instructions - 1.0) * divides / launch.work
 
 

@@ -264,23 +264,21 @@ def _record(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.nda
                            f"{int(profile.sum())}, blocks {int(bstat[:, 0].sum())}, work {work}")
     sram_arrays = {n: int(np.prod(gen.alloc_shapes[n])) * np.dtype(s.dtype).itemsize
                    for n, s in gen.allocs.items() if s.space == "shared"}
-    trace.launches.append(LaunchTrace(
+    counts, moved = Counter(), Counter()   # the launch's ledgers: (category, op) and (level, direction)
+    for key, amount in totals.items():
+        if isinstance(key, tuple) and amount and key[0] not in ("site", "divide"):
+            if key[0] == "bytes":
+                moved[key[1:]] += amount
+            else:
+                counts[key] += amount
+    trace.add(LaunchTrace(
         kernel=kernel.name, loc=loc, nprocs=nprocs, block=block, work=work, depth=depth, profile=profile,
         block_work=bstat[:, 0].copy(), block_depth=bstat[:, 1].copy(), block_hbm_bytes=bstat[:, 2].copy(),
         block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
         block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays, block_sram_wavefronts=bstat[:, 5].copy(),
         class_depth={c: int(cls[i]) for i, c in enumerate(("flop", "hbm", "sram"))},
+        runtime_divides=totals[("divide", "runtime")], counts=counts, bytes=moved,
         **footprints(kernel, {n: arrays[n] for n in gen.array_params})))
-    for key, amount in totals.items():
-        if isinstance(key, tuple) and amount and key[0] != "site":
-            if key[0] == "bytes":
-                trace.launches[-1].bytes[key[1:]] += amount
-            else:
-                trace.launches[-1].counts[key] += amount
-    trace.counts.update(trace.launches[-1].counts)
-    trace.bytes.update(trace.launches[-1].bytes)
-    for i, c in enumerate(("flop", "hbm", "sram")):
-        trace.depth_by_class[c] += int(cls[i])
 
 
 def _chunks(nblocks: int, threads: int, at_least: int = 1) -> list[tuple[int, int]]:

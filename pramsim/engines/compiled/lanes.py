@@ -55,6 +55,7 @@ class LaneCode:
         for name, s in self.allocs.items():
             self.alloc_shapes[name] = tuple(self._shape_value(d, s) for d in s.shape)
         dtypes = {**self.array_params, **{n: np.dtype(s.dtype) for n, s in self.allocs.items()}}
+        self.runtime_divisions = ir.runtime_divisions(kernel)
         self.kinds = VarKinds(kernel, dtypes, {n: ("f" if isinstance(v, (float, np.floating)) else "i")
                                                for n, v in scalars.items()})
         _, assigned = _names(kernel.body)
@@ -236,6 +237,8 @@ class LaneCode:
         charge = row.charge(kinds)
         if charge is not None:
             self.charge(charge[0], row.key, charge[1])
+            if charge[0] == "int" and row.key in ("//", "%") and e in self.runtime_divisions:
+                self.pending[("divide", "runtime")] += 1  # LaunchTrace.runtime_divides, not work
         return row.render(texts, kinds, "cpu")
 
     def checked(self, text: str, test: str, kind: int, loc: Loc, safe: str = "1", info: Any = None) -> str:
