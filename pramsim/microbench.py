@@ -40,7 +40,7 @@ def _kernels(module: Any) -> dict[str, Any]:
     if _K:
         return _K
     cuda = module
-    from numba import float32, int32
+    from numba import float32, int32, int64
 
     @cuda.jit
     def copy(src, dst):
@@ -96,8 +96,27 @@ def _kernels(module: Any) -> dict[str, Any]:
                 k += cuda.gridsize(1)
         out[i] = acc
 
-    _K.update(copy=copy, fma=fma, empty=empty, shared=shared, chase=chase, reread=reread)
+    @cuda.jit
+    def divide(out, iters, d):
+        i = int64(cuda.grid(1))
+        a, b, c, e = i + 1000003, i + 2000003, i + 3000003, i + 4000003
+        for _ in range(iters):  # four independent chains of 64-bit `//` by a run-time divisor, as lowered
+            a = a // d + 1000003
+            b = b // d + 1000003
+            c = c // d + 1000003
+            e = e // d + 1000003
+        out[i] = a + b + c + e
+
+    _K.update(copy=copy, fma=fma, empty=empty, shared=shared, chase=chase, reread=reread, divide=divide)
     return _K
+
+
+def _divide_chains(i: int, iters: int, d: int) -> int:
+    """What the divide kernel's thread i writes (Python's // is the kernel's, floor division)."""
+    chains = [i + 1000003, i + 2000003, i + 3000003, i + 4000003]
+    for _ in range(iters):
+        chains = [x // d + 1000003 for x in chains]
+    return sum(chains)
 
 
 def _timed(cuda: Any, fn: Callable[[], None], repeat: int, simulated: bool) -> float:
@@ -201,6 +220,11 @@ def measure(small: bool = False) -> dict[str, Any]:
     out = cuda.device_array(blocks * threads, np.float32)
     m["l2_bytes_per_s"] = 4 * l2n * reps / _timed(cuda, lambda: k["reread"][blocks, threads](l2src, reps, out),
                                                   repeat, simulated)
+    div_iters, divisor = (4, 3) if small else (512, 3)
+    d_div = cuda.device_array(blocks * 2 * threads, np.int64)
+    m["int_divide_per_s"] = 4 * div_iters * blocks * 2 * threads / _timed(
+        cuda, lambda: k["divide"][blocks * 2, threads](d_div, div_iters, divisor), repeat, simulated)
+    _check(int(d_div.copy_to_host()[5]) == _divide_chains(5, div_iters, divisor), "the division kernel computed wrongly")
     m["seconds"] = time.perf_counter() - t_start
     return m
 

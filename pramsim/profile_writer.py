@@ -14,7 +14,9 @@ The measurement file is one JSON object (docs/cli.md, "pramsim calibrate"). Requ
     dependent_load_latency_s (float)                  one dependent global load (pointer chase)
     l2_bytes_per_s (float)                            a working set that fits in L2
 
-Optional: compute_capability ([major, minor]: gives the fp32 lanes per SM), command (str), and the
+Optional: compute_capability ([major, minor]: gives the fp32 lanes per SM), command (str),
+int_divide_per_s (64-bit integer divisions by a run-time divisor per second: gives
+int_divide_instructions, the lane-cycles of one; measurements before 2026-11-30 lack it), and the
 host terms fitted elsewhere (scripts/calibrate.py): launch_overhead_s, program_overhead_s,
 hbm_dependent_latency_cycles. The profile's `source` names the device, driver, date and every
 figure, and says for each profile field whether it is measured, derived or absent. The written
@@ -39,7 +41,8 @@ REQUIRED: dict[str, type] = {
     "sram_bytes_per_s": float, "sram_conflict_bytes_per_s": float, "dependent_load_latency_s": float,
     "l2_bytes_per_s": float,
 }
-OPTIONAL: dict[str, type] = {"compute_capability": list, "command": str, "launch_overhead_s": float,
+OPTIONAL: dict[str, type] = {"compute_capability": list, "command": str, "int_divide_per_s": float,
+                             "launch_overhead_s": float,
                              "program_overhead_s": float, "hbm_dependent_latency_cycles": float}
 # fp32 lanes per SM by compute capability (CUDA C Programming Guide, "Arithmetic Instructions" table)
 FP32_LANES = {(7, 0): 64, (7, 5): 64, (8, 0): 64, (8, 6): 128, (8, 7): 128, (8, 9): 128, (9, 0): 128}
@@ -120,6 +123,12 @@ def profile_text(m: dict[str, Any], name: str) -> str:
     else:
         notes.append("l2_bytes: not measured, left out (0: the model's L2 reuse term is off): set it from the "
                      "datasheet to switch it on.")
+    if "int_divide_per_s" in m:
+        fields["int_divide_instructions"] = max(1.0, round(sms * lanes * clock / m["int_divide_per_s"], 1))
+        notes.append(f"int_divide_instructions: derived, sms x lanes_per_sm x clock_hz / int_divide_per_s "
+                     f"({m['int_divide_per_s']:g}): the lane-cycles one 64-bit // by a run-time divisor takes.")
+    else:
+        notes.append("int_divide_instructions: not measured, left out (0: an integer division costs what an add does).")
     for key in ("program_overhead_s", "hbm_dependent_latency_cycles"):
         if key in m:
             fields[key] = float(m[key])

@@ -52,6 +52,19 @@ def test_an_l2_size_in_the_measurement_switches_the_cache_term_on(tmp_path):
     assert (spec.l2_bytes, spec.l2_bytes_per_s) == (50_000_000, 6e12)
 
 
+def test_a_measured_division_rate_gives_the_lane_cycles_of_one_division(tmp_path):
+    # 100 SMs x 64 lanes x 1e9 Hz = 6.4e12 lane-cycles/s; 1.28e11 divisions/s: 50 lane-cycles each
+    src = tmp_path / "m.json"
+    src.write_text(json.dumps({**json.loads(FIXTURE.read_text()), "int_divide_per_s": 1.28e11}))
+    r = calibrate("--from-json", str(src), "--out", str(tmp_path / "p.toml"))
+    assert r.exit_code == 0, r.output
+    spec = load_machine(str(tmp_path / "p.toml"))
+    assert spec.int_divide_instructions == 50
+    assert "int_divide_instructions: derived" in spec.source
+    r = calibrate("--from-json", str(FIXTURE), "--out", str(tmp_path / "q.toml"))   # an older measurement
+    assert load_machine(str(tmp_path / "q.toml")).int_divide_instructions == 0
+
+
 def test_compute_capability_gives_the_lanes_and_fitted_terms_are_copied(tmp_path):
     m = {**json.loads(FIXTURE.read_text()), "compute_capability": [9, 0], "launch_overhead_s": 5e-5,
          "program_overhead_s": 2e-4, "hbm_dependent_latency_cycles": 120}

@@ -53,6 +53,7 @@ def test_the_dry_run_writes_each_file_with_its_keys(dry_run):
     assert "numba" in (out / "env.txt").read_text()
     measured = json.loads((out / "calibrated.json").read_text())
     assert set(REQUIRED) <= set(measured) and measured["simulated"] is True
+    assert measured["int_divide_per_s"] > 0      # the division microbenchmark ran and checked its result
     suite = json.loads((out / "suite.json").read_text())
     assert suite["meta"]["simulated"] is True and suite["results"]
     for row in suite["results"]:
