@@ -41,7 +41,7 @@ import numpy as np
 from ... import codecache, limits, progress
 from ...cost import CostTrace, LaunchTrace
 from ...errors import ExecutionError, Loc, PramsimError
-from ...lang import ir, ops
+from ...lang import ir, oblivious, ops
 from ...lang.kinds import KindConflict
 from .analysis import Unsupported
 from .blocks import KernelCode
@@ -135,10 +135,11 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     Shared-memory wavefronts and global-memory sectors: block 0 and the last block run the
     recording function, which counts them exactly; they are the launch's sample, and the other
     blocks are charged their accesses at each site times the sample's wavefronts (sectors) per
-    access (exact when those blocks access memory in the same pattern of banks and sectors, as in
-    every shipped program at the sizes tests/test_compiled.py runs). If
-    some access site is reached by neither, or the launch has at most FEW_BLOCKS blocks, every block
-    records.
+    access (exact when those blocks access memory in the same pattern of banks and sectors, as do
+    blocks whose indices are affine in gid(), block_id() and lane() and shifted by whole sectors
+    from block to block). If some access site is reached by neither, the kernel is not
+    data-oblivious (its pattern follows its data: pramsim.lang.oblivious), or the launch has at
+    most FEW_BLOCKS blocks, every block records.
     """
     fn, fn_rec, gen = _compiled(kernel, arrays, scalars)
     nblocks = -(-nprocs // block)
@@ -174,7 +175,10 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])
     if nblocks == 1:
         samples[1] = samples[0]
-    middle = fn if not few and np.all(samples[:, :gen.access_sites, 1].max(axis=0) > 0) else fn_rec
+    # A kernel whose indices or branches follow its data accesses memory in a pattern of its own in
+    # each block: sampled sectors (and wavefronts) would be guesses, so every block records.
+    sampled = np.all(samples[:, :gen.access_sites, 1].max(axis=0) > 0) and oblivious.analyse(kernel).oblivious
+    middle = fn if not few and sampled else fn_rec
     # With a deadline (--max-time) the blocks come in more chunks: it is checked before each one.
     pieces = _chunks(nblocks - 2, _threads(), at_least=DEADLINE_CHUNKS if scope is not None else 1)
     chunks = [(lo + 1, hi + 1) for lo, hi in pieces]
