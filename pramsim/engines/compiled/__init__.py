@@ -164,9 +164,11 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat, diff, err, samples, 0)
         return runs, cls, diff, err
 
-    # A launch of few blocks records every block (exact wavefronts, no sampling), so the plain function,
-    # a second numba compile of seconds, is never needed: most launches of tests and small runs.
-    few = nblocks <= FEW_BLOCKS
+    # A launch of few blocks records every block (exact wavefronts and sectors, no sampling), so the
+    # plain function, a second numba compile of seconds, is never needed: most launches of tests and
+    # small runs. So does a kernel that is not data-oblivious: its indices or branches follow its
+    # data, so each block accesses memory in a pattern of its own and a sample's would be a guess.
+    few = nblocks <= FEW_BLOCKS or not oblivious.analyse(kernel).oblivious
     try:  # compile (or load from numba's cache) before any block runs
         results = codecache.call_rebuilding(lambda: [run(f, 0, 0) for f in ((fn_rec,) if few else (fn, fn_rec))],
                                             fn, fn_rec)
@@ -175,10 +177,7 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])
     if nblocks == 1:
         samples[1] = samples[0]
-    # A kernel whose indices or branches follow its data accesses memory in a pattern of its own in
-    # each block: sampled sectors (and wavefronts) would be guesses, so every block records.
-    sampled = np.all(samples[:, :gen.access_sites, 1].max(axis=0) > 0) and oblivious.analyse(kernel).oblivious
-    middle = fn if not few and sampled else fn_rec
+    middle = fn if not few and np.all(samples[:, :gen.access_sites, 1].max(axis=0) > 0) else fn_rec
     # With a deadline (--max-time) the blocks come in more chunks: it is checked before each one.
     pieces = _chunks(nblocks - 2, _threads(), at_least=DEADLINE_CHUNKS if scope is not None else 1)
     chunks = [(lo + 1, hi + 1) for lo, hi in pieces]

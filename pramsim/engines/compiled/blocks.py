@@ -11,7 +11,8 @@ from ...cost import BANKS, WARP_LANES
 from ...errors import Loc
 from ...lang import ir
 from .analysis import Unsupported, _has, _names, _reads, _uniform_expr
-from .lanes import _BANK_CAPACITY, _ERR_DIVERGENT, _LANE_STATE, LaneCode
+from .lanes import _ERR_DIVERGENT, _LANE_STATE, LaneCode
+from .support import CAPACITY
 
 
 class KernelCode(LaneCode):
@@ -212,7 +213,7 @@ class KernelCode(LaneCode):
         pre += [f"_k{j} = 0" for j in range(len(self.chunks))]
         sites = max(1, self.access_sites)
         if self.record:  # the recording buffers (see _warp_end)
-            pre += [f"BK = np.zeros({sites * _BANK_CAPACITY * WARP_LANES}, np.int64); BW = np.zeros_like(BK)",
+            pre += [f"BK = np.zeros({sites * CAPACITY * WARP_LANES}, np.int64); BW = np.zeros_like(BK)",
                     f"BN = np.zeros(({sites}, {WARP_LANES}), np.int64)",
                     f"BS = np.zeros(({BANKS + 1}, {2 * WARP_LANES + 1}), np.int64)",
                     f"SP = np.array({self.access_spans or [1]}, np.int64)"]

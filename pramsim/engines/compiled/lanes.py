@@ -14,16 +14,12 @@ from ...errors import Loc
 from ...lang import ir, ops
 from ...lang.kinds import VarKinds
 from .analysis import Unsupported, _has, _names, _reads, _uniform_vars, _walk_stmts
+from .support import SITE_SECTORS, SITE_WAVEFRONTS
 
 MAX_ITERATIONS = 10_000_000  # as the vector executor: a loop's iterations per execution
 # A warp's shared- and global-memory accesses at one site are grouped into instances by the iteration
 # numbers of the lane-level loops around it (mixed radix; exact up to 2**20 iterations and 3 nested loops).
 _KEY_RADIX = 2 ** 20
-# Accesses a lane records per site between barriers, in a recording block (see launch); later ones
-# get the mean wavefronts (or sectors) per access of those.
-_BANK_CAPACITY = 1024
-# What a recorded site counts (support._warp_end): shared-memory wavefronts, or global-memory sectors.
-SITE_WAVEFRONTS, SITE_SECTORS = 0, 1
 
 
 
@@ -317,11 +313,9 @@ class LaneCode:
         key = " + ".join(f"{q} * {_KEY_RADIX ** k}" for k, q in enumerate(reversed(self.lane_loops))) or "0"
         # A lane's first accesses at a site are recorded; its count is a register, written to BN
         # when the lane leaves the region.
+        # (a call, not inline code: numba compiles _record once, and each kernel's code stays small)
         at = self.value_of(flat, "f")
-        self.emit(f"_c{site} += 1")
-        self.emit(f"if _c{site} <= {_BANK_CAPACITY}:")
-        self.emit(f"    _o = ({site * _BANK_CAPACITY} + _c{site} - 1) * {WARP_LANES} + t % {WARP_LANES}")
-        self.emit(f"    BK[_o] = {key}; BW[_o] = {at} * {itemsize} // {unit}")
+        self.emit(f"_c{site} = _record(BK, BW, _c{site}, {site} + _Z, t, {key}, {at} * {itemsize} // {unit})")
         return at
 
     # -- statements inside a lane loop --

@@ -6,7 +6,11 @@ import numpy as np
 
 from ...cost import BANKS, WARP_LANES
 
-SITE_WAVEFRONTS = 0  # what a recorded site counts (pramsim.engines.compiled.lanes): SK[site] is it
+# What a recorded site counts (SK[site], see _warp_end): shared-memory wavefronts or global-memory sectors.
+SITE_WAVEFRONTS, SITE_SECTORS = 0, 1
+# Accesses a lane records per site between barriers, in a recording block (see launch); later ones
+# get the mean wavefronts (or sectors) per access of those.
+CAPACITY = 1024
 
 
 # The generated modules import these (compiled once per process, cached on disk by numba).
@@ -33,7 +37,7 @@ GENERATED_HEADER = LEGEND + """import math
 import numba
 import numpy as np
 
-from pramsim.engines.compiled.support import _apply, _barrier, _block_transactions, _fail, _flush_profile, _ix, _running, _warp_end
+from pramsim.engines.compiled.support import _apply, _barrier, _block_transactions, _fail, _flush_profile, _ix, _record, _running, _warp_end
 """
 
 
@@ -132,6 +136,19 @@ def _count(words, n, scratch, kind):
     """What one warp-wide access costs: wavefronts (shared) or distinct sectors (global)."""
     top, distinct = _degree(words, n, scratch)
     return top if kind == SITE_WAVEFRONTS else distinct
+
+
+@numba.njit(nogil=True, cache=True)
+def _record(bk, bw, count, site, lane, key, word):
+    """Record lane `lane`'s next access at `site` (its instance key and first word or sector) in
+    the layout _warp_end reads, if the lane has recorded fewer than the capacity there; returns
+    the lane's new access count at the site."""
+    count += 1
+    if count <= CAPACITY:
+        o = (site * CAPACITY + count - 1) * WARP_LANES + lane % WARP_LANES
+        bk[o] = key
+        bw[o] = word
+    return count
 
 
 @numba.njit(nogil=True, cache=True)
