@@ -314,7 +314,7 @@ class LaneCode:
         # A lane's first accesses at a site are recorded; its count is a register, written to BN
         # when the lane leaves the region.
         # (a call, not inline code: numba compiles _record once, and each kernel's code stays small)
-        at = self.value_of(flat, "f")
+        at = flat if flat.isidentifier() else self.value_of(flat, "f")
         self.emit(f"_c{site} = _record(BK, BW, _c{site}, {site} + _Z, t, {key}, {at} * {itemsize} // {unit})")
         return at
 
