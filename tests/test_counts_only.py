@@ -119,12 +119,17 @@ def test_block_variant_uses():
 
 
 def test_block_classes_of_a_guarded_launch():
-    """add_pairs with stride 1 over 1,024 processors in 256-lane blocks, n = 1000: the guard
+    """add_pairs with stride 1 over 10,240 processors in 256-lane blocks, n = 1000: the guard
     2 gid + 1 < 1000 holds on all of block 0, on part of block 1 (which runs by itself) and on
-    none of blocks 2 and 3 (one class, block 2 representing both)."""
+    none of blocks 2 to 39; of those, blocks 32 apart form a class (block 2 represents 2 and 34,
+    ..., block 7 represents 7 and 39; blocks 8 to 33 themselves, 32 and 33 because their guard is
+    not block 0's and 1's): their global indices are then whole sectors apart, so their sectors
+    agree too."""
     (add_pairs,) = kernels(load_program("tree_sum"))
-    classes = blockclass.classes(add_pairs, 1024, 256, {"stride": 1, "n": 1000})
-    assert sorted(map(str, classes)) == sorted(map(str, [(0, 1, slice(0, 1)), (1, 2, None), (2, 3, slice(2, 4))]))
+    classes = blockclass.classes(add_pairs, 10240, 256, {"stride": 1, "n": 1000})
+    expected = [(0, 1, slice(0, 1)), (1, 2, None)]
+    expected += [(b, b + 1, np.array([b, b + 32]) if b + 32 < 40 else slice(b, b + 1)) for b in range(2, 34)]
+    assert sorted(map(str, classes)) == sorted(map(str, expected))
     # a partial last block is a class of its own (fewer lanes), though its guard agrees with block 2's
     classes = blockclass.classes(add_pairs, 1000, 256, {"stride": 1, "n": 1000})
     assert sorted(map(str, classes)) == sorted(map(str, [(0, 1, slice(0, 1)), (1, 2, None), (2, 3, slice(2, 3)),
