@@ -28,6 +28,10 @@ from pramsim.runner import run_program, sweep_points
 MACHINES = {name: load_machine(name) for name in ("pram", "a100", "h100")}
 # Figures that differ by design: how it ran, the comparison with the reference, wall time.
 NOT_FIGURES = {"engine", "correct", "max_rel_error", "message", "wall_s", "non_finite"}
+# Programs whose global indices the block classes do not follow (attention_logdepth's products:
+# // and % of gid()): a class gets its representative's global-memory sectors, from which some
+# members' differ by a few (docs/cost-model.md, "Counts only"). Their sectors are compared to 5%.
+SECTORS_ESTIMATED = {"attention_logdepth"}
 
 
 def kernels(program):
@@ -119,17 +123,12 @@ def test_block_variant_uses():
 
 
 def test_block_classes_of_a_guarded_launch():
-    """add_pairs with stride 1 over 10,240 processors in 256-lane blocks, n = 1000: the guard
+    """add_pairs with stride 1 over 1,024 processors in 256-lane blocks, n = 1000: the guard
     2 gid + 1 < 1000 holds on all of block 0, on part of block 1 (which runs by itself) and on
-    none of blocks 2 to 39; of those, blocks 32 apart form a class (block 2 represents 2 and 34,
-    ..., block 7 represents 7 and 39; blocks 8 to 33 themselves, 32 and 33 because their guard is
-    not block 0's and 1's): their global indices are then whole sectors apart, so their sectors
-    agree too."""
+    none of blocks 2 and 3 (one class, block 2 representing both)."""
     (add_pairs,) = kernels(load_program("tree_sum"))
-    classes = blockclass.classes(add_pairs, 10240, 256, {"stride": 1, "n": 1000})
-    expected = [(0, 1, slice(0, 1)), (1, 2, None)]
-    expected += [(b, b + 1, np.array([b, b + 32]) if b + 32 < 40 else slice(b, b + 1)) for b in range(2, 34)]
-    assert sorted(map(str, classes)) == sorted(map(str, expected))
+    classes = blockclass.classes(add_pairs, 1024, 256, {"stride": 1, "n": 1000})
+    assert sorted(map(str, classes)) == sorted(map(str, [(0, 1, slice(0, 1)), (1, 2, None), (2, 3, slice(2, 4))]))
     # a partial last block is a class of its own (fewer lanes), though its guard agrees with block 2's
     classes = blockclass.classes(add_pairs, 1000, 256, {"stride": 1, "n": 1000})
     assert sorted(map(str, classes)) == sorted(map(str, [(0, 1, slice(0, 1)), (1, 2, None), (2, 3, slice(2, 3)),
@@ -153,18 +152,22 @@ def points(program):
     return out
 
 
-def figures(result) -> dict:
+def figures(result, sectors=True) -> dict:
     data = report.run_json(result)
+    if not sectors:
+        data["memory"] = {k: v for k, v in data["memory"].items() if not k.startswith("hbm_sector")}
     return {k: v for k, v in data.items() if k not in NOT_FIGURES}
 
 
-def assert_same_trace(full, fast):
+def assert_same_trace(full, fast, sectors=True):
     assert fast.counts == full.counts and fast.bytes == full.bytes
     assert fast.depth_by_class == full.depth_by_class
     assert (fast.hbm_allocated_bytes, fast.peak_hbm_bytes) == (full.hbm_allocated_bytes, full.peak_hbm_bytes)
     assert len(fast.launches) == len(full.launches)
     for a, b in zip(full.launches, fast.launches):
         for name, value in vars(a).items():
+            if name == "block_hbm_sectors" and not sectors:
+                continue
             other = getattr(b, name)
             if isinstance(value, np.ndarray):
                 assert np.array_equal(value, other), (a.kernel, name)
@@ -187,9 +190,14 @@ def compare_runs(program, params):
         return False
     fast = run_program(program, params, MACHINES["pram"], counts_only=True)
     assert fast.comparison.correct is None and fast.engine == "counts-only"
-    assert_same_trace(full.trace, fast.trace)
+    exact = program.name not in SECTORS_ESTIMATED
+    if not exact:
+        sectors = report.hbm_sectors(full.trace)
+        assert abs(report.hbm_sectors(fast.trace) - sectors) <= 0.05 * sectors, params
+    assert_same_trace(full.trace, fast.trace, sectors=exact)
     for machine in MACHINES.values():
-        assert figures(on_machine(fast, machine)) == figures(on_machine(full, machine)), (params, machine.name)
+        assert figures(on_machine(fast, machine), exact) == figures(on_machine(full, machine), exact), \
+            (params, machine.name)
     return True
 
 
