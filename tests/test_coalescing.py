@@ -131,3 +131,40 @@ def test_report_shows_sectors_and_efficiency():
     out = CliRunner().invoke(main, ["run", "scan_blelloch", "n=1024"])
     line = next(x for x in out.output.splitlines() if x.startswith("global"))
     assert "sectors of 32 B" in line and "of their bytes used" in line
+
+
+GID_PROGRAM = """import numpy as np
+from pramsim.dsl import kernel, program, gid
+
+
+@kernel
+def k(a):
+    a[gid()] = a[gid()] + 1.0
+
+
+def inputs(rng, threads, blocks):
+    return {"a": np.zeros(threads * blocks, np.float32)}
+
+
+@program(params={"threads": 7, "blocks": 40}, inputs=inputs, reference=lambda a, threads, blocks: a + 1)
+def prog(a, threads, blocks):
+    k[blocks, threads](a)
+    return a
+"""
+
+
+def test_counts_only_blocks_at_other_sector_offsets(tmp_path):
+    """7-lane blocks start 28 bytes apart: block 0's floats (bytes 0..27) lie in one sector, block
+    1's (bytes 28..55) in two. --counts-only runs one block per class of blocks that execute alike;
+    its classes are split by the first processor mod 32, so no block gets another's sectors."""
+    from pramsim.machine import load_machine
+    from pramsim.runner import run_program
+
+    path = tmp_path / "gid_sectors.py"
+    path.write_text(GID_PROGRAM)
+    prog = load_program(str(path))
+    expected = [2 * len({28 * b // 32, (28 * b + 27) // 32}) for b in range(40)]  # a load and a store
+    assert expected[:2] == [2, 4]
+    for counts_only in (False, True):
+        r = run_program(prog, dict(prog.params), load_machine("pram"), counts_only=counts_only)
+        assert r.trace.launches[0].block_hbm_sectors.tolist() == expected, counts_only
