@@ -32,31 +32,71 @@ BANKS = 32
 BANK_BYTES = 4
 
 
-def warp_wavefronts(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
-    """Wavefronts of one access, per warp: lane i is in warp `warp[i]` and reads or writes element
-    `offset[i]`; lanes are listed warp by warp (warp ids non-decreasing, as processor order gives).
+# Global-memory sectors (docs/cost-model.md, "Global-memory sectors (coalescing)"): the memory
+# system serves a warp's global loads and stores in SECTOR_BYTES-byte sectors; one warp-wide access
+# costs one sector per distinct aligned 32-byte piece its active lanes touch, so 32 lanes reading
+# consecutive 4-byte words take 4 sectors and 32 lanes at a stride of 8 or more words take 32
+# (CUDA C++ Best Practices Guide, "Coalesced Access to Global Memory"). Arrays are taken to start
+# on a sector (cudaMalloc aligns to 256 bytes).
+SECTOR_BYTES = 32
 
-    Returns (warps, wavefronts): each warp that took part once, with its degree, the largest count
-    of distinct words in one bank. An element of itemsize bytes covers the words
-    offset*itemsize // BANK_BYTES onwards, ceil(itemsize / BANK_BYTES) of them. Linear in the lanes
-    but for sorting each warp's few words: this runs on every shared access of the vector engine.
-    """
+
+def _warp_units(warp: np.ndarray, offset: np.ndarray, itemsize: int, unit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The units (`unit`-byte words or sectors) of one access, per warp: lane i is in warp `warp[i]`
+    and touches element `offset[i]` (itemsize bytes); lanes are listed warp by warp.
+
+    Returns (warps, units, distinct): each warp that took part once; a matrix with a row per warp
+    of its lanes' units, sorted, -1 where no lane is; and a mask of the first of each distinct unit.
+    An element covers the units offset*itemsize // unit onwards, ceil(itemsize / unit) of them."""
     warp = np.asarray(warp, np.int64)
-    first = np.asarray(offset, np.int64) * itemsize // BANK_BYTES
-    span = max(1, -(-itemsize // BANK_BYTES))
+    first = np.asarray(offset, np.int64) * itemsize // unit
+    span = max(1, -(-itemsize // unit))
     new = np.r_[True, warp[1:] != warp[:-1]]
     starts = np.flatnonzero(new)
     row = np.cumsum(new) - 1
     slot = np.arange(len(warp)) - starts[row]          # the lane's place among its warp's lanes
-    words = np.full((len(starts), (int(slot.max()) + 1) * span), -1, np.int64)
+    units = np.full((len(starts), (int(slot.max()) + 1) * span), -1, np.int64)
     for j in range(span):
-        words[row, slot * span + j] = first + j
-    words.sort(axis=1)
-    distinct = words >= 0                               # -1: no lane there
-    distinct[:, 1:] &= words[:, 1:] != words[:, :-1]
-    banks = np.arange(len(starts))[:, None] * BANKS + words % BANKS
-    per_bank = np.bincount(banks.ravel(), distinct.ravel(), len(starts) * BANKS).reshape(-1, BANKS)
-    return warp[starts], per_bank.max(axis=1).astype(np.int64)
+        units[row, slot * span + j] = first + j
+    units.sort(axis=1)
+    distinct = units >= 0                               # -1: no lane there
+    distinct[:, 1:] &= units[:, 1:] != units[:, :-1]
+    return warp[starts], units, distinct
+
+
+def warp_wavefronts(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+    """Wavefronts of one shared-memory access, per warp: lane i is in warp `warp[i]` and reads or
+    writes element `offset[i]`; lanes are listed warp by warp (warp ids non-decreasing, as processor
+    order gives).
+
+    Returns (warps, wavefronts): each warp that took part once, with its degree, the largest count
+    of distinct words in one bank. Linear in the lanes but for sorting each warp's few words: this
+    runs on every shared access of the vector engine.
+    """
+    warps, words, distinct = _warp_units(warp, offset, itemsize, BANK_BYTES)
+    banks = np.arange(len(warps))[:, None] * BANKS + words % BANKS
+    per_bank = np.bincount(banks.ravel(), distinct.ravel(), len(warps) * BANKS).reshape(-1, BANKS)
+    return warps, per_bank.max(axis=1).astype(np.int64)
+
+
+def warp_sectors(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
+    """Global-memory sectors of one access, per warp (arguments as warp_wavefronts): each warp that
+    took part once, with the number of distinct SECTOR_BYTES sectors its lanes' elements cover.
+
+    When every warp's lanes go up through memory (the common case), counting where the sector
+    changes is enough: linear, no sort; otherwise the warp's sectors are sorted (_warp_units)."""
+    warp = np.asarray(warp, np.int64)
+    offset = np.asarray(offset, np.int64)
+    if itemsize <= SECTOR_BYTES and SECTOR_BYTES % itemsize == 0 and len(warp):  # one sector per element
+        sector = offset * itemsize // SECTOR_BYTES
+        new = np.r_[True, warp[1:] != warp[:-1]]
+        if np.all((sector[1:] >= sector[:-1]) | new[1:]):
+            changed = new.copy()
+            changed[1:] |= sector[1:] != sector[:-1]
+            starts = np.flatnonzero(new)
+            return warp[starts], np.add.reduceat(changed.astype(np.int64), starts)
+    warps, _, distinct = _warp_units(warp, offset, itemsize, SECTOR_BYTES)
+    return warps, distinct.sum(axis=1).astype(np.int64)
 
 
 @dataclass
@@ -79,6 +119,9 @@ class LaunchTrace:
     block_sram_bytes: np.ndarray | None = None  # bytes each block moves to and from shared memory
     sram_arrays: dict[str, int] = field(default_factory=dict)  # shared array name -> bytes per block
     block_sram_wavefronts: np.ndarray | None = None  # shared-memory wavefronts per block (bank conflicts)
+    # Global-memory sectors per block: for each global load, store or atomic by a warp, the distinct
+    # SECTOR_BYTES sectors its active lanes' elements cover, summed (coalescing; warp_sectors).
+    block_hbm_sectors: np.ndarray | None = None
     class_depth: dict[str, int] = field(default_factory=dict)  # class -> this launch's longest chain of that class
     arg_bytes: int = 0           # bytes of the global arrays passed to the launch (its footprint at most)
     read_arg_bytes: int = 0      # bytes of the global arrays the kernel loads from (its read footprint at most)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .cost import WARP_LANES, CostTrace
+from .cost import SECTOR_BYTES, WARP_LANES, CostTrace
 from .machine import Schedule
 from .runner import CheckResult, RunResult
 
@@ -59,6 +59,7 @@ def run_text(r: RunResult) -> str:
         f"memory    {_n(t.bytes[('hbm', 'read')] + t.bytes[('hbm', 'write')]):>16} bytes to/from HBM"
         f"   (peak allocated {_n(t.peak_hbm_bytes)} bytes)",
         *_shared_line(t),
+        *_global_line(t),
         "",
         f"T_p       {_n(T):>16} {'steps' if r.brent.greedy else 'cycles'} on p = {p:,}",
         (f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} <= W/p + D = {_n(r.brent.upper)}   "
@@ -132,6 +133,7 @@ def run_json(r: RunResult) -> dict[str, Any]:
             "peak_hbm_bytes": t.peak_hbm_bytes,
             "sram_per_block_bytes": max((launch.sram_per_block for launch in t.launches), default=0),
             "sram_wavefronts": sram_wavefronts(t),
+            "hbm_sectors": hbm_sectors(t), "hbm_sector_efficiency": hbm_sector_efficiency(t),
         },
         "wall_s": r.wall_s,
     }
@@ -157,6 +159,28 @@ def sram_wavefronts(t: CostTrace) -> int:
     """Shared-memory wavefronts of the whole trace (docs/cost-model.md, "Shared-memory wavefronts")."""
     return int(sum(int(np.sum(launch.block_sram_wavefronts)) for launch in t.launches
                    if launch.block_sram_wavefronts is not None))
+
+
+def hbm_sectors(t: CostTrace) -> int:
+    """Global-memory sectors of the whole trace (docs/cost-model.md, "Global-memory sectors (coalescing)")."""
+    return int(sum(int(np.sum(launch.block_hbm_sectors)) for launch in t.launches
+                   if launch.block_hbm_sectors is not None))
+
+
+def hbm_sector_efficiency(t: CostTrace) -> float | None:
+    """Coalescing efficiency: HBM bytes the accesses use / (sectors x SECTOR_BYTES); 1 = every byte
+    of every sector served is used (None without sectors). An atomic's element counts twice in the
+    bytes (read and written), once in the sectors."""
+    sectors = hbm_sectors(t)
+    return t.hbm_bytes / (sectors * SECTOR_BYTES) if sectors else None
+
+
+def _global_line(t: CostTrace) -> list[str]:
+    efficiency = hbm_sector_efficiency(t)
+    if efficiency is None:
+        return []
+    return [f"global    {_n(hbm_sectors(t)):>16} sectors of {SECTOR_BYTES} B   ({efficiency:.1%} of their bytes used; "
+            f"100% = fully coalesced)"]
 
 
 def _shared_line(t: CostTrace) -> list[str]:

@@ -28,6 +28,10 @@ from pramsim.runner import run_program, sweep_points
 MACHINES = {name: load_machine(name) for name in ("pram", "a100", "h100")}
 # Figures that differ by design: how it ran, the comparison with the reference, wall time.
 NOT_FIGURES = {"engine", "correct", "max_rel_error", "message", "wall_s", "non_finite"}
+# Programs whose global indices the block classes do not follow (attention_logdepth's products:
+# // and % of gid()): a class gets its representative's global-memory sectors, from which some
+# members' differ by a few (docs/cost-model.md, "Counts only"). Their sectors are compared to 5%.
+SECTORS_ESTIMATED = {"attention_logdepth"}
 
 
 def kernels(program):
@@ -148,18 +152,22 @@ def points(program):
     return out
 
 
-def figures(result) -> dict:
+def figures(result, sectors=True) -> dict:
     data = report.run_json(result)
+    if not sectors:
+        data["memory"] = {k: v for k, v in data["memory"].items() if not k.startswith("hbm_sector")}
     return {k: v for k, v in data.items() if k not in NOT_FIGURES}
 
 
-def assert_same_trace(full, fast):
+def assert_same_trace(full, fast, sectors=True):
     assert fast.counts == full.counts and fast.bytes == full.bytes
     assert fast.depth_by_class == full.depth_by_class
     assert (fast.hbm_allocated_bytes, fast.peak_hbm_bytes) == (full.hbm_allocated_bytes, full.peak_hbm_bytes)
     assert len(fast.launches) == len(full.launches)
     for a, b in zip(full.launches, fast.launches):
         for name, value in vars(a).items():
+            if name == "block_hbm_sectors" and not sectors:
+                continue
             other = getattr(b, name)
             if isinstance(value, np.ndarray):
                 assert np.array_equal(value, other), (a.kernel, name)
@@ -182,9 +190,14 @@ def compare_runs(program, params):
         return False
     fast = run_program(program, params, MACHINES["pram"], counts_only=True)
     assert fast.comparison.correct is None and fast.engine == "counts-only"
-    assert_same_trace(full.trace, fast.trace)
+    exact = program.name not in SECTORS_ESTIMATED
+    if not exact:
+        sectors = report.hbm_sectors(full.trace)
+        assert abs(report.hbm_sectors(fast.trace) - sectors) <= 0.05 * sectors, params
+    assert_same_trace(full.trace, fast.trace, sectors=exact)
     for machine in MACHINES.values():
-        assert figures(on_machine(fast, machine)) == figures(on_machine(full, machine)), (params, machine.name)
+        assert figures(on_machine(fast, machine), exact) == figures(on_machine(full, machine), exact), \
+            (params, machine.name)
     return True
 
 

@@ -7,7 +7,12 @@ Each such use is evaluated over every block at once, in interval arithmetic over
 lanes (NumPy, one vector per node): a block on which every use takes one value, the same at
 every evaluation, executes exactly like any other block with the same values and lane count.
 A block on which some use takes several values (the block that straddles `i < n`) runs by
-itself.
+itself. Blocks of one class also start at processors equal modulo SECTOR_BYTES (b·block mod 32 is
+part of the key; one value when the block size is a multiple of 32): a global index affine in
+gid() with integer coefficients then differs between them by a multiple of 32 elements, whole
+sectors, so their global-memory sectors (coalescing) are equal too. Other global indices (affine
+in block_id(), or through // and %) are not analysed: the class gets its representative's
+sectors, exact when its blocks' accesses are the representative's shifted by whole sectors.
 
 What the interval evaluation understands: constants, scalar parameters, the id intrinsics,
 variables assigned once, at the kernel's top level, before the use (their definition is
@@ -21,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..cost import SECTOR_BYTES
 from ..lang import ir, oblivious
 
 Interval = tuple[np.ndarray, np.ndarray]  # per block: lowest and highest value over its lanes
@@ -38,7 +44,7 @@ def classes(kernel: ir.Kernel, nprocs: int, block: int, scalars: dict[str, Any])
         return []
     lanes = np.full(nblocks, block, np.int64)
     lanes[-1] = nprocs - (nblocks - 1) * block
-    columns = [lanes]
+    columns = [lanes, np.arange(nblocks, dtype=np.int64) * block % SECTOR_BYTES]  # see the module's docstring
     uses = oblivious.block_variant(kernel, oblivious.shared_arrays(kernel))
     alone = np.zeros(nblocks, bool)
     if uses:

@@ -19,12 +19,13 @@ import numpy as np
 from .. import limits
 from ..limits import gib as _gib
 from ..lang import ir, ops
-from ..cost import BANK_BYTES, DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace, warp_wavefronts
+from ..cost import DEPTH_CLASSES, WARP_LANES, CostTrace, LaunchTrace
 from ..errors import ExecutionError, Loc, MachineError, PramsimError, caller_loc
 from .args import bind_args, footprints
 from .lanestate import Jumps as _Jumps, LaneCounter as _LaneCounter, Mask as _Mask, lane_ranges as _ranges
 from .lanestate import truth as _truth
 from . import contention, warp
+from .coalescing import Transactions
 from .races import RaceTracker
 from ..runtime import DeviceArray
 
@@ -132,8 +133,7 @@ class _Launch:
         self.flops = _LaneCounter()
         self.hbm_bytes = _LaneCounter()
         self.sram_traffic = _LaneCounter()
-        self.wavefronts = np.zeros(self.nblocks, dtype=np.int64)  # shared-memory wavefronts per block
-        self._last_wavefronts: dict[tuple, tuple] = {}  # (place, item size) -> (offsets, mask, per-block count)
+        self.transactions = Transactions(block, self.nblocks)  # wavefronts and sectors per block
         self.sram_arrays: dict[str, int] = {}
         self.class_depth = {c: _LaneCounter() for c in DEPTH_CLASSES}
         self.hist = np.zeros(64, dtype=np.int64)
@@ -184,7 +184,8 @@ class _Launch:
             block_flops=self.flops.per_block(self.starts, self.sizes, np.add),
             sram_per_block=self.sram_bytes, barriers=self.barriers,
             block_sram_bytes=self.sram_traffic.per_block(self.starts, self.sizes, np.add),
-            sram_arrays=dict(self.sram_arrays), block_sram_wavefronts=self.wavefronts,
+            sram_arrays=dict(self.sram_arrays), block_sram_wavefronts=self.transactions.per_block["sram"],
+            block_hbm_sectors=self.transactions.per_block["hbm"],
             class_depth={c: int(counter.max()) for c, counter in self.class_depth.items()},
             counts=self.counts, bytes=self.bytes, runtime_divides=self.runtime_divides,
             **footprints(self.kernel, {n: data for n, (data, space) in self.arrays.items() if space == "hbm"})))
@@ -252,8 +253,7 @@ class _Launch:
             full, values = tuple(i[::-1] for i in full), values[::-1]
         buf[full] = values
         self.charge_memory("store", space, buf.itemsize, mask, "write", self.queue(buf, full))
-        if space == "sram":
-            self.count_wavefronts(buf, index, mask, s.loc)
+        self.count_transactions(space, buf, index, mask, s.loc)
 
     def exec_If(self, s: ir.If, mask: _Mask) -> None:
         cond = self.eval(s.cond, mask)
@@ -439,32 +439,15 @@ class _Launch:
             return None
         return contention.flat_cells(cells, buf.shape)
 
-    def count_wavefronts(self, buf: np.ndarray, index: tuple[Any, ...], mask: _Mask, loc: Loc) -> None:
-        """Add the shared-memory wavefronts of one access by the active lanes to their blocks.
-
-        Bank degrees do not change when every lane's word moves by one amount, which is what a loop
-        like `for k: ... As[ty, k]` does from one iteration to the next: an access at the same place,
-        by the same lanes, whose offsets all moved by one whole number of words, reuses the last
-        count (checking that is one pass over the lanes; counting is several)."""
-        if mask.n == 0:
+    def count_transactions(self, space: str, buf: np.ndarray, index: tuple[Any, ...], mask: _Mask, loc: Loc) -> None:
+        """Add the wavefronts (shared) or sectors (global) of one access by the active lanes to their blocks."""
+        if mask.n == 0 or space == "local":
             return
-        offset = 0
-        for i, size in zip(index[1:], buf.shape[1:]):
+        offset = 0  # the flat offset in the lane's array (a shared array's first index is the block)
+        for i, size in zip(index[1:], buf.shape[1:]) if space == "sram" else zip(index, buf.shape):
             offset = offset * size + i
         gid, offset = self.active((self.gid, offset), mask)
-        key = (loc, buf.itemsize)
-        last = self._last_wavefronts.get(key)
-        if last is not None and len(last[0]) == len(offset) and (last[1] is mask.arr or np.array_equal(last[1], mask.arr)):
-            shift = offset[0] - last[0][0]
-            if shift * buf.itemsize % BANK_BYTES == 0 and np.array_equal(offset - shift, last[0]):
-                self.wavefronts += last[2]
-                self._last_wavefronts[key] = (offset, mask.arr, last[2])
-                return
-        per_block = -(-self.B // WARP_LANES)
-        warps, degree = warp_wavefronts(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, buf.itemsize)
-        counted = np.bincount(warps // per_block, degree, self.nblocks).astype(np.int64)
-        self.wavefronts += counted
-        self._last_wavefronts[key] = (offset, mask.arr, counted)
+        self.transactions.add(space, gid, offset, mask.arr, loc, buf.itemsize)
 
     # ---- expressions -------------------------------------------------------------------------
 
@@ -504,8 +487,7 @@ class _Launch:
             self.track_race(e.array, buf, cells, mask, "read", e.loc)
         value = buf[index]
         self.charge_memory("load", space, buf.itemsize, mask, "read", self.queue(buf, cells))
-        if space == "sram":
-            self.count_wavefronts(buf, index, mask, e.loc)
+        self.count_transactions(space, buf, index, mask, e.loc)
         return value
 
     def eval_Atomic(self, e: ir.Atomic, mask: _Mask) -> Any:
@@ -519,8 +501,7 @@ class _Launch:
             self.track_race(e.array, buf, cells, mask, "atomic", e.loc)
         old = contention.apply_atomic(ops.ATOMICS[e.op], buf, cells, list(args))
         self.charge_memory("atomic", space, buf.itemsize, mask, "both", self.queue(buf, cells, always=True))
-        if space == "sram":
-            self.count_wavefronts(buf, index, mask, e.loc)
+        self.count_transactions(space, buf, index, mask, e.loc)
         if mask.arr is None:
             return old
         out = np.zeros(self.P, buf.dtype)

@@ -41,7 +41,7 @@ import numpy as np
 from ... import codecache, limits, progress
 from ...cost import CostTrace, LaunchTrace
 from ...errors import ExecutionError, Loc, PramsimError
-from ...lang import ir, ops
+from ...lang import ir, oblivious, ops
 from ...lang.kinds import KindConflict
 from ..args import footprints
 from .analysis import Unsupported
@@ -73,7 +73,7 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
     """The generated module's source for one specialization, and the generator (counter keys, sites).
 
     The module has two functions: `<kernel>_cpu`, and `<kernel>_cpu_rec`, which also records every
-    warp's shared-memory accesses to count their wavefronts. Recording in the hot loops (even
+    warp's shared and global accesses to count their wavefronts and sectors. Recording in the hot loops (even
     behind a branch not taken) made the flash kernel 3.7x slower, so it is a separate function
     that only some blocks run (see launch)."""
     lockstep = _needs_lockstep(kernel)
@@ -82,7 +82,7 @@ def render(kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[s
     try:
         gen = KernelCode(kernel, array_dtypes, scalars)
         plain = gen.render(f"{kernel.name}_cpu")
-        if not gen.bank_sites:  # no shared-memory access: nothing to record (and half the compile time)
+        if not gen.access_sites:  # no shared or global access: nothing to record (and half the compile time)
             return GENERATED_HEADER + "\n\n" + plain, gen
         recording = KernelCode(kernel, array_dtypes, scalars, record=True).render(f"{kernel.name}_cpu_rec")
     except KindConflict as why:
@@ -112,7 +112,7 @@ def _compiled(kernel: ir.Kernel, arrays: dict[str, np.ndarray], scalars: dict[st
             source, gen = render(kernel, {n: a.dtype for n, a in arrays.items()}, scalars)
             plain = _load(source, f"{kernel.name}_cpu")
             progress.note_compile(kernel.name, plain)  # a first compile takes seconds: say so (stderr, TTY)
-            hit = (plain, _load(source, f"{kernel.name}_cpu_rec") if gen.bank_sites else plain, gen)
+            hit = (plain, _load(source, f"{kernel.name}_cpu_rec") if gen.access_sites else plain, gen)
             _cache[key] = hit
     return hit
 
@@ -133,12 +133,14 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
 
     Raises Unsupported (before anything runs) when the kernel needs the vector engine.
 
-    Shared-memory wavefronts: block 0 and the last block run the recording function, which counts
-    them exactly; they are the launch's sample, and the other blocks are charged their accesses
-    at each site times the sample's wavefronts per access (exact when those blocks access shared
-    memory in the same pattern of banks, as in every shipped program: tests/test_compiled.py). If
-    some access site is reached by neither, or the launch has at most FEW_BLOCKS blocks, every block
-    records.
+    Shared-memory wavefronts and global-memory sectors: block 0 and the last block run the
+    recording function, which counts them exactly; they are the launch's sample, and the other
+    blocks are charged their accesses at each site times the sample's wavefronts (sectors) per
+    access (exact when those blocks access memory in the same pattern of banks and sectors, as do
+    blocks whose indices are affine in gid(), block_id() and lane() and shifted by whole sectors
+    from block to block). If some access site is reached by neither, the kernel is not
+    data-oblivious (its pattern follows its data: pramsim.lang.oblivious), or the launch has at
+    most FEW_BLOCKS blocks, every block records.
     """
     fn, fn_rec, gen = _compiled(kernel, arrays, scalars)
     nblocks = -(-nprocs // block)
@@ -147,10 +149,10 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         if a is not arrays[n]:
             raise Unsupported(f"array {n!r} is not contiguous")
     scalar_args = [scalars[n] for n in gen.scalars]
-    bstat = np.zeros((nblocks, 6), np.int64)
+    bstat = np.zeros((nblocks, 7), np.int64)
     nchunks = max(1, len(gen.chunks))
 
-    samples = np.zeros((2, max(1, gen.bank_sites), 2), np.int64)  # blocks 0 and last: (wavefronts, accesses) per site
+    samples = np.zeros((2, max(1, gen.access_sites), 2), np.int64)  # blocks 0 and last: (wavefronts or sectors, accesses) per site
     scope = limits.current()  # the run's deadline, checked before each chunk of blocks (worker threads lack the context)
 
     def run(fn: Any, lo: int, hi: int) -> tuple[np.ndarray, ...]:
@@ -163,9 +165,11 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
         diff = fn(lo, hi, nprocs, block, nblocks, *array_args, *scalar_args, runs, cls, bstat, diff, err, samples, 0)
         return runs, cls, diff, err
 
-    # A launch of few blocks records every block (exact wavefronts, no sampling), so the plain function,
-    # a second numba compile of seconds, is never needed: most launches of tests and small runs.
-    few = nblocks <= FEW_BLOCKS
+    # A launch of few blocks records every block (exact wavefronts and sectors, no sampling), so the
+    # plain function, a second numba compile of seconds, is never needed: most launches of tests and
+    # small runs. So does a kernel that is not data-oblivious: its indices or branches follow its
+    # data, so each block accesses memory in a pattern of its own and a sample's would be a guess.
+    few = nblocks <= FEW_BLOCKS or not oblivious.analyse(kernel).oblivious
     try:  # compile (or load from numba's cache) before any block runs
         results = codecache.call_rebuilding(lambda: [run(f, 0, 0) for f in ((fn_rec,) if few else (fn, fn_rec))],
                                             fn, fn_rec)
@@ -174,7 +178,7 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])
     if nblocks == 1:
         samples[1] = samples[0]
-    middle = fn if not few and np.all(samples[:, :gen.bank_sites, 1].max(axis=0) > 0) else fn_rec
+    middle = fn if not few and np.all(samples[:, :gen.access_sites, 1].max(axis=0) > 0) else fn_rec
     # With a deadline (--max-time) the blocks come in more chunks: it is checked before each one.
     pieces = _chunks(nblocks - 2, _threads(), at_least=DEADLINE_CHUNKS if scope is not None else 1)
     chunks = [(lo + 1, hi + 1) for lo, hi in pieces]
@@ -198,8 +202,8 @@ def launch_classes(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str,
     nblocks = -(-nprocs // block)
     array_args = [arrays[n] for n in gen.array_params]
     scalar_args = [scalars[n] for n in gen.scalars]
-    bstat = np.zeros((nblocks, 6), np.int64)
-    samples = np.zeros((2, max(1, gen.bank_sites), 2), np.int64)
+    bstat = np.zeros((nblocks, 7), np.int64)
+    samples = np.zeros((2, max(1, gen.access_sites), 2), np.int64)
     nchunks = max(1, len(gen.chunks))
     scope = limits.current()
 
@@ -276,6 +280,7 @@ def _record(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.nda
         block_work=bstat[:, 0].copy(), block_depth=bstat[:, 1].copy(), block_hbm_bytes=bstat[:, 2].copy(),
         block_flops=bstat[:, 3].copy(), sram_per_block=sum(sram_arrays.values()), barriers=int(cls[3]),
         block_sram_bytes=bstat[:, 4].copy(), sram_arrays=sram_arrays, block_sram_wavefronts=bstat[:, 5].copy(),
+        block_hbm_sectors=bstat[:, 6].copy(),
         class_depth={c: int(cls[i]) for i, c in enumerate(("flop", "hbm", "sram"))},
         runtime_divides=totals[("divide", "runtime")], counts=counts, bytes=moved,
         **footprints(kernel, {n: arrays[n] for n in gen.array_params})))

@@ -11,7 +11,8 @@ from ...cost import BANKS, WARP_LANES
 from ...errors import Loc
 from ...lang import ir
 from .analysis import Unsupported, _has, _names, _reads, _uniform_expr
-from .lanes import _BANK_CAPACITY, _ERR_DIVERGENT, _LANE_STATE, LaneCode
+from .lanes import _ERR_DIVERGENT, _LANE_STATE, LaneCode
+from .support import CAPACITY
 
 
 class KernelCode(LaneCode):
@@ -33,27 +34,27 @@ class KernelCode(LaneCode):
             self.emit("_ust, _ufl = _apply(LS, ex, nb, _ust, _ufl)")
         self.emit("for t in range(nb):")
         self.ind += 1
-        warp_end = len(self.lines)  # a warp's recorded shared accesses are counted when it ends
-        sites = self.bank_sites
+        warp_end = len(self.lines)  # a warp's recorded accesses are counted when it ends
+        sites = self.access_sites
         self.emit("if ex[t]:")
         self.emit("    continue")
         outer, self.lines = self.lines, []
         self.used = {"st"}
         self.lane_stmts(stmts)
         body, self.lines = self.lines, outer
-        recorded = self.record and self.bank_sites > sites
+        recorded = self.record and self.access_sites > sites
         if recorded:
             self.lines.insert(warp_end, "    " * self.ind + f"if t > 0 and t % {WARP_LANES} == 0:")
-            self.lines.insert(warp_end + 1, "    " * self.ind + f"    _warp_end(BK, BW, BN, SP, BS, WS, {sites}, {self.bank_sites})")
+            self.lines.insert(warp_end + 1, "    " * self.ind + f"    _warp_end(BK, BW, BN, SP, SK, BS, WS, {sites}, {self.access_sites})")
         state = [(arr, local) for arr, local in _LANE_STATE if local in self.used]  # counters this region moves
         self.emit("; ".join(f"{local} = {arr}" for arr, local in state) + "; exl = False")
         self.emit("st0 = st; _g = _b0 + t" + ("; fl0 = fl" if "fl" in self.used else ""))
         for v in load:
             self.emit(f"u_{v} = {self.slot(v)}")
-        for j in range(sites, self.bank_sites if recorded else sites):  # the lane's accesses per site
+        for j in range(sites, self.access_sites if recorded else sites):  # the lane's accesses per site
             self.emit(f"_c{j} = 0")
         self.lines += body
-        for j in range(sites, self.bank_sites if recorded else sites):
+        for j in range(sites, self.access_sites if recorded else sites):
             self.emit(f"BN[{j}, t % {WARP_LANES}] = _c{j}")
         self.emit("_bw += st - st0" + ("; _bfl += fl - fl0" if "fl" in self.used else ""))
         self.emit("; ".join(f"{arr} = {local}" for arr, local in state))
@@ -63,7 +64,7 @@ class KernelCode(LaneCode):
             self.emit(f"{self.slot(v)} = u_{v}")
         self.ind -= 1
         if recorded:
-            self.emit(f"_warp_end(BK, BW, BN, SP, BS, WS, {sites}, {self.bank_sites})")
+            self.emit(f"_warp_end(BK, BW, BN, SP, SK, BS, WS, {sites}, {self.access_sites})")
         if returns:
             self.emit("_nr = _running(ex, nb)")
         self.emit("if _err[0] != 0:")
@@ -210,13 +211,14 @@ class KernelCode(LaneCode):
         init = {"b": "False", "i": "0", "f": "0.0"}
         pre += [f"w_{v} = {init[self.kinds.vars.get(v, 'b')]}" for v in sorted(self.uniform_vars)]
         pre += [f"_k{j} = 0" for j in range(len(self.chunks))]
-        sites = max(1, self.bank_sites)
+        sites = max(1, self.access_sites)
         if self.record:  # the recording buffers (see _warp_end)
-            pre += [f"BK = np.zeros({sites * _BANK_CAPACITY * WARP_LANES}, np.int64); BW = np.zeros_like(BK)",
+            pre += [f"BK = np.zeros({sites * CAPACITY * WARP_LANES}, np.int64); BW = np.zeros_like(BK)",
                     f"BN = np.zeros(({sites}, {WARP_LANES}), np.int64)",
                     f"BS = np.zeros(({BANKS + 1}, {2 * WARP_LANES + 1}), np.int64)",
-                    f"SP = np.array({self.bank_spans or [1]}, np.int64)"]
-        pre += [f"WS = np.zeros({sites}, np.int64); BA = np.zeros({sites}, np.int64)"]
+                    f"SP = np.array({self.access_spans or [1]}, np.int64)"]
+        pre += [f"WS = np.zeros({sites}, np.int64); BA = np.zeros({sites}, np.int64)",
+                f"SK = np.array({self.access_kinds or [0]}, np.int64)"]  # what each site counts
         pre += ["_nbarmax = 0; _flmax = 0; _hbmax = 0; _srmax = 0; _nr = 0; _na = 0; _nt = 0; _g = 0",
                 "_ust = 0; _ufl = 0",
                 "for b in range(_blo, _bhi):"]
@@ -236,7 +238,8 @@ class KernelCode(LaneCode):
                 "_bstat[b, 0] = _bw; _bstat[b, 1] = LS[:nb, 0].max(); _bstat[b, 3] = _bfl",
                 *(f"BA[{site}] = _k{j}" for j, c in enumerate(self.chunks) for key in c
                   if key[0] == "site" for site in [key[1]]),
-                f"_bstat[b, 5] = _block_wavefronts(WS, BA, {self.record}, 0 if b == 0 else 1 if b == _NB - 1 else -1, _BR)",
+                f"_bstat[b, 5], _bstat[b, 6] = _block_transactions(WS, BA, SK, {self.record}, "
+                "0 if b == 0 else 1 if b == _NB - 1 else -1, _BR)",
                 f"_bstat[b, 2] = {self.weighted('hbm')}; _bstat[b, 4] = {self.weighted('sram')}",
                 *(f"_K[{j}] += _k{j}; _k{j} = 0" for j in range(len(self.chunks))),
                 "_flmax = max(_flmax, LS[:nb, 1].max()); _hbmax = max(_hbmax, LS[:nb, 2].max())",

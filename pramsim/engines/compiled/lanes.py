@@ -9,19 +9,17 @@ from typing import Any
 
 import numpy as np
 
-from ...cost import BANK_BYTES, WARP_LANES
+from ...cost import BANK_BYTES, SECTOR_BYTES
 from ...errors import Loc
 from ...lang import ir, ops
 from ...lang.kinds import VarKinds
 from .analysis import Unsupported, _has, _names, _reads, _uniform_vars, _walk_stmts
+from .support import SITE_SECTORS, SITE_WAVEFRONTS
 
 MAX_ITERATIONS = 10_000_000  # as the vector executor: a loop's iterations per execution
-# A warp's shared-memory accesses at one site are grouped into instances by the iteration numbers
-# of the lane-level loops around it (mixed radix; exact up to 2**20 iterations and 3 nested loops).
+# A warp's shared- and global-memory accesses at one site are grouped into instances by the iteration
+# numbers of the lane-level loops around it (mixed radix; exact up to 2**20 iterations and 3 nested loops).
 _KEY_RADIX = 2 ** 20
-# Accesses a lane records per site between barriers, in a recording block (see launch); later ones
-# get the mean wavefronts per access of those.
-_BANK_CAPACITY = 1024
 
 
 
@@ -44,7 +42,7 @@ class LaneCode:
     def __init__(self, kernel: ir.Kernel, array_dtypes: dict[str, np.dtype], scalars: dict[str, Any],
                  record: bool = False):
         self.k = kernel
-        self.record = record  # this rendering records shared-memory accesses (bank conflicts)
+        self.record = record  # this rendering records shared and global accesses (bank conflicts, sectors)
         self.scalars = scalars
         self.array_params = {n: np.dtype(d) for n, d in array_dtypes.items()}
         self.allocs: dict[str, ir.AllocArray] = {}
@@ -76,10 +74,12 @@ class LaneCode:
         self.total_reads = _reads(kernel.body)
         self.always_store: set[str] = set()  # loop variables of block-level loops, conditions
         self.loops = 0  # block-level loops around the code being generated
-        # Shared-memory accesses are recorded per warp to count wavefronts (bank conflicts): each
-        # access site gets a number; lane-level loops around it give the instance key.
-        self.bank_sites = 0
-        self.bank_spans: list[int] = []  # words per access, per site
+        # Shared and global accesses are recorded per warp to count wavefronts (bank conflicts) and
+        # sectors (coalescing): each access site gets a number; lane-level loops around it give the
+        # instance key.
+        self.access_sites = 0
+        self.access_spans: list[int] = []  # words (shared) or sectors (global) per access, per site
+        self.access_kinds: list[int] = []  # SITE_WAVEFRONTS or SITE_SECTORS, per site
         self.lane_loops: list[str] = []  # iteration counters of the lane-level loops being generated
         # Per lane-level loop being generated: None for a while, (variable, step, iteration, compare)
         # for a for loop (what its break and continue must account for).
@@ -284,29 +284,42 @@ class LaneCode:
             # once per distinct literal, and arrays have few distinct sizes.
             idx.append(f"_ix({self.expr(e)}, {dim}, _err, {site} + _Z, _g, {d} + _Z)")
         if level == "local":
-            idx = ["t", *idx]
-        if level == "sram":  # flat storage; the access is recorded for the warp's wavefronts
-            flat = idx[0]
-            for i, dim in zip(idx[1:], dims[1:]):
-                flat = f"({flat}) * {dim} + {i}"
-            site = self.bank_sites
-            self.bank_sites += 1
-            itemsize = self.level(array)[1]
-            self.bank_spans.append(-(-itemsize // BANK_BYTES))
-            self.pending[("site", site)] += 1  # the chunk that holds the access counts its runs
-            if not self.record:
-                return f"{prefix}[{flat}]"
-            key = " + ".join(f"{q} * {_KEY_RADIX ** k}" for k, q in enumerate(reversed(self.lane_loops))) or "0"
-            # A lane's first accesses at a site are recorded; its count is a register, written to BN
-            # when the lane leaves the region.
-            at = self.fresh("f")
-            self.emit(f"{at} = {flat}")
-            self.emit(f"_c{site} += 1")
-            self.emit(f"if _c{site} <= {_BANK_CAPACITY}:")
-            self.emit(f"    _o = ({site * _BANK_CAPACITY} + _c{site} - 1) * {WARP_LANES} + t % {WARP_LANES}")
-            self.emit(f"    BK[_o] = {key}; BW[_o] = {at} * {itemsize} // {BANK_BYTES}")
-            return f"{prefix}[{at}]"
+            return f"{prefix}[{', '.join(['t', *idx])}]"
+        if level == "hbm" and self.record:  # the indices once each (they may fail), then their flat offset
+            idx = [self.value_of(i, "x") for i in idx]
+        flat = idx[0]  # shared arrays are stored flat; a global access is recorded for its sectors
+        for i, dim in zip(idx[1:], dims[1:]):
+            flat = f"({flat}) * {dim} + {i}"
+        if level == "sram":
+            return f"{prefix}[{self.record_access(array, flat, BANK_BYTES, SITE_WAVEFRONTS)}]"
+        self.record_access(array, flat, SECTOR_BYTES, SITE_SECTORS)
         return f"{prefix}[{', '.join(idx)}]"
+
+    def value_of(self, text: str, stem: str) -> str:
+        """Emit `text` bound to a fresh temporary; returns its name."""
+        name = self.fresh(stem)
+        self.emit(f"{name} = {text}")
+        return name
+
+    def record_access(self, array: str, flat: str, unit: int, kind: int) -> str:
+        """Number a shared or global access site (flat offset `flat`); in the recording rendering, emit
+        the recording of the lane's access (its instance key and first `unit`-byte word or sector).
+        Returns the flat offset's text (a temporary when recorded)."""
+        site = self.access_sites
+        self.access_sites += 1
+        itemsize = self.level(array)[1]
+        self.access_spans.append(-(-itemsize // unit))
+        self.access_kinds.append(kind)
+        self.pending[("site", site)] += 1  # the chunk that holds the access counts its runs
+        if not self.record:
+            return flat
+        key = " + ".join(f"{q} * {_KEY_RADIX ** k}" for k, q in enumerate(reversed(self.lane_loops))) or "0"
+        # A lane's first accesses at a site are recorded; its count is a register, written to BN
+        # when the lane leaves the region.
+        # (a call, not inline code: numba compiles _record once, and each kernel's code stays small)
+        at = flat if flat.isidentifier() else self.value_of(flat, "f")
+        self.emit(f"_c{site} = _record(BK, BW, _c{site}, {site} + _Z, t, {key}, {at} * {itemsize} // {unit})")
+        return at
 
     # -- statements inside a lane loop --
     def lane_stmts(self, stmts: tuple[ir.Stmt, ...]) -> None:

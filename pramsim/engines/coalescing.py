@@ -1,0 +1,47 @@
+"""Per-warp memory transactions of one launch, per block, for the vector engine: shared-memory
+wavefronts (bank conflicts) and global-memory sectors (coalescing), as pramsim.cost defines them
+(warp_wavefronts, warp_sectors; docs/cost-model.md)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..cost import BANK_BYTES, SECTOR_BYTES, WARP_LANES, warp_sectors, warp_wavefronts
+
+# level -> (counting function, the byte unit a shift must be a whole number of to keep the count)
+_KINDS = {"sram": (warp_wavefronts, BANK_BYTES), "hbm": (warp_sectors, SECTOR_BYTES)}
+
+
+class Transactions:
+    """The wavefronts and sectors of a launch's blocks so far (`per_block[level]`, "sram" or "hbm")."""
+
+    def __init__(self, block: int, nblocks: int) -> None:
+        self.B = block
+        self.nblocks = nblocks
+        self.per_block = {level: np.zeros(nblocks, np.int64) for level in _KINDS}
+        self._last: dict[tuple, tuple] = {}  # (level, place, item size) -> (offsets, mask, per-block count)
+
+    def add(self, level: str, gid: np.ndarray, offset: np.ndarray, mask: Any, place: Any, itemsize: int) -> None:
+        """Add one access by the active lanes `gid` (ascending) to elements `offset` (flat, in the
+        lane's array); `mask` is the lanes' mask array (None: all), `place` the access's site.
+
+        Counts do not change when every lane's element moves by one amount that is a whole number
+        of units (bank words, sectors), which is what a loop like `for k: ... As[ty, k]` does from
+        one iteration to the next: an access at the same place, by the same lanes, whose offsets
+        all moved so, reuses the last count (checking that is one pass over the lanes; counting
+        is several)."""
+        count, unit = _KINDS[level]
+        key = (level, place, itemsize)
+        last = self._last.get(key)
+        if last is not None and len(last[0]) == len(offset) and (last[1] is mask or np.array_equal(last[1], mask)):
+            shift = offset[0] - last[0][0]
+            if shift * itemsize % unit == 0 and np.array_equal(offset - shift, last[0]):
+                self.per_block[level] += last[2]
+                self._last[key] = (offset, mask, last[2])
+                return
+        per_block = -(-self.B // WARP_LANES)
+        warps, amount = count(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, itemsize)
+        counted = np.bincount(warps // per_block, amount, self.nblocks).astype(np.int64)
+        self.per_block[level] += counted
+        self._last[key] = (offset, mask, counted)

@@ -1,0 +1,170 @@
+"""Global-memory sectors (coalescing) against hand counts, in both engines.
+
+A warp's access to global memory is served in 32-byte sectors (CUDA C++ Best Practices Guide,
+"Coalesced Access to Global Memory"): one per distinct sector its active lanes touch. 32 lanes
+reading consecutive 4-byte words touch 128 bytes, 4 sectors; at a stride of 2 words, 256 bytes,
+8 sectors; at 8 words or more, every lane its own sector, 32.
+"""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from pramsim.cli import main
+from pramsim.cost import warp_sectors
+from pramsim.engines.vector import Executor
+from pramsim.programs import load_program
+from pramsim.runner import execute, make_inputs
+
+PROGRAM = """import numpy as np
+from pramsim.dsl import kernel, program, lane, block_id
+
+
+@kernel
+def k(a, m, stride, masked, column):
+    i = block_id() * 4096 + lane() * stride
+    if column == 1:                     # m[lane, 0]: a column of a 32 x 32 matrix
+        m[lane(), 0] = m[lane(), 0] + 1.0
+    elif column == 2:                   # m[0, lane]: a row
+        m[0, lane()] = m[0, lane()] + 1.0
+    elif masked == 0 or lane() % 2 == 0:
+        a[i] = a[i] + 1.0               # a load and a store, lanes `stride` elements apart
+
+
+def inputs(rng, stride, threads, blocks, masked, column):
+    return {{"a": np.zeros(blocks * 4096, {dtype}), "m": np.zeros((32, 32), {dtype})}}
+
+
+def reference(a, m, stride, threads, blocks, masked, column):
+    return np.zeros(1)
+
+
+@program(params={{"stride": 1, "threads": 32, "blocks": 2, "masked": 0, "column": 0}}, inputs=inputs,
+         reference=reference)
+def prog(a, m, stride, threads, blocks, masked, column):
+    k[blocks, threads](a, m, stride, masked, column)
+    return a[:1]
+"""
+
+
+def sectors(tmp_path, engine, dtype="float32", **params):
+    """Each block's sectors of one launch of PROGRAM."""
+    path = tmp_path / f"coalescing_{dtype}.py"
+    path.write_text(PROGRAM.format(dtype=f"np.{dtype}"))
+    prog = load_program(str(path))
+    params = {**prog.params, **params}
+    ex = Executor(engine=engine)
+    execute(prog, params, make_inputs(prog, params, 0), ex)
+    return ex.trace.launches[0].block_hbm_sectors.tolist()
+
+
+ENGINES = ["vector", "compiled"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("stride, per_access", [(1, 4), (2, 8), (4, 16), (8, 32), (33, 32), (0, 1)])
+def test_strided_warp_access(tmp_path, engine, stride, per_access):
+    # one warp per block, a load and a store each: 4-byte lanes `stride` words apart cover
+    # 32 * 4 * stride bytes, 4 * stride sectors up to one a lane; stride 0 is one address (broadcast)
+    assert sectors(tmp_path, engine, stride=stride) == [2 * per_access] * 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_wide_elements_partial_warps_and_masks(tmp_path, engine):
+    # float64 at stride 1: 32 lanes x 8 bytes = 256 bytes, 8 sectors
+    assert sectors(tmp_path, engine, dtype="float64") == [2 * 8] * 2
+    # 48 lanes: a full warp (4 sectors) and a half one (16 lanes x 4 bytes = 64 bytes, 2 sectors)
+    assert sectors(tmp_path, engine, threads=48) == [2 * (4 + 2)] * 2
+    # only even lanes: elements 0, 2, ..., 30 lie in bytes 0..123, still 4 sectors
+    assert sectors(tmp_path, engine, masked=1, stride=1) == [2 * 4] * 2
+    # only even lanes at stride 2: elements 0, 4, ..., 60, bytes 0..243: 8 sectors, each a quarter used
+    assert sectors(tmp_path, engine, masked=1, stride=2) == [2 * 8] * 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_row_and_column_of_a_matrix(tmp_path, engine):
+    # m[0, lane]: one row of 32 floats, 128 bytes, 4 sectors; m[lane, 0]: rows 128 bytes apart, 32
+    assert sectors(tmp_path, engine, column=2, blocks=1) == [2 * 4]
+    assert sectors(tmp_path, engine, column=1, blocks=1) == [2 * 32]
+
+
+def test_sampled_blocks_of_a_large_launch(tmp_path):
+    """Past 16 blocks the compiled engine records blocks 0 and last and charges the others by them."""
+    assert sectors(tmp_path, "compiled", stride=2, blocks=20) == [2 * 8] * 20
+    assert sectors(tmp_path, "vector", stride=2, blocks=20) == [2 * 8] * 20
+
+
+def test_warp_sectors_by_hand():
+    warps, count = warp_sectors(np.array([0, 0, 0, 1, 1]), np.array([0, 7, 8, 100, 3]), 4)
+    # warp 0: elements 0 and 7 share sector 0, element 8 is in sector 1; warp 1: sectors 12 and 0
+    assert warps.tolist() == [0, 1] and count.tolist() == [2, 2]
+    _, count = warp_sectors(np.zeros(32, int), np.arange(32)[::-1] * 3, 4)  # descending lanes
+    assert count.tolist() == [12]  # elements 0..93 at stride 3: bytes 0..375, sectors 0..11
+    _, count = warp_sectors(np.zeros(4, int), np.array([0, 1, 2, 3]), 16)  # 16-byte elements
+    assert count.tolist() == [2]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_scan_blelloch_upper_levels_take_a_sector_per_lane(engine):
+    """Up-sweep level d reads a[r] and a[r - d] and writes a[r], r = n - 1 - 2dt: lanes 2d elements
+    apart. At 2d >= 8 (32 bytes) every lane's access is its own sector: 3 sectors per lane. At d = 1
+    a warp's 32 lanes span 64 elements, 256 bytes: 8 sectors per access, 24 per warp."""
+    prog = load_program("scan_blelloch")
+    params = {"n": 1024}
+    ex = Executor(engine=engine)
+    execute(prog, params, make_inputs(prog, params, 0), ex)
+    up = [launch for launch in ex.trace.launches if launch.kernel == "up_sweep"]
+    assert [launch.nprocs for launch in up[:4]] == [512, 256, 128, 64]   # d = 1, 2, 4, 8
+    assert int(up[0].block_hbm_sectors.sum()) == 512 // 32 * 24
+    for launch in up[2:4]:  # d = 4, 8: stride 8 and 16 elements
+        assert int(launch.block_hbm_sectors.sum()) == 3 * launch.nprocs
+
+
+def test_report_shows_sectors_and_efficiency():
+    """vector_mul at n = 1024: 3 coalesced accesses per lane, 4 sectors per warp access: 384 sectors,
+    every byte used."""
+    out = CliRunner().invoke(main, ["run", "vector_mul", "n=1024", "--json"])
+    assert out.exit_code == 0, out.output
+    memory = json.loads(out.output)["memory"]
+    assert memory["hbm_sectors"] == 3 * 1024 // 32 * 4 and memory["hbm_sector_efficiency"] == 1.0
+    out = CliRunner().invoke(main, ["run", "scan_blelloch", "n=1024"])
+    line = next(x for x in out.output.splitlines() if x.startswith("global"))
+    assert "sectors of 32 B" in line and "of their bytes used" in line
+
+
+GID_PROGRAM = """import numpy as np
+from pramsim.dsl import kernel, program, gid
+
+
+@kernel
+def k(a):
+    a[gid()] = a[gid()] + 1.0
+
+
+def inputs(rng, threads, blocks):
+    return {"a": np.zeros(threads * blocks, np.float32)}
+
+
+@program(params={"threads": 7, "blocks": 40}, inputs=inputs, reference=lambda a, threads, blocks: a + 1)
+def prog(a, threads, blocks):
+    k[blocks, threads](a)
+    return a
+"""
+
+
+def test_counts_only_blocks_at_other_sector_offsets(tmp_path):
+    """7-lane blocks start 28 bytes apart: block 0's floats (bytes 0..27) lie in one sector, block
+    1's (bytes 28..55) in two. --counts-only runs one block per class of blocks that execute alike;
+    its classes are split by the first processor mod 32, so no block gets another's sectors."""
+    from pramsim.machine import load_machine
+    from pramsim.runner import run_program
+
+    path = tmp_path / "gid_sectors.py"
+    path.write_text(GID_PROGRAM)
+    prog = load_program(str(path))
+    expected = [2 * len({28 * b // 32, (28 * b + 27) // 32}) for b in range(40)]  # a load and a store
+    assert expected[:2] == [2, 4]
+    for counts_only in (False, True):
+        r = run_program(prog, dict(prog.params), load_machine("pram"), counts_only=counts_only)
+        assert r.trace.launches[0].block_hbm_sectors.tolist() == expected, counts_only
