@@ -28,6 +28,9 @@ from pramsim.runner import run_program, sweep_points
 MACHINES = {name: load_machine(name) for name in ("pram", "a100", "h100")}
 # Figures that differ by design: how it ran, the comparison with the reference, wall time.
 NOT_FIGURES = {"engine", "correct", "max_rel_error", "message", "wall_s", "non_finite"}
+# What the GPU model computes from the trace (it charges sectors, so these follow an estimate's error).
+GPU_TIMING = ("steps", "cycles", "brent", "speedup", "efficiency", "time_s", "predicted_s", "predicted_device_s",
+              "predicted_host_s", "per_launch", "gpu")
 # Programs whose global indices the block classes do not follow (attention_logdepth's products:
 # // and % of gid()): a class gets its representative's global-memory sectors, from which some
 # members' differ by a few (docs/cost-model.md, "Counts only"). Their sectors are compared to 5%.
@@ -196,8 +199,13 @@ def compare_runs(program, params):
         assert abs(report.hbm_sectors(fast.trace) - sectors) <= 0.05 * sectors, params
     assert_same_trace(full.trace, fast.trace, sectors=exact)
     for machine in MACHINES.values():
-        assert figures(on_machine(fast, machine), exact) == figures(on_machine(full, machine), exact), \
-            (params, machine.name)
+        a, b = figures(on_machine(fast, machine), exact), figures(on_machine(full, machine), exact)
+        if not exact and machine.is_gpu:  # the GPU model reads the sectors: its times are as close as they are
+            for key in GPU_TIMING:
+                if isinstance(a[key], float):
+                    assert a[key] == pytest.approx(b[key], rel=0.05), (params, machine.name, key)
+                a.pop(key), b.pop(key)
+        assert a == b, (params, machine.name)
     return True
 
 

@@ -201,6 +201,30 @@ def test_integer_division_issues_a_subroutine_of_instructions(toy):
     assert simulate_gpu(traces[split], toy).steps == simulate_gpu(traces[shift], weighted).steps == 328
 
 
+@kernel
+def strided(src, out, s):
+    i = gid()
+    out[i] = src[i * s]
+
+
+def test_an_uncoalesced_read_moves_whole_sectors(toy):
+    # 4,096 threads copy src[i * s]: at s = 1 a warp reads 4 sectors (128 B) and writes 4; at s = 8
+    # each lane's word is in its own sector: 32 sectors (1,024 B) read for 128 B counted. Bytes
+    # moved per warp: 256 against 1,152, so the memory-bound launch takes 4.5 times as long
+    # (4,096 / 32 warps x 256 B / 100 B per cycle = 328 cycles, against 1,475).
+    steps = {}
+    for s in (1, 8):
+        ex = Executor()
+        with use_backend(ex):
+            src = ex.array(np.ones(4096 * s, np.float32), "src")
+            strided[16, 256](src, zeros(4096, float32), s)
+        launch = ex.trace.launches[0]
+        assert int(launch.block_hbm_sectors.sum()) == 128 * (4 + (4 if s == 1 else 32))
+        assert int(launch.block_hbm_bytes.sum()) == 4096 * 8       # the cost model's bytes do not change
+        steps[s] = simulate_gpu(ex.trace, toy).steps
+    assert steps[1] == 328 and steps[8] == pytest.approx(1475, abs=1)
+
+
 # ---- latency on a block's critical path -------------------------------------------------------------
 
 def test_barrier_rounds_and_shared_accesses_follow_the_blocks_memory(toy):

@@ -28,6 +28,8 @@ Model (docs/machine-model.md says why each choice):
   re-reads, served by a second shared bandwidth, the L2's, when a wave's share of the footprint
   fits in the L2 (cached_fraction); writes all reach HBM. Without l2_bytes_per_s every byte is
   HBM traffic.
+- Coalescing: a block's HBM traffic is max(its counted bytes, its warps' 32-byte sectors x 32)
+  (transaction_bytes): a warp whose lanes touch scattered words moves whole sectors.
 - Instruction weights: an integer // or % by a run-time divisor is int_divide_instructions
   lane-cycles of work, not one (a GPU has no integer divider; issue_factor), shared evenly over
   the launch's blocks.
@@ -56,7 +58,7 @@ from typing import Any, Iterator
 import numpy as np
 import simpy
 
-from ..cost import BANK_BYTES, BANKS, CostTrace, LaunchTrace
+from ..cost import BANK_BYTES, BANKS, SECTOR_BYTES, CostTrace, LaunchTrace
 from ..errors import MachineError
 from .schedule import LaunchTime, Schedule, Segment
 from .spec import MachineSpec
@@ -167,6 +169,19 @@ class SharedBandwidth:
         self._schedule()
 
 
+def transaction_bytes(launch: LaunchTrace) -> np.ndarray:
+    """Bytes each block's HBM accesses move: what the cost model counts, or more where a warp's
+    accesses are scattered (uncoalesced), each sector a warp touches moving SECTOR_BYTES
+    (LaunchTrace.block_hbm_sectors). A broadcast (lanes reading one word) is not credited below
+    the counted bytes: the L1 serves it, but it still takes the load unit's cycles, which the bytes
+    stand for. Older traces without sectors: the counted bytes (perfect coalescing)."""
+    counted = np.asarray(launch.block_hbm_bytes, np.float64)
+    sectors = getattr(launch, "block_hbm_sectors", None)
+    if sectors is None:
+        return counted
+    return np.maximum(counted, np.asarray(sectors, np.float64) * SECTOR_BYTES)
+
+
 def issue_factor(launch: LaunchTrace, machine: MachineSpec) -> float:
     """Lane-cycles a launch issues per unit of work: 1, but for integer divisions and remainders by
     a divisor known only at run time, which a GPU runs as a subroutine of int_divide_instructions
@@ -195,7 +210,7 @@ def cohort_kinds(launch: LaunchTrace, group: int | None = None) -> tuple[np.ndar
     threads = np.full(n, float(launch.block))
     threads[-1] = launch.nprocs - (n - 1) * launch.block   # a partial last block
     cols = [np.asarray(launch.block_work, np.float64), np.asarray(launch.block_depth, np.float64),
-            np.asarray(launch.block_hbm_bytes, np.float64),
+            transaction_bytes(launch),
             np.zeros(n) if sram is None else np.asarray(sram, np.float64), threads]
     table = np.stack([np.broadcast_to(c, (n,)) for c in cols], axis=1)
     if group:
@@ -402,14 +417,16 @@ def cached_fraction(launch: LaunchTrace, occ: Occupancy, machine: MachineSpec) -
     cache simulation: it assumes the re-reads fall while their data is in L2 (blocks in flight
     share rows, columns, tiles), and it charges L1 hits at the L2's bandwidth too."""
     footprint = getattr(launch, "arg_bytes", 0)
-    total = float(np.sum(launch.block_hbm_bytes))
+    counted = float(np.sum(launch.block_hbm_bytes))
+    total = float(np.sum(transaction_bytes(launch)))
     if not footprint or total <= 0 or not machine.l2_bytes:
         return 0.0
     if footprint * min(1.0, occ.slots / occ.blocks) > machine.l2_bytes:
         return 0.0
     moved = getattr(launch, "bytes", None)
     if moved:  # reads beyond the arrays read are re-reads; every write reaches HBM
-        rereads = moved[("hbm", "read")] - getattr(launch, "read_arg_bytes", 0)
+        # the reads' share of the sectors moved is taken to be their share of the bytes counted
+        rereads = moved[("hbm", "read")] * total / counted - getattr(launch, "read_arg_bytes", 0)
     else:                                   # an older trace: reads and writes together
         rereads = total - footprint
     return max(0.0, float(rereads)) / total
