@@ -100,11 +100,11 @@ def _kernels(module: Any) -> dict[str, Any]:
     def divide(out, iters, d):
         i = int64(cuda.grid(1))
         a, b, c, e = i + 1000003, i + 2000003, i + 3000003, i + 4000003
-        for _ in range(iters):  # four independent chains of 64-bit `//` by a run-time divisor, as lowered
-            a = a // d + 1000003
-            b = b // d + 1000003
-            c = c // d + 1000003
-            e = e // d + 1000003
+        for k in range(iters):  # four independent chains of 64-bit `//` by a run-time divisor, as lowered
+            a = a // d + 1000003 + k + i   # + k + i: no fixed point, so a wrong count or thread shows
+            b = b // d + 1000003 + k + i
+            c = c // d + 1000003 + k + i
+            e = e // d + 1000003 + k + i
         out[i] = a + b + c + e
 
     _K.update(copy=copy, fma=fma, empty=empty, shared=shared, chase=chase, reread=reread, divide=divide)
@@ -114,8 +114,8 @@ def _kernels(module: Any) -> dict[str, Any]:
 def _divide_chains(i: int, iters: int, d: int) -> int:
     """What the divide kernel's thread i writes (Python's // is the kernel's, floor division)."""
     chains = [i + 1000003, i + 2000003, i + 3000003, i + 4000003]
-    for _ in range(iters):
-        chains = [x // d + 1000003 for x in chains]
+    for k in range(iters):
+        chains = [x // d + 1000003 + k + i for x in chains]
     return sum(chains)
 
 
@@ -224,7 +224,9 @@ def measure(small: bool = False) -> dict[str, Any]:
     d_div = cuda.device_array(blocks * 2 * threads, np.int64)
     m["int_divide_per_s"] = 4 * div_iters * blocks * 2 * threads / _timed(
         cuda, lambda: k["divide"][blocks * 2, threads](d_div, div_iters, divisor), repeat, simulated)
-    _check(int(d_div.copy_to_host()[5]) == _divide_chains(5, div_iters, divisor), "the division kernel computed wrongly")
+    got = d_div.copy_to_host()
+    _check(all(int(got[i]) == _divide_chains(i, div_iters, divisor) for i in (0, 5, len(got) // 2, len(got) - 1)),
+           "the division kernel computed wrongly")
     m["seconds"] = time.perf_counter() - t_start
     return m
 

@@ -21,7 +21,7 @@ def main() -> int:
         kernel = getattr(sys.modules[prog.host.__module__], name).ir
 
         def fresh() -> None:
-            ir._SHAPE_PARAMS.pop(id(kernel), None)
+            ir._REMEMBERED.pop(("shape_params", id(kernel)), None)
             ir.shape_params(kernel)
         n = 2000
         walk = min(timeit.repeat(fresh, number=n, repeat=5)) / n * 1e6

@@ -148,7 +148,9 @@ def test_a_divisor_known_when_compiling_is_not_a_run_time_division():
     # the lowered kernel) only if a shared array's shape uses it, which it does not: run time,
     # as is `k`, assigned from it; `i // (j + 1)` divides by a loop variable.
     from pramsim.lang import ir
-    runtime = sorted(ir.format_expr(e) for e in ir.runtime_divisions(halve.ir))
+    ids = ir.runtime_divisions(halve.ir)
+    runtime = sorted(ir.format_expr(e) for s in ir.walk_stmts(halve.ir.body) for top in ir.stmt_exprs(s)
+                     for e in ir.walk_expr(top) if id(e) in ids)
     assert runtime == ["i % t", "i // (j + 1)", "i // k"]
     ex = Executor()
     with use_backend(ex):

@@ -9,6 +9,7 @@ Expressions are values per processor; statements run on every active processor i
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -336,14 +337,34 @@ def walk_stmts(body: tuple[Stmt, ...]):
             yield from walk_stmts(child)
 
 
+# (analysis, id(kernel)) -> (kernel, answer): analyses that run at every launch, remembered per
+# kernel (walking flash_tiles' IR takes about 85 µs: scripts/bench_launch_host.py).
+_REMEMBERED: dict[tuple[str, int], tuple[Kernel, Any]] = {}
+
+
+def _per_kernel(analysis: Callable[[Kernel], Any]) -> Callable[[Kernel], Any]:
+    @functools.wraps(analysis)
+    def remembered(kernel: Kernel) -> Any:
+        key = (analysis.__name__, id(kernel))
+        hit = _REMEMBERED.get(key)
+        if hit is not None and hit[0] is kernel:  # the id of a kernel since freed may be reused
+            return hit[1]
+        answer = analysis(kernel)
+        _REMEMBERED[key] = (kernel, answer)
+        return answer
+    return remembered
+
+
+@_per_kernel
 def loaded_arrays(kernel: Kernel) -> frozenset[str]:
     """The array parameters the kernel reads: loads and atomics (an atomic reads its cell)."""
     return frozenset(e.array for s in walk_stmts(kernel.body) for top in stmt_exprs(s) for e in walk_expr(top)
                      if isinstance(e, (Load, Atomic)) and e.array in kernel.arrays)
 
 
-def runtime_divisions(kernel: Kernel) -> frozenset[Expr]:
-    """The `//` and `%` nodes whose divisor the lowered kernel's compiler cannot know.
+@_per_kernel
+def runtime_divisions(kernel: Kernel) -> frozenset[int]:
+    """The ids of the `//` and `%` nodes whose divisor the lowered kernel's compiler cannot know.
 
     A divisor built from constants, warp_size(), the shape parameters (literals in the lowered
     kernel) and registers assigned once, outside any loop, from such values is a compile-time
@@ -377,21 +398,14 @@ def runtime_divisions(kernel: Kernel) -> frozenset[Expr]:
         if not runtime:
             break
         known -= runtime
-    return frozenset(e for s in walk_stmts(kernel.body) for top in stmt_exprs(s) for e in walk_expr(top)
+    return frozenset(id(e) for s in walk_stmts(kernel.body) for top in stmt_exprs(s) for e in walk_expr(top)
                      if isinstance(e, BinOp) and e.op in ("//", "%") and not constant(e.right))
 
 
-_SHAPE_PARAMS: dict[int, tuple[Kernel, tuple[str, ...]]] = {}
-
-
+@_per_kernel
 def shape_params(kernel: Kernel) -> tuple[str, ...]:
-    """The scalar parameters that shared/local array shapes depend on, in order of first use.
-
-    Backends specialise on them at every launch, so the answer is remembered per kernel (walking
-    flash_tiles' IR takes about 85 µs: scripts/bench_launch_host.py)."""
-    hit = _SHAPE_PARAMS.get(id(kernel))
-    if hit is not None and hit[0] is kernel:
-        return hit[1]
+    """The scalar parameters that shared/local array shapes depend on, in order of first use
+    (backends specialise on them at every launch)."""
     params = set(kernel.param_names)
     names: list[str] = []
     for s in walk_stmts(kernel.body):
@@ -399,7 +413,6 @@ def shape_params(kernel: Kernel) -> tuple[str, ...]:
             for d in s.shape:
                 names += [n.name for n in walk_expr(d) if isinstance(n, Var) and n.name in params
                           and n.name not in names]
-    _SHAPE_PARAMS[id(kernel)] = (kernel, tuple(names))
     return tuple(names)
 
 

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ... import codecache, limits, progress
-from ...cost import CostTrace, LaunchTrace
+from ...cost import WARP_LANES, CostTrace, LaunchTrace
 from ...errors import ExecutionError, Loc, PramsimError
 from ...lang import ir, oblivious, ops
 from ...lang.kinds import KindConflict
@@ -139,8 +139,8 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     access (exact when those blocks access memory in the same pattern of banks and sectors, as do
     blocks whose indices are affine in gid(), block_id() and lane() and shifted by whole sectors
     from block to block). If some access site is reached by neither, the kernel is not
-    data-oblivious (its pattern follows its data: pramsim.lang.oblivious), or the launch has at
-    most FEW_BLOCKS blocks, every block records.
+    data-oblivious (its pattern follows its data: pramsim.lang.oblivious), its blocks are not whole
+    warps, or the launch has at most FEW_BLOCKS blocks, every block records.
     """
     fn, fn_rec, gen = _compiled(kernel, arrays, scalars)
     nblocks = -(-nprocs // block)
@@ -169,7 +169,10 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     # plain function, a second numba compile of seconds, is never needed: most launches of tests and
     # small runs. So does a kernel that is not data-oblivious: its indices or branches follow its
     # data, so each block accesses memory in a pattern of its own and a sample's would be a guess.
-    few = nblocks <= FEW_BLOCKS or not oblivious.analyse(kernel).oblivious
+    # And so does a launch whose blocks are not whole warps: its blocks start at different offsets
+    # within a sector, so one block's sectors are not another's shifted (7-lane blocks: 80 sectors
+    # sampled against 140 counted).
+    few = nblocks <= FEW_BLOCKS or block % WARP_LANES != 0 or not oblivious.analyse(kernel).oblivious
     try:  # compile (or load from numba's cache) before any block runs
         results = codecache.call_rebuilding(lambda: [run(f, 0, 0) for f in ((fn_rec,) if few else (fn, fn_rec))],
                                             fn, fn_rec)

@@ -237,7 +237,7 @@ class LaneCode:
         charge = row.charge(kinds)
         if charge is not None:
             self.charge(charge[0], row.key, charge[1])
-            if charge[0] == "int" and row.key in ("//", "%") and e in self.runtime_divisions:
+            if charge[0] == "int" and row.key in ("//", "%") and id(e) in self.runtime_divisions:
                 self.pending[("divide", "runtime")] += 1  # LaunchTrace.runtime_divides, not work
         return row.render(texts, kinds, "cpu")
 
