@@ -269,7 +269,7 @@ def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
         runs = cohort_kinds(launch)
         key = (occ, launch.block, runs[0].tobytes(), runs[1].tobytes(), launch.barriers,
                tuple(sorted((getattr(launch, "class_depth", None) or {}).items())),
-               cached_fraction(launch, occ, machine), issue_factor(launch, machine))
+               launch_traffic(launch, occ, machine), issue_factor(launch, machine))
         if key not in seen:
             try:
                 if len(runs[0]) > MAX_COHORTS:  # each run is at least one cohort
@@ -312,7 +312,7 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
     env = _CountingEnvironment()
     hbm = SharedBandwidth(env, machine.hbm_bytes_per_s / machine.clock_hz)
     l2 = SharedBandwidth(env, machine.l2_bytes_per_s / machine.clock_hz) if machine.l2_bytes_per_s else None
-    cached = cached_fraction(launch, occ, machine) if l2 is not None else 0.0
+    scale, cached = launch_traffic(launch, occ, machine) if l2 is not None else (1.0, 0.0)
     sync = sync_cycles(launch, machine)
     issue = issue_factor(launch, machine)
     slots = simpy.Container(env, capacity=occ.slots, init=occ.slots)
@@ -342,7 +342,8 @@ def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray,
                     compute = max(compute, wavefronts * WAVEFRONT_BYTES * per_sm / machine.sram_bytes_per_cycle)
                 # A thread's HBM accesses one after another, each waiting its latency.
                 chain = dependent_accesses(launch, "hbm", hbm_bytes, threads) * machine.hbm_dependent_latency_cycles
-                streams = [(hbm, hbm_bytes * (1 - cached))] + ([(l2, hbm_bytes * cached)] if cached else [])
+                moved = hbm_bytes * scale
+                streams = [(hbm, moved * (1 - cached))] + ([(l2, moved * cached)] if cached else [])
                 procs.append(env.process(_cohort(env, slots, streams, m, compute,
                                                  max(machine.hbm_latency_cycles, chain), sync)))
                 counter["cohorts"] += 1
@@ -407,29 +408,40 @@ def sync_cycles(launch: LaunchTrace, machine: MachineSpec) -> float:
 
 
 def cached_fraction(launch: LaunchTrace, occ: Occupancy, machine: MachineSpec) -> float:
-    """The share of a launch's HBM traffic that the L2 serves: its re-reads.
+    """The share of a launch's HBM traffic that the L2 serves: its re-reads (launch_traffic)."""
+    return launch_traffic(launch, occ, machine)[1]
 
-    A launch reads at most read_arg_bytes (the global arrays it loads from) once; the bytes it reads
-    beyond that are data read again. Writes are not: a written line is written back to HBM (a
-    read-modify-write launch moves its array twice). Re-reads are served at the L2's bandwidth when the part of
-    the footprint a wave of blocks works on (arg_bytes x slots / blocks, the footprint spread
-    evenly over the blocks) fits in the L2; else every byte is HBM traffic. A reuse model, not a
-    cache simulation: it assumes the re-reads fall while their data is in L2 (blocks in flight
-    share rows, columns, tiles), and it charges L1 hits at the L2's bandwidth too."""
+
+def launch_traffic(launch: LaunchTrace, occ: Occupancy, machine: MachineSpec) -> tuple[float, float]:
+    """(scale, cached): the launch's memory traffic is scale x its blocks' transaction_bytes, of
+    which the share `cached` is re-reads served by the L2.
+
+    A launch reads at most read_arg_bytes (the global arrays it loads from) once, from HBM, in whole
+    sectors; the bytes it reads beyond that are data read again. Writes are not: a written line is
+    written back to HBM (a read-modify-write launch moves its array twice). Re-reads are served at
+    the L2's bandwidth, and at their counted bytes, not their sectors (a re-read sector's line is
+    still in the L1 or L2 for the lanes that want its other words: attention_naive's K[j, x] over
+    x), when the part of the footprint a wave of blocks works on (arg_bytes x slots / blocks) fits
+    in the L2; else every sector is HBM traffic. The reads' share of the sectors is taken to be
+    their share of the counted bytes. A reuse model, not a cache simulation: it assumes the
+    re-reads fall while their data is cached, and charges L1 hits at the L2's bandwidth too."""
     footprint = getattr(launch, "arg_bytes", 0)
     counted = float(np.sum(launch.block_hbm_bytes))
     total = float(np.sum(transaction_bytes(launch)))
-    if not footprint or total <= 0 or not machine.l2_bytes:
-        return 0.0
+    if not footprint or total <= 0 or counted <= 0 or not machine.l2_bytes:
+        return 1.0, 0.0
     if footprint * min(1.0, occ.slots / occ.blocks) > machine.l2_bytes:
-        return 0.0
+        return 1.0, 0.0
     moved = getattr(launch, "bytes", None)
-    if moved:  # reads beyond the arrays read are re-reads; every write reaches HBM
-        # the reads' share of the sectors moved is taken to be their share of the bytes counted
-        rereads = moved[("hbm", "read")] * total / counted - getattr(launch, "read_arg_bytes", 0)
-    else:                                   # an older trace: reads and writes together
-        rereads = total - footprint
-    return max(0.0, float(rereads)) / total
+    if not moved:  # an older trace: reads and writes together, no sectors
+        return 1.0, max(0.0, total - footprint) / total
+    inflate = total / counted
+    reads, writes = float(moved[("hbm", "read")]), float(moved[("hbm", "write")])
+    read_footprint = getattr(launch, "read_arg_bytes", 0)
+    compulsory = min(reads * inflate, read_footprint) + writes * inflate
+    rereads = max(0.0, reads - read_footprint)
+    traffic = compulsory + rereads
+    return traffic / total, (rereads / traffic if traffic else 0.0)
 
 
 def _details(trace: CostTrace, machine: MachineSpec, results: list[_LaunchResult], steps: int) -> dict[str, Any]:
