@@ -169,8 +169,9 @@ def hbm_sectors(t: CostTrace) -> int:
 
 def hbm_sector_efficiency(t: CostTrace) -> float | None:
     """Coalescing efficiency: HBM bytes the accesses use / (sectors x SECTOR_BYTES); 1 = every byte
-    of every sector served is used (None without sectors). An atomic's element counts twice in the
-    bytes (read and written), once in the sectors."""
+    of every sector served is used (None without sectors). Above 1 where lanes share words (a
+    broadcast: 32 lanes' 4-byte reads of one word count 128 bytes, move one 32-byte sector), and
+    an atomic's element counts twice in the bytes (read and written), once in the sectors."""
     sectors = hbm_sectors(t)
     return t.hbm_bytes / (sectors * SECTOR_BYTES) if sectors else None
 
@@ -179,8 +180,11 @@ def _global_line(t: CostTrace) -> list[str]:
     efficiency = hbm_sector_efficiency(t)
     if efficiency is None:
         return []
-    return [f"global    {_n(hbm_sectors(t)):>16} sectors of {SECTOR_BYTES} B   ({efficiency:.1%} of their bytes used; "
-            f"100% = fully coalesced)"]
+    if efficiency > 1:  # lanes reading one word share its sector (a broadcast): more bytes counted than moved
+        how = f"{efficiency:.2f} bytes counted per byte moved: lanes share words"
+    else:
+        how = f"{efficiency:.1%} of their bytes used; 100% = fully coalesced"
+    return [f"global    {_n(hbm_sectors(t)):>16} sectors of {SECTOR_BYTES} B   ({how})"]
 
 
 def _shared_line(t: CostTrace) -> list[str]:

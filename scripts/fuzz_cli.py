@@ -77,7 +77,7 @@ def write_files(d: Path) -> dict[str, Path]:
     files["folder.py"].mkdir(exist_ok=True)
     for name, old, new in [("nan", "hbm_bytes_per_s = 2.33e12", "hbm_bytes_per_s = nan"),
                            ("inf", "clock_hz = 1.98e9", "clock_hz = inf"),
-                           ("minus_inf", "launch_overhead_s = 57.5e-6", "launch_overhead_s = -inf"),
+                           ("minus_inf", "sram_latency_cycles = 30", "sram_latency_cycles = -inf"),
                            ("tiny", "hbm_bytes_per_s = 2.33e12", "hbm_bytes_per_s = 1e-300"),
                            ("huge_int", "sms = 132", "sms = 99999999999999999999999999"),
                            ("zero", "sms = 132", "sms = 0"),

@@ -55,8 +55,8 @@ __all__ = ["Unsupported", "launch", "render"]
 # --counts-only's stand-in values, so such an error there sends the launch to the vector engine, which
 # counts without value checks (pramsim.engines.counts).
 _VALUE_ERRORS = {ops.ERRORS[name].code for name in ("div_zero", "int_of_nan", "negative_power", "shift_range")}
-DEADLINE_CHUNKS = 32
-FEW_BLOCKS = 16  # launches of at most this many blocks run the recording function on every block  # chunks of blocks per launch when a run has a deadline (checked between them)
+DEADLINE_CHUNKS = 32  # chunks of blocks per launch when a run has a deadline (checked between them)
+FEW_BLOCKS = 64  # launches of at most this many blocks run the recording function on every block
 
 # ---- running a launch ------------------------------------------------------------------------------
 
