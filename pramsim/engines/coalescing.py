@@ -58,7 +58,7 @@ _COMPILED: list[Any] = []
 def _sectors_per_block() -> Any:
     """warp_sectors (pramsim.cost, the definition) summed per block, compiled by numba on first use
     (cached on disk): a warp's sectors are counted where they change when its lanes' sectors run
-    one way, else from a small sort. tests/test_coalescing.py checks it against warp_sectors."""
+    one way, else from a small sort. tests/test_coalescing.py checks both against hand counts."""
     if _COMPILED:
         return _COMPILED[0]
     import numba  # noqa: PLC0415 - only runs that touch global memory pay numba's import
@@ -99,75 +99,3 @@ def _sectors_per_block() -> Any:
     _COMPILED.append(count)
     return count
 
-
-_COMPILED: list[Any] = []
-
-
-def _sectors_per_block() -> Any:
-    """warp_sectors (pramsim.cost, the definition) summed per block, compiled by numba on first use
-    (cached on disk): a warp's sectors are counted where they change when its lanes' sectors run
-    one way, else from a small sort. tests/test_coalescing.py checks it against warp_sectors."""
-    if _COMPILED:
-        return _COMPILED[0]
-    import numba  # noqa: PLC0415 - only runs that touch global memory pay numba's import
-
-    @numba.njit(cache=True, nogil=True)
-    def count(gid, offset, itemsize, block, out):  # pragma: no cover - compiled
-        n = len(gid)
-        span = (itemsize + SECTOR_BYTES - 1) // SECTOR_BYTES + 1
-        buf = np.empty(WARP_LANES * span, np.int64)
-        i = 0
-        while i < n:
-            b = gid[i] // block
-            start = b * block + (gid[i] - b * block) // WARP_LANES * WARP_LANES   # the warp's first lane
-            end = min(start + WARP_LANES, (b + 1) * block)
-            j = i
-            m = 0
-            up = True
-            down = True
-            while j < n and gid[j] < end:
-                lo = offset[j] * itemsize // SECTOR_BYTES
-                hi = (offset[j] * itemsize + itemsize - 1) // SECTOR_BYTES
-                for sector in range(lo, hi + 1):
-                    if m:
-                        up = up and sector >= buf[m - 1]
-                        down = down and sector <= buf[m - 1]
-                    buf[m] = sector
-                    m += 1
-                j += 1
-            if not (up or down):
-                buf[:m] = np.sort(buf[:m])
-            distinct = 1
-            for k in range(1, m):
-                if buf[k] != buf[k - 1]:
-                    distinct += 1
-            out[b] += distinct
-            i = j
-
-    _COMPILED.append(count)
-    return count
-
-    def _affine_sectors(self, offset: np.ndarray, itemsize: int) -> np.ndarray | None:
-        """Sectors per block of an access by every lane of whole-warp blocks to elements
-        offset[0] + d * lane, the common case, in closed form (a few passes over the lanes instead of
-        warp_sectors' many); None when the access is not of that form (warp_sectors counts it).
-
-        A warp's 32 elements span bytes first .. first + 31·d·s + s - 1 (s = itemsize; first its
-        first lane's): with |d|·s < SECTOR_BYTES they fill every sector of that span, else each lane
-        has a sector of its own (elements never straddle one, SECTOR_BYTES being a multiple of s)."""
-        n = len(offset)
-        if self.B % WARP_LANES or n % WARP_LANES or SECTOR_BYTES % itemsize or n < 2:
-            return None
-        d = int(offset[1]) - int(offset[0])
-        if self._lanes is None or len(self._lanes) < n:
-            self._lanes = np.arange(n, dtype=np.int64)
-        if not np.array_equal(offset, offset[0] + d * self._lanes[:n]):
-            return None
-        if abs(d) * itemsize >= SECTOR_BYTES:
-            per_warp = np.full(n // WARP_LANES, WARP_LANES, np.int64)
-        else:
-            first = (int(offset[0]) + d * self._lanes[:n:WARP_LANES]) * itemsize
-            last = first + (WARP_LANES - 1) * d * itemsize
-            low, high = np.minimum(first, last), np.maximum(first, last) + itemsize - 1
-            per_warp = high // SECTOR_BYTES - low // SECTOR_BYTES + 1
-        return per_warp.reshape(self.nblocks, -1).sum(axis=1)
