@@ -87,8 +87,14 @@ def _sectors_per_block() -> Any:
                     buf[m] = sector
                     m += 1
                 j += 1
-            if not (up or down):
-                buf[:m] = np.sort(buf[:m])
+            if not (up or down):  # scattered lanes: an insertion sort of at most 32 x span sectors
+                for a in range(1, m):
+                    v = buf[a]
+                    c = a - 1
+                    while c >= 0 and buf[c] > v:
+                        buf[c + 1] = buf[c]
+                        c -= 1
+                    buf[c + 1] = v
             distinct = 1
             for k in range(1, m):
                 if buf[k] != buf[k - 1]:

@@ -443,9 +443,10 @@ class _Launch:
         """Add the wavefronts (shared) or sectors (global) of one access by the active lanes to their blocks."""
         if mask.n == 0 or space == "local":
             return
-        offset = 0  # the flat offset in the lane's array (a shared array's first index is the block)
+        offset = None  # the flat offset in the lane's array (a shared array's first index is the block)
         for i, size in zip(index[1:], buf.shape[1:]) if space == "sram" else zip(index, buf.shape):
-            offset = offset * size + i
+            offset = i if offset is None else offset * size + i  # a 1-D index as it is: no copy of P lanes
+        offset = 0 if offset is None else offset
         gid, offset = self.active((self.gid, offset), mask)
         self.transactions.add(space, gid, offset, mask.arr, loc, buf.itemsize)
 
