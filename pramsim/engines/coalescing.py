@@ -30,7 +30,14 @@ class Transactions:
         of units (bank words, sectors), which is what a loop like `for k: ... As[ty, k]` does from
         one iteration to the next: an access at the same place, by the same lanes, whose offsets
         all moved so, reuses the last count (checking that is one pass over the lanes; counting
-        is several)."""
+        is several). Global sectors skip that: their compiled count is one pass too, and keeping
+        every site's offsets alive for the check cost more (fresh pages for the next temporaries)."""
+        if level == "hbm":
+            counted = np.zeros(self.nblocks, np.int64)
+            _sectors_per_block()(np.ascontiguousarray(gid, np.int64), np.ascontiguousarray(offset, np.int64),
+                                 itemsize, self.B, counted)
+            self.per_block[level] += counted
+            return
         count, unit = _KINDS[level]
         key = (level, place, itemsize)
         last = self._last.get(key)
@@ -40,14 +47,9 @@ class Transactions:
                 self.per_block[level] += last[2]
                 self._last[key] = (offset, mask, last[2])
                 return
-        if level == "hbm":  # every global access of the vector engine: compiled, one pass, no temporaries
-            counted = np.zeros(self.nblocks, np.int64)
-            _sectors_per_block()(np.ascontiguousarray(gid, np.int64), np.ascontiguousarray(offset, np.int64),
-                                 itemsize, self.B, counted)
-        else:
-            per_block = -(-self.B // WARP_LANES)
-            warps, amount = count(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, itemsize)
-            counted = np.bincount(warps // per_block, amount, self.nblocks).astype(np.int64)
+        per_block = -(-self.B // WARP_LANES)
+        warps, amount = count(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, itemsize)
+        counted = np.bincount(warps // per_block, amount, self.nblocks).astype(np.int64)
         self.per_block[level] += counted
         self._last[key] = (offset, mask, counted)
 
