@@ -82,19 +82,8 @@ def warp_wavefronts(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> tupl
 def warp_sectors(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> tuple[np.ndarray, np.ndarray]:
     """Global-memory sectors of one access, per warp (arguments as warp_wavefronts): each warp that
     took part once, with the number of distinct SECTOR_BYTES sectors its lanes' elements cover.
-
-    When every warp's lanes go up through memory (the common case), counting where the sector
-    changes is enough: linear, no sort; otherwise the warp's sectors are sorted (_warp_units)."""
-    warp = np.asarray(warp, np.int64)
-    offset = np.asarray(offset, np.int64)
-    if itemsize <= SECTOR_BYTES and SECTOR_BYTES % itemsize == 0 and len(warp):  # one sector per element
-        sector = offset * itemsize // SECTOR_BYTES
-        new = np.r_[True, warp[1:] != warp[:-1]]
-        if np.all((sector[1:] >= sector[:-1]) | new[1:]):
-            changed = new.copy()
-            changed[1:] |= sector[1:] != sector[:-1]
-            starts = np.flatnonzero(new)
-            return warp[starts], np.add.reduceat(changed.astype(np.int64), starts)
+    The definition, in plain NumPy; the vector engine counts the same in one compiled pass
+    (pramsim.engines.coalescing), the compiled engine in its recording function."""
     warps, _, distinct = _warp_units(warp, offset, itemsize, SECTOR_BYTES)
     return warps, distinct.sum(axis=1).astype(np.int64)
 

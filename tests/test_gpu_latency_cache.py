@@ -25,16 +25,6 @@ from pramsim.runtime import use_backend
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    path = tmp_path_factory.mktemp("profiles") / "toy.toml"
-    path.write_text('name = "toy"\nkind = "gpu"\nsms = 4\nlanes_per_sm = 32\nclock_hz = 1e9\n'
-                    'max_threads_per_sm = 256\nmax_blocks_per_sm = 8\nsram_bytes_per_sm = 1024\n'
-                    'sram_bytes_per_cycle = 128\nhbm_bytes = 1000000\nhbm_bytes_per_s = 1e11\n'
-                    'hbm_latency_cycles = 10\nlaunch_overhead_s = 0\n')
-    return load_machine(str(path))
-
-
 def one_launch(blocks, block, hbm_bytes, arg_bytes=0, barriers=0, class_depth=None, depth=1):
     """A trace of one launch of identical blocks (work = threads, depth 1 unless given)."""
     per_block = lambda v: np.full(blocks, v, dtype=np.int64)

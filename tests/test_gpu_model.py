@@ -28,17 +28,6 @@ H100 = load_machine("h100")
 H200 = load_machine("h200")
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    """4 SMs x 32 lanes at 1 GHz, 1 KiB SRAM per SM, 100 bytes of HBM per cycle, latency 10."""
-    path = tmp_path_factory.mktemp("profiles") / "toy.toml"
-    path.write_text('name = "toy"\nkind = "gpu"\nsms = 4\nlanes_per_sm = 32\nclock_hz = 1e9\n'
-                    'max_threads_per_sm = 256\nmax_blocks_per_sm = 8\nsram_bytes_per_sm = 1024\n'
-                    'sram_bytes_per_cycle = 128\nhbm_bytes = 1000000\nhbm_bytes_per_s = 1e11\n'
-                    'hbm_latency_cycles = 10\nlaunch_overhead_s = 0\n')
-    return load_machine(str(path))
-
-
 def launch_trace(blocks, block, work, depth, hbm_bytes=0, sram=0, flops=0, kernel_name="k"):
     """A LaunchTrace of `blocks` blocks; work/depth/hbm_bytes per block (scalars or arrays)."""
     per_block = lambda v: np.broadcast_to(np.asarray(v, dtype=np.int64), (blocks,)).copy()

@@ -7,10 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cost import BANK_BYTES, SECTOR_BYTES, WARP_LANES, warp_sectors, warp_wavefronts
-
-# level -> (counting function, the byte unit a shift must be a whole number of to keep the count)
-_KINDS = {"sram": (warp_wavefronts, BANK_BYTES), "hbm": (warp_sectors, SECTOR_BYTES)}
+from ..cost import BANK_BYTES, SECTOR_BYTES, WARP_LANES, warp_wavefronts
 
 
 class Transactions:
@@ -19,38 +16,36 @@ class Transactions:
     def __init__(self, block: int, nblocks: int) -> None:
         self.B = block
         self.nblocks = nblocks
-        self.per_block = {level: np.zeros(nblocks, np.int64) for level in _KINDS}
-        self._last: dict[tuple, tuple] = {}  # (level, place, item size) -> (offsets, mask, per-block count)
+        self.per_block = {level: np.zeros(nblocks, np.int64) for level in ("sram", "hbm")}
+        self._last: dict[tuple, tuple] = {}  # (place, item size) -> (offsets, mask, per-block wavefronts)
 
     def add(self, level: str, gid: np.ndarray, offset: np.ndarray, mask: Any, place: Any, itemsize: int) -> None:
         """Add one access by the active lanes `gid` (ascending) to elements `offset` (flat, in the
         lane's array); `mask` is the lanes' mask array (None: all), `place` the access's site.
 
-        Counts do not change when every lane's element moves by one amount that is a whole number
-        of units (bank words, sectors), which is what a loop like `for k: ... As[ty, k]` does from
-        one iteration to the next: an access at the same place, by the same lanes, whose offsets
-        all moved so, reuses the last count (checking that is one pass over the lanes; counting
-        is several). Global sectors skip that: their compiled count is one pass too, and keeping
-        every site's offsets alive for the check cost more (fresh pages for the next temporaries)."""
+        Global sectors are counted in one compiled pass. Wavefronts do not change when every lane's
+        word moves by one whole number of bank words, which is what a loop like `for k: ... As[ty, k]`
+        does from one iteration to the next: a shared access at the same place, by the same lanes,
+        whose offsets all moved so, reuses the last count (checking that is one pass over the lanes;
+        counting is several)."""
         if level == "hbm":
             counted = np.zeros(self.nblocks, np.int64)
             _sectors_per_block()(np.ascontiguousarray(gid, np.int64), np.ascontiguousarray(offset, np.int64),
                                  itemsize, self.B, counted)
-            self.per_block[level] += counted
+            self.per_block["hbm"] += counted
             return
-        count, unit = _KINDS[level]
-        key = (level, place, itemsize)
+        key = (place, itemsize)
         last = self._last.get(key)
         if last is not None and len(last[0]) == len(offset) and (last[1] is mask or np.array_equal(last[1], mask)):
             shift = offset[0] - last[0][0]
-            if shift * itemsize % unit == 0 and np.array_equal(offset - shift, last[0]):
-                self.per_block[level] += last[2]
+            if shift * itemsize % BANK_BYTES == 0 and np.array_equal(offset - shift, last[0]):
+                self.per_block["sram"] += last[2]
                 self._last[key] = (offset, mask, last[2])
                 return
         per_block = -(-self.B // WARP_LANES)
-        warps, amount = count(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, itemsize)
+        warps, amount = warp_wavefronts(gid // self.B * per_block + gid % self.B // WARP_LANES, offset, itemsize)
         counted = np.bincount(warps // per_block, amount, self.nblocks).astype(np.int64)
-        self.per_block[level] += counted
+        self.per_block["sram"] += counted
         self._last[key] = (offset, mask, counted)
 
 

@@ -267,17 +267,18 @@ def simulate_gpu(trace: CostTrace, machine: MachineSpec) -> Schedule:
     now = 0.0                                             # cycle at which the device is free
     for launch, occ in zip(trace.launches, occupancies):
         runs = cohort_kinds(launch)
+        traffic = launch_traffic(launch, occ, machine) if machine.l2_bytes_per_s else (1.0, 0.0)
+        issue = issue_factor(launch, machine)
         key = (occ, launch.block, runs[0].tobytes(), runs[1].tobytes(), launch.barriers,
-               tuple(sorted((getattr(launch, "class_depth", None) or {}).items())),
-               launch_traffic(launch, occ, machine), issue_factor(launch, machine))
+               tuple(sorted((getattr(launch, "class_depth", None) or {}).items())), traffic, issue)
         if key not in seen:
             try:
                 if len(runs[0]) > MAX_COHORTS:  # each run is at least one cohort
                     raise _TooFine
-                seen[key] = (*simulate_launch(launch, occ, runs, machine), False)
+                seen[key] = (*simulate_launch(launch, occ, runs, machine, traffic, issue), False)
             except _TooFine:
                 coarse = cohort_kinds(launch, group=occ.slots)
-                seen[key] = (*simulate_launch(launch, occ, coarse, machine, max_cohorts=None), True)
+                seen[key] = (*simulate_launch(launch, occ, coarse, machine, traffic, issue, max_cohorts=None), True)
         makespan, cohorts, events, coarsened = seen[key]
         # Whole cycles; the clamp to Brent's lower bound only ever absorbs floating-point round-off.
         cycles = max(math.ceil(makespan - 1e-9), -(-launch.work // machine.p), launch.depth)
@@ -307,14 +308,15 @@ def _launch_times(results: list[_LaunchResult], clock_hz: float) -> list[LaunchT
 
 
 def simulate_launch(launch: LaunchTrace, occ: Occupancy, runs: tuple[np.ndarray, np.ndarray], machine: MachineSpec,
+                    traffic: tuple[float, float], issue: float,
                     max_cohorts: int | None = MAX_COHORTS) -> tuple[float, int, int]:
-    """One launch on its own simpy clock: (cycles until its last block ends, cohorts, events)."""
+    """One launch on its own simpy clock: (cycles until its last block ends, cohorts, events).
+    `traffic`: launch_traffic's (scale, cached); `issue`: issue_factor's lane-cycles per operation."""
     env = _CountingEnvironment()
     hbm = SharedBandwidth(env, machine.hbm_bytes_per_s / machine.clock_hz)
     l2 = SharedBandwidth(env, machine.l2_bytes_per_s / machine.clock_hz) if machine.l2_bytes_per_s else None
-    scale, cached = launch_traffic(launch, occ, machine) if l2 is not None else (1.0, 0.0)
+    scale, cached = traffic
     sync = sync_cycles(launch, machine)
-    issue = issue_factor(launch, machine)
     slots = simpy.Container(env, capacity=occ.slots, init=occ.slots)
     counter = {"cohorts": 0}
 
