@@ -22,7 +22,7 @@ from pramsim.programs import load_program
 from pramsim.runner import run_program
 from pramsim.timeline import chrome_trace
 
-from test_gpu_model import launch_trace, toy, trace_of  # noqa: F401  (toy is a fixture)
+from test_gpu_model import launch_trace, trace_of  # the toy GPU fixture is in conftest.py
 
 H100 = load_machine("h100")
 BLOCK_SUM = str(Path(__file__).resolve().parents[1] / "programs" / "block_sum.py")
