@@ -28,6 +28,9 @@ def k(a, m, stride, masked, column):
         m[lane(), 0] = m[lane(), 0] + 1.0
     elif column == 2:                   # m[0, lane]: a row
         m[0, lane()] = m[0, lane()] + 1.0
+    elif column == 3:                   # the lanes out of address order (lane 1 at 7, lane 5 at 3, ...)
+        j = block_id() * 4096 + (lane() * 7) % 32 * stride
+        a[j] = a[j] + 1.0
     elif masked == 0 or lane() % 2 == 0:
         a[i] = a[i] + 1.0               # a load and a store, lanes `stride` elements apart
 
@@ -89,6 +92,15 @@ def test_row_and_column_of_a_matrix(tmp_path, engine):
     # m[0, lane]: one row of 32 floats, 128 bytes, 4 sectors; m[lane, 0]: rows 128 bytes apart, 32
     assert sectors(tmp_path, engine, column=2, blocks=1) == [2 * 4]
     assert sectors(tmp_path, engine, column=1, blocks=1) == [2 * 32]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_lanes_out_of_address_order(tmp_path, engine):
+    # lane t at word (7 t mod 32) * stride: a permutation of the stride-apart words, so the same
+    # sectors as in order (4 at stride 1, 8 at 2, 32 at 8), found by sorting, not by a scan
+    assert sectors(tmp_path, engine, column=3, stride=1) == [2 * 4] * 2
+    assert sectors(tmp_path, engine, column=3, stride=2) == [2 * 8] * 2
+    assert sectors(tmp_path, engine, column=3, stride=8) == [2 * 32] * 2
 
 
 def test_sampled_blocks_of_a_large_launch(tmp_path):

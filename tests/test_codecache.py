@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from pramsim import codecache
 from pramsim.cli import main
+from pramsim.engines import compiled
 from pramsim.errors import FileError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,9 @@ def test_the_cli_reports_an_unsafe_cache_folder_as_a_file_error(tmp_path, monkey
     shared.mkdir()
     shared.chmod(0o777)
     monkeypatch.setenv("PRAMSIM_COMPILED_CACHE", str(shared))
+    # A kernel this test process compiled before is reused from memory, never from the folder:
+    # start without them (the test failed when another test on this worker had run vector_mul).
+    monkeypatch.setattr(compiled, "_cache", {})
     r = CliRunner().invoke(main, ["run", "vector_mul", "n=64", "--engine", "compiled"])
     assert r.exit_code == 1, r.output
     assert f"file error: the cache folder {shared} is writable by group or others" in r.output

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..cost import BANK_BYTES, SECTOR_BYTES, WARP_LANES, warp_wavefronts
+from ..cost import BANK_BYTES, WARP_LANES, warp_wavefronts
 
 
 class Transactions:
@@ -29,8 +29,9 @@ class Transactions:
         whose offsets all moved so, reuses the last count (checking that is one pass over the lanes;
         counting is several)."""
         if level == "hbm":
+            from .sectors import sectors_per_block  # noqa: PLC0415 - only runs that touch global memory pay numba's import
             counted = np.zeros(self.nblocks, np.int64)
-            _sectors_per_block()(np.ascontiguousarray(gid, np.int64), np.ascontiguousarray(offset, np.int64),
+            sectors_per_block(np.ascontiguousarray(gid, np.int64), np.ascontiguousarray(offset, np.int64),
                                  itemsize, self.B, counted)
             self.per_block["hbm"] += counted
             return
@@ -47,58 +48,3 @@ class Transactions:
         counted = np.bincount(warps // per_block, amount, self.nblocks).astype(np.int64)
         self.per_block["sram"] += counted
         self._last[key] = (offset, mask, counted)
-
-
-_COMPILED: list[Any] = []
-
-
-def _sectors_per_block() -> Any:
-    """warp_sectors (pramsim.cost, the definition) summed per block, compiled by numba on first use
-    (cached on disk): a warp's sectors are counted where they change when its lanes' sectors run
-    one way, else from a small sort. tests/test_coalescing.py checks both against hand counts."""
-    if _COMPILED:
-        return _COMPILED[0]
-    import numba  # noqa: PLC0415 - only runs that touch global memory pay numba's import
-
-    @numba.njit(cache=True, nogil=True)
-    def count(gid, offset, itemsize, block, out):  # pragma: no cover - compiled
-        n = len(gid)
-        span = (itemsize + SECTOR_BYTES - 1) // SECTOR_BYTES + 1
-        buf = np.empty(WARP_LANES * span, np.int64)
-        i = 0
-        while i < n:
-            b = gid[i] // block
-            start = b * block + (gid[i] - b * block) // WARP_LANES * WARP_LANES   # the warp's first lane
-            end = min(start + WARP_LANES, (b + 1) * block)
-            j = i
-            m = 0
-            up = True
-            down = True
-            while j < n and gid[j] < end:
-                lo = offset[j] * itemsize // SECTOR_BYTES
-                hi = (offset[j] * itemsize + itemsize - 1) // SECTOR_BYTES
-                for sector in range(lo, hi + 1):
-                    if m:
-                        up = up and sector >= buf[m - 1]
-                        down = down and sector <= buf[m - 1]
-                    buf[m] = sector
-                    m += 1
-                j += 1
-            if not (up or down):  # scattered lanes: an insertion sort of at most 32 x span sectors
-                for a in range(1, m):
-                    v = buf[a]
-                    c = a - 1
-                    while c >= 0 and buf[c] > v:
-                        buf[c + 1] = buf[c]
-                        c -= 1
-                    buf[c + 1] = v
-            distinct = 1
-            for k in range(1, m):
-                if buf[k] != buf[k - 1]:
-                    distinct += 1
-            out[b] += distinct
-            i = j
-
-    _COMPILED.append(count)
-    return count
-

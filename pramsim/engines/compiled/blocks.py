@@ -51,11 +51,7 @@ class KernelCode(LaneCode):
         self.emit("st0 = st; _g = _b0 + t" + ("; fl0 = fl" if "fl" in self.used else ""))
         for v in load:
             self.emit(f"u_{v} = {self.slot(v)}")
-        for j in range(sites, self.access_sites if recorded else sites):  # the lane's accesses per site
-            self.emit(f"_c{j} = 0")
         self.lines += body
-        for j in range(sites, self.access_sites if recorded else sites):
-            self.emit(f"BN[{j}, t % {WARP_LANES}] = _c{j}")
         self.emit("_bw += st - st0" + ("; _bfl += fl - fl0" if "fl" in self.used else ""))
         self.emit("; ".join(f"{arr} = {local}" for arr, local in state))
         self.emit("if exl:")

@@ -314,11 +314,12 @@ class LaneCode:
         if not self.record:
             return flat
         key = " + ".join(f"{q} * {_KEY_RADIX ** k}" for k, q in enumerate(reversed(self.lane_loops))) or "0"
-        # A lane's first accesses at a site are recorded; its count is a register, written to BN
-        # when the lane leaves the region.
-        # (a call, not inline code: numba compiles _record once, and each kernel's code stays small)
+        # A lane's first accesses at a site are recorded; _record counts them in BN[site, lane].
+        # (A call, not inline code, and no register per site: numba compiles _record once, and a
+        # kernel's recording function compiles in about half the time it took with a count
+        # register per site, which kept hundreds of variables live across the lane loop.)
         at = flat if flat.isidentifier() else self.value_of(flat, "f")
-        self.emit(f"_c{site} = _record(BK, BW, _c{site}, {site} + _Z, t, {key}, {at} * {itemsize} // {unit})")
+        self.emit(f"_record(BK, BW, BN, {site} + _Z, t, {key}, {at} * {itemsize} // {unit})")
         return at
 
     # -- statements inside a lane loop --

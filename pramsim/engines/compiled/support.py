@@ -1,10 +1,21 @@
-"""numba support functions that every generated module imports (compiled once per process, cached
-on disk by numba): the parallelism profile, barriers, checked indices, errors, and the counting of
-shared-memory wavefronts and global-memory sectors in recording blocks."""
-import numba
+"""numba support functions that every generated module imports: the parallelism profile, barriers,
+checked indices, errors, and the counting of shared-memory wavefronts and global-memory sectors in
+recording blocks.
+
+They are `register_jitable`, not `njit`: numba compiles them into each kernel that calls them (once
+per process and signature) and caches them with it. A call from one njit function to another puts
+the callee's address in the caller at LLVM's -O0 (the tests' setting), and numba then refuses to
+cache the caller ("uses dynamic globals"): every test process compiled every kernel again. The
+generated modules carry SUPPORT_DIGEST, so a kernel cached with older support code is not reused.
+"""
+import hashlib
+from pathlib import Path
+
 import numpy as np
+from numba.extending import register_jitable
 
 from ...cost import BANKS, WARP_LANES
+from ..sectors import distinct as _distinct
 
 # What a recorded site counts (SK[site], see _warp_end): shared-memory wavefronts or global-memory sectors.
 SITE_WAVEFRONTS, SITE_SECTORS = 0, 1
@@ -32,7 +43,13 @@ LEGEND = """\
 #   every lane; _nbar barriers; BK/BW/BN/SP/SK/BS/WS/BA access recording (bank conflicts, sectors).
 """
 
-GENERATED_HEADER = LEGEND + """import math
+# The support code a generated module links in (this file and the sector count): its digest is in
+# the module's source, so numba's cache, keyed on that source, never serves a kernel compiled
+# with other support code.
+SUPPORT_DIGEST = hashlib.sha1(b"".join(Path(__file__).parent.joinpath(*f).read_bytes()
+                                       for f in (("support.py",), ("..", "sectors.py")))).hexdigest()[:16]
+
+GENERATED_HEADER = LEGEND + f"# support code {SUPPORT_DIGEST}\n" + """import math
 
 import numba
 import numpy as np
@@ -41,7 +58,7 @@ from pramsim.engines.compiled.support import _apply, _barrier, _block_transactio
 """
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _flush_profile(diff, stp, nb, rs):
     """Add each lane's steps since the last barrier (rs+1 .. stp[t]) to the difference array."""
     top = 0
@@ -58,7 +75,7 @@ def _flush_profile(diff, stp, nb, rs):
     return diff
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _barrier(diff, ls, nb, rs):
     """A barrier: the profile takes the lanes' steps since the last one, then every lane's counters
     (rows of ls: step, flop, HBM, SRAM depth) rise to the block's maximum. Returns (diff, new step)."""
@@ -77,7 +94,7 @@ def _barrier(diff, ls, nb, rs):
     return diff, m0
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _ix(i, n, err, site, who, dim):
     """An index checked against its dimension: out of range records the error and reads cell 0."""
     if i < 0 or i >= n:
@@ -86,7 +103,7 @@ def _ix(i, n, err, site, who, dim):
     return i
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _apply(ls, ex, nb, st, fl):
     """Charge every running lane the steps (and flop steps) of code run once for the block."""
     if st != 0:
@@ -97,7 +114,7 @@ def _apply(ls, ex, nb, st, fl):
     return 0, 0
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _running(ex, nb):
     n = 0
     for t in range(nb):
@@ -106,12 +123,20 @@ def _running(ex, nb):
     return n
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _degree(words, n, scratch):
-    """(the most distinct words in one bank, the distinct words) among words[:n]; scratch:
-    (BANKS, n+1) int64, zero column 0. Banks are word mod BANKS; for sectors, only the count is used."""
+    """The most distinct words in one bank (words mod BANKS) among words[:n]: the wavefronts of a
+    shared-memory access. scratch: (BANKS, n+1) int64, zero column 0. Lanes whose words ascend
+    within one row of banks (the common access) are one wavefront without the count."""
+    if n > 0 and words[n - 1] - words[0] < BANKS:
+        ascending = True
+        for x in range(1, n):
+            if words[x] < words[x - 1]:
+                ascending = False
+                break
+        if ascending:
+            return 1
     top = 1
-    distinct = 0
     for x in range(n):
         w = words[x]
         b = w % BANKS
@@ -125,33 +150,52 @@ def _degree(words, n, scratch):
             scratch[b, c + 1] = w
             scratch[b, 0] = c + 1
             top = max(top, c + 1)
-            distinct += 1
     for x in range(n):
         scratch[words[x] % BANKS, 0] = 0
-    return top, distinct
+    return top
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _count(words, n, scratch, kind):
     """What one warp-wide access costs: wavefronts (shared) or distinct sectors (global)."""
-    top, distinct = _degree(words, n, scratch)
-    return top if kind == SITE_WAVEFRONTS else distinct
+    return _degree(words, n, scratch) if kind == SITE_WAVEFRONTS else _distinct(words, n)
 
 
-@numba.njit(nogil=True, cache=True)
-def _record(bk, bw, count, site, lane, key, word):
-    """Record lane `lane`'s next access at `site` (its instance key and first word or sector) in
-    the layout _warp_end reads, if the lane has recorded fewer than the capacity there; returns
-    the lane's new access count at the site."""
-    count += 1
+@register_jitable
+def _record(bk, bw, bn, site, lane, key, word):
+    """Count lane `lane`'s next access at `site` in bn and record it (its instance key and first
+    word or sector) in the layout _warp_end reads, if the lane has recorded fewer than the
+    capacity there."""
+    count = bn[site, lane % WARP_LANES] + 1
+    bn[site, lane % WARP_LANES] = count
     if count <= CAPACITY:
         o = (site * CAPACITY + count - 1) * WARP_LANES + lane % WARP_LANES
         bk[o] = key
         bw[o] = word
-    return count
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
+def _stable_argsort(keys, m):
+    """np.argsort(keys[:m], kind="stable"), from numba's quicksort with each run of equal keys put
+    back in index order (numba's mergesort calls njit functions: no disk cache at -O0, see above)."""
+    order = np.argsort(keys[:m])
+    i = 0
+    while i < m:
+        j = i + 1
+        while j < m and keys[order[j]] == keys[order[i]]:
+            j += 1
+        for a in range(i + 1, j):  # insertion sort of the run's indices (a warp's lanes, usually)
+            v = order[a]
+            c = a - 1
+            while c >= i and order[c] > v:
+                order[c + 1] = order[c]
+                c -= 1
+            order[c + 1] = v
+        i = j
+    return order
+
+
+@register_jitable
 def _warp_end(bk, bw, bn, spans, kinds, scratch, ws, lo, hi):
     """Add the wavefronts (or sectors) of the warp's recorded accesses at sites lo..hi-1 to ws[site],
     as pramsim.cost.warp_wavefronts (warp_sectors) counts them; clears the counts.
@@ -209,7 +253,7 @@ def _warp_end(bk, bw, bn, spans, kinds, scratch, ws, lo, hi):
                     keys[m] = bk[base + k * WARP_LANES + lane]
                     where[m] = base + k * WARP_LANES + lane
                     m += 1
-            order = np.argsort(keys[:m], kind="mergesort")
+            order = _stable_argsort(keys, m)
             recorded = m
             i = 0
             while i < m:
@@ -227,7 +271,7 @@ def _warp_end(bk, bw, bn, spans, kinds, scratch, ws, lo, hi):
             bn[site, lane] = 0
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _block_transactions(ws, accesses, kinds, recorded, slot, samples):
     """A block's (shared-memory wavefronts, global-memory sectors); clears ws (per site; kinds[site]
     says which of the two the site counts).
@@ -260,7 +304,7 @@ def _block_transactions(ws, accesses, kinds, recorded, slot, samples):
     return total[0], total[1]
 
 
-@numba.njit(nogil=True, cache=True)
+@register_jitable
 def _fail(err, kind, site, who, a, b, c):
     """Record the first error of this call: its kind, site, processor (or block) and values."""
     if err[0] == 0:
