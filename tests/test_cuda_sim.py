@@ -161,6 +161,38 @@ def test_partial_last_block_is_guarded_and_num_procs_lowered(tmp_path):
     assert r["correct"] and r["launches"] == 1
 
 
+def test_a_shape_parameter_the_kernel_assigns_is_a_literal_only_in_shapes(tmp_path):
+    """A parameter that sizes a shared array is specialised (a literal in the CUDA source); a kernel
+    that assigns to it must read the new value after that, as the executor does (the lowering
+    used to write the literal everywhere: 32 + 32 where the executor computes 32 + 16)."""
+    path = _write(tmp_path, """
+        import numpy as np
+        from pramsim.dsl import barrier, float32, kernel, lane, program, shared
+
+        @kernel
+        def k(a, t):
+            s = shared((t,), float32)
+            s[lane()] = a[lane()] + 32.0
+            barrier()
+            t = t // 2
+            a[lane()] = s[lane()] + t
+
+        @program(params={"n": 32}, inputs=lambda rng, n: {"a": np.zeros(n, np.float32)},
+                 reference=lambda a, n: a + 32 + n // 2)
+        def halves(a, n):
+            k[1, n](a, n)
+            return a
+        """)
+    program = load_file(path)[0]
+    src = gpu.lower_source(program, {"n": 32})
+    assert "cuda.shared.array((32,)" in src and "t = (t // 2)" in src
+    ex = Executor()
+    want = execute(program, {"n": 32}, make_inputs(program, {"n": 32}, 0), ex)
+    got = gpu.run_output(program, {"n": 32})
+    np.testing.assert_array_equal(got, np.full(32, 48, np.float32))
+    np.testing.assert_array_equal(got, np.asarray(want))
+
+
 @pytest.mark.skipif(not gpu._driver_has_device(), reason="needs a CUDA GPU")
 def test_real_gpu_tree_sum_and_matmul():
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}

@@ -157,9 +157,23 @@ def tiled_divide(out, t):
     out[i] = i // t + i % k
 
 
+@kernel
+def tiled_reassigned(out, t):
+    buf = shared(t, float32)
+    i = gid()
+    buf[lane() % t] = 1.0
+    t = t + 1
+    out[i] = i // t
+
+
 def test_a_shape_parameter_and_registers_computed_from_it_are_compile_time_divisors():
     from pramsim.lang import ir
     assert ir.runtime_divisions(tiled_divide.ir) == frozenset()
+    # assigned in the kernel, the shape parameter is a variable there (a literal only in the
+    # shape): `lane() % t` and `i // t` both divide at run time
+    divisions = {id(e) for s in ir.walk_stmts(tiled_reassigned.ir.body) for top in ir.stmt_exprs(s)
+                 for e in ir.walk_expr(top) if isinstance(e, ir.BinOp) and e.op in ("//", "%")}
+    assert len(divisions) == 2 and ir.runtime_divisions(tiled_reassigned.ir) == frozenset(divisions)
 
 
 @kernel

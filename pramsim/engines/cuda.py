@@ -85,7 +85,8 @@ class _Renderer:
         self.kernel = kernel
         self.spec = spec
         self.literals = dict(spec.literals)
-        names = set(kernel.param_names) | _assigned_names(kernel.body)
+        self.assigned = _assigned_names(kernel.body)
+        names = set(kernel.param_names) | self.assigned
         # Names that would shadow the generated module's imports get a suffix.
         self.rename = {n: _fresh(n, names) for n in names if n in _RESERVED}
         # Kinds, to cast bool operands of arithmetic as the operation table says (True + True == 2);
@@ -116,7 +117,9 @@ class _Renderer:
                 return f"np.float32({text})"
             return repr(v)
         if isinstance(e, ir.Var):
-            if e.name in self.literals:  # specialized: a compile-time constant everywhere
+            # Specialized: a compile-time constant in shapes, and everywhere if the kernel never
+            # assigns it (a kernel that does reads its variable, which starts as the same value).
+            if e.name in self.literals and (shape or e.name not in self.assigned):
                 return repr(self.literals[e.name])
             if shape:
                 raise self.fail(e, f"a shared/local shape using {e.name!r}")

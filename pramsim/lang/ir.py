@@ -369,7 +369,8 @@ def runtime_divisions(kernel: Kernel) -> frozenset[int]:
     A divisor built from constants, warp_size(), the shape parameters (literals in the lowered
     kernel) and registers assigned once, outside any loop, from such values is a compile-time
     constant: the compiler turns the division into a multiply and shifts. Any other divisor (a
-    launch parameter, a loop variable, a loaded value) is divided at run time, which a GPU does in
+    launch parameter, a shape parameter the kernel assigns, a loop variable, a loaded value) is
+    divided at run time, which a GPU does in
     a subroutine (the GPU model's int_divide_instructions)."""
     assigned: dict[str, int] = {}
     in_loops: set[str] = set()
@@ -387,8 +388,9 @@ def runtime_divisions(kernel: Kernel) -> frozenset[int]:
             for child in stmt_children(s):
                 visit(child, looped or isinstance(s, (While, For)))
     visit(kernel.body, False)
-    known = set(shape_params(kernel)) | {name for name, n in assigned.items()
-                                         if n == 1 and name not in in_loops and name not in kernel.param_names}
+    # A shape parameter the kernel assigns is a variable in the lowered kernel (a literal only in shapes).
+    known = {p for p in shape_params(kernel) if p not in assigned} | {
+        name for name, n in assigned.items() if n == 1 and name not in in_loops and name not in kernel.param_names}
 
     def constant(e: Expr) -> bool:
         return all(not isinstance(n, (Load, Atomic)) and (not isinstance(n, Var) or n.name in known)
