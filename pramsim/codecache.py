@@ -117,10 +117,11 @@ def call_rebuilding(call: Callable[[], T], *functions: Any) -> T:
 
 
 def _remove_damaged_entries(functions: tuple[Any, ...]) -> bool:
-    """Remove the cache files of each dispatcher (and of the dispatchers its module imports)
-    whose index or data files cannot be read back; True if any were removed."""
+    """Remove the cache files of each dispatcher given whose index or data files cannot be read
+    back; True if any were removed. (Their callees are register_jitable functions, compiled into
+    them: no cache files of their own.)"""
     removed = False
-    for dispatcher in _dispatchers(functions):
+    for dispatcher in functions:
         index = _index_path(dispatcher)
         if index is not None and not _entry_readable(index):
             for f in [index, *index.parent.glob(index.name[:-len(".nbi")] + ".*.nbc")]:
@@ -128,17 +129,6 @@ def _remove_damaged_entries(functions: tuple[Any, ...]) -> bool:
                     f.unlink()
                     removed = True
     return removed
-
-
-def _dispatchers(functions: tuple[Any, ...]) -> list[Any]:
-    """The numba dispatchers given, and those in their modules' globals (their callees)."""
-    found: dict[int, Any] = {}
-    for fn in functions:
-        found[id(fn)] = fn
-        for value in getattr(getattr(fn, "py_func", None), "__globals__", {}).values():
-            if hasattr(value, "py_func") and hasattr(value, "_cache"):
-                found[id(value)] = value
-    return list(found.values())
 
 
 def _index_path(dispatcher: Any) -> Path | None:

@@ -83,7 +83,7 @@ def warp_sectors(warp: np.ndarray, offset: np.ndarray, itemsize: int) -> tuple[n
     """Global-memory sectors of one access, per warp (arguments as warp_wavefronts): each warp that
     took part once, with the number of distinct SECTOR_BYTES sectors its lanes' elements cover.
     The definition, in plain NumPy; the vector engine counts the same in one compiled pass
-    (pramsim.engines.coalescing), the compiled engine in its recording function."""
+    (pramsim.engines.sectors), the compiled engine in its recording function."""
     warps, _, distinct = _warp_units(warp, offset, itemsize, SECTOR_BYTES)
     return warps, distinct.sum(axis=1).astype(np.int64)
 

@@ -1,7 +1,9 @@
 """A warp's global-memory sectors (coalescing), as pramsim.cost.warp_sectors defines them, in numba
 for both engines: the vector engine counts a launch's accesses per block (sectors_per_block), the
 compiled engine's recording blocks each warp's (compiled.support._count). tests/test_coalescing.py
-checks both against hand counts."""
+checks both against hand counts. sectors_per_block is cached by numba against this file only: a
+change of SECTOR_BYTES or WARP_LANES in cost.py needs its cache cleared (the compiled engine's
+kernels carry those constants in their source)."""
 import numba
 import numpy as np
 from numba.extending import register_jitable
@@ -19,6 +21,8 @@ def distinct(values, n):
     for x in range(1, n):
         up = up and values[x] >= values[x - 1]
         down = down and values[x] <= values[x - 1]
+        if not (up or down):
+            break
     if not (up or down):
         for a in range(1, n):
             v = values[a]

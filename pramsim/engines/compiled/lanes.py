@@ -31,8 +31,9 @@ _VAR_DTYPE = {"b": "np.bool_", "i": "np.int64", "f": "np.float64"}  # a Select's
 
 
 def _rt(text: str) -> str:
-    """A literal as a run-time value (`5 + _Z`, _Z = 0 is an argument): numba would otherwise compile
-    the helper it is passed to once per distinct literal."""
+    """A literal as a run-time value (`5 + _Z`, _Z = 0 is an argument), so that a helper it is passed
+    to is typed with an integer, never with one literal type per value (register_jitable helpers
+    try non-literal types first today; this keeps it so whatever numba prefers)."""
     return f"{text} + _Z" if text.lstrip("-").isdigit() else text
 
 
@@ -280,8 +281,7 @@ class LaneCode:
         for d, (e, dim) in enumerate(zip(index, dims)):
             if self.kinds.of(e) != "i":
                 raise Unsupported(f"a non-integer index of {array!r}")
-            # Literal dimensions (shared/local arrays) let LLVM fold the check; numba compiles _ix
-            # once per distinct literal, and arrays have few distinct sizes.
+            # Literal dimensions (shared/local arrays) let LLVM fold the check once _ix is inlined.
             idx.append(f"_ix({self.expr(e)}, {dim}, _err, {site} + _Z, _g, {d} + _Z)")
         if level == "local":
             return f"{prefix}[{', '.join(['t', *idx])}]"

@@ -7,6 +7,8 @@ per process and signature) and caches them with it. A call from one njit functio
 the callee's address in the caller at LLVM's -O0 (the tests' setting), and numba then refuses to
 cache the caller ("uses dynamic globals"): every test process compiled every kernel again. The
 generated modules carry SUPPORT_DIGEST, so a kernel cached with older support code is not reused.
+The price: a process that compiles a kernel not yet cached compiles these first (about 5 s at
+-O3, once per process), where they used to come from numba's cache.
 """
 import hashlib
 from pathlib import Path
@@ -24,7 +26,6 @@ SITE_WAVEFRONTS, SITE_SECTORS = 0, 1
 CAPACITY = 1024
 
 
-# The generated modules import these (compiled once per process, cached on disk by numba).
 # A legend for the short names of the generated code (kept short: numba compiles large functions
 # slowly, and readers of a traceback want to see the structure). It heads every generated module.
 LEGEND = """\
@@ -43,11 +44,22 @@ LEGEND = """\
 #   every lane; _nbar barriers; BK/BW/BN/SP/SK/BS/WS/BA access recording (bank conflicts, sectors).
 """
 
-# The support code a generated module links in (this file and the sector count): its digest is in
-# the module's source, so numba's cache, keyed on that source, never serves a kernel compiled
-# with other support code.
-SUPPORT_DIGEST = hashlib.sha1(b"".join(Path(__file__).parent.joinpath(*f).read_bytes()
-                                       for f in (("support.py",), ("..", "sectors.py")))).hexdigest()[:16]
+# The support code a generated module links in (this file, the sector count and the constants of
+# cost.py): its digest is in the module's source, so numba's cache, keyed on that source, never
+# serves a kernel compiled with other support code. (Without the sources, as in a bytecode-only
+# install, numba cannot cache anything either: the version stands in.)
+def _support_digest() -> str:
+    here = Path(__file__).parent
+    try:
+        data = b"".join(f.read_bytes() for f in (here / "support.py", here.parent / "sectors.py",
+                                                 here.parent.parent / "cost.py"))
+    except OSError:
+        from ... import __version__
+        data = __version__.encode()
+    return hashlib.sha1(data).hexdigest()[:16]
+
+
+SUPPORT_DIGEST = _support_digest()
 
 GENERATED_HEADER = LEGEND + f"# support code {SUPPORT_DIGEST}\n" + """import math
 
