@@ -30,10 +30,8 @@ class Transactions:
         counting is several)."""
         if level == "hbm":
             from .sectors import sectors_per_block  # noqa: PLC0415 - only runs that touch global memory pay numba's import
-            counted = np.zeros(self.nblocks, np.int64)
             sectors_per_block(np.ascontiguousarray(gid, np.int64), np.ascontiguousarray(offset, np.int64),
-                                 itemsize, self.B, counted)
-            self.per_block["hbm"] += counted
+                              itemsize, self.B, self.per_block["hbm"])  # adds to it in place
             return
         key = (place, itemsize)
         last = self._last.get(key)
