@@ -43,25 +43,26 @@ def test_from_json_writes_a_profile_with_hand_computed_figures_and_a_source_nami
     assert "l2_bytes: not measured" in spec.source
 
 
-def test_an_l2_size_in_the_measurement_switches_the_cache_term_on(tmp_path):
+def _profile_with(tmp_path, **extra):
+    """The profile `calibrate --from-json` writes from the fixture measurement plus `extra` fields."""
     src = tmp_path / "m.json"
-    src.write_text(json.dumps({**json.loads(FIXTURE.read_text()), "l2_bytes": 50_000_000}))
+    src.write_text(json.dumps({**json.loads(FIXTURE.read_text()), **extra}))
     r = calibrate("--from-json", str(src), "--out", str(tmp_path / "p.toml"))
     assert r.exit_code == 0, r.output
-    spec = load_machine(str(tmp_path / "p.toml"))
+    return load_machine(str(tmp_path / "p.toml"))
+
+
+def test_an_l2_size_in_the_measurement_switches_the_cache_term_on(tmp_path):
+    spec = _profile_with(tmp_path, l2_bytes=50_000_000)
     assert (spec.l2_bytes, spec.l2_bytes_per_s) == (50_000_000, 6e12)
 
 
 def test_a_measured_division_rate_gives_the_lane_cycles_of_one_division(tmp_path):
     # 100 SMs x 64 lanes x 1e9 Hz = 6.4e12 lane-cycles/s; 1.28e11 divisions/s: 50 lane-cycles each
-    src = tmp_path / "m.json"
-    src.write_text(json.dumps({**json.loads(FIXTURE.read_text()), "int_divide_per_s": 1.28e11}))
-    r = calibrate("--from-json", str(src), "--out", str(tmp_path / "p.toml"))
-    assert r.exit_code == 0, r.output
-    spec = load_machine(str(tmp_path / "p.toml"))
+    spec = _profile_with(tmp_path, int_divide_per_s=1.28e11)
     assert spec.int_divide_instructions == 50
     assert "int_divide_instructions: derived" in spec.source
-    r = calibrate("--from-json", str(FIXTURE), "--out", str(tmp_path / "q.toml"))   # an older measurement
+    calibrate("--from-json", str(FIXTURE), "--out", str(tmp_path / "q.toml"))   # an older measurement
     assert load_machine(str(tmp_path / "q.toml")).int_divide_instructions == 0
 
 

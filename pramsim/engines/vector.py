@@ -533,7 +533,7 @@ class _Launch:
         charge = row.charge(kinds)
         if charge is not None:
             self.tick(mask, charge[0], row.key, charge[1])
-            if charge[0] == "int" and row.key in ("//", "%") and id(e) in self.runtime_divisions:
+            if charge[0] == "int" and id(e) in self.runtime_divisions:  # an integer // or % (the set holds only those)
                 self.runtime_divides += mask.n
         return result
 

@@ -366,12 +366,11 @@ def loaded_arrays(kernel: Kernel) -> frozenset[str]:
 def runtime_divisions(kernel: Kernel) -> frozenset[int]:
     """The ids of the `//` and `%` nodes whose divisor the lowered kernel's compiler cannot know.
 
-    A divisor built from constants, warp_size(), the shape parameters (literals in the lowered
-    kernel) and registers assigned once, outside any loop, from such values is a compile-time
+    A divisor built from constants, warp_size(), the shape parameters the kernel does not assign
+    (literals in the lowered kernel) and registers assigned once, outside any loop, from such values is a compile-time
     constant: the compiler turns the division into a multiply and shifts. Any other divisor (a
     launch parameter, a shape parameter the kernel assigns, a loop variable, a loaded value) is
-    divided at run time, which a GPU does in
-    a subroutine (the GPU model's int_divide_instructions)."""
+    divided at run time, which a GPU does in a subroutine (the GPU model's int_divide_instructions)."""
     assigned: dict[str, int] = {}
     in_loops: set[str] = set()
     values: dict[str, Expr] = {}

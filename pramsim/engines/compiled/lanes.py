@@ -238,7 +238,7 @@ class LaneCode:
         charge = row.charge(kinds)
         if charge is not None:
             self.charge(charge[0], row.key, charge[1])
-            if charge[0] == "int" and row.key in ("//", "%") and id(e) in self.runtime_divisions:
+            if charge[0] == "int" and id(e) in self.runtime_divisions:  # an integer // or % (the set holds only those)
                 self.pending[("divide", "runtime")] += 1  # LaunchTrace.runtime_divides, not work
         return row.render(texts, kinds, "cpu")
 
