@@ -315,9 +315,8 @@ class LaneCode:
             return flat
         key = " + ".join(f"{q} * {_KEY_RADIX ** k}" for k, q in enumerate(reversed(self.lane_loops))) or "0"
         # A lane's first accesses at a site are recorded; _record counts them in BN[site, lane].
-        # (A call, not inline code, and no register per site: numba compiles _record once, and a
-        # kernel's recording function compiles in about half the time it took with a count
-        # register per site, which kept hundreds of variables live across the lane loop.)
+        # (A call, not inline code, and no count register per site, which kept one variable per
+        # site live across the lane loop: numba compiles _record once, and the kernel stays small.)
         at = flat if flat.isidentifier() else self.value_of(flat, "f")
         self.emit(f"_record(BK, BW, BN, {site} + _Z, t, {key}, {at} * {itemsize} // {unit})")
         return at
