@@ -7,7 +7,7 @@ per process and signature) and caches them with it. A call from one njit functio
 the callee's address in the caller at LLVM's -O0 (the tests' setting), and numba then refuses to
 cache the caller ("uses dynamic globals"): every test process compiled every kernel again. The
 generated modules carry SUPPORT_DIGEST, so a kernel cached with older support code is not reused.
-The price: a process that compiles a kernel not yet cached compiles these first (about 5 s at
+The price: a process that compiles a kernel not yet cached compiles these first (seconds at
 -O3, once per process), where they used to come from numba's cache.
 """
 import hashlib
