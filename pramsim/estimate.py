@@ -1,105 +1,119 @@
-"""Estimate how long a run will take, before it starts, from cheap probe runs at smaller sizes.
+"""Estimate how long a run will take, before it starts, from counts rather than timings.
 
-The probes run the program itself, through the caller's `probe` function (so with whatever engine
-the caller uses), at parameters shrunk from the target: the largest parameter of the declared work
-and depth forms is halved, again and again (n = 1024, d = 64 gives n = 512, 256, 128, 64, then
-n and d in turn), which keeps the probes' shape close to the target's; the program's sweep points
-and defaults are a fallback. Sizes the program refuses (a `require` fails) are skipped; any other
-failure (an error, a probe over --max-memory or stopped at its own time limit: pramsim.runner)
-ends probing rather than trying every other size: with no estimate if it was the first size, else
-from the probes made. The first
-probe is the smallest accepted size; each next one is the largest that the previous one, scaled
-by the larger of the two form ratios (an upper bound), says fits in half the probe budget left.
+1. *Counts at small sizes.* The program runs at sizes shrunk from the target (the largest
+   parameter of the declared work and depth forms halved again and again: n = 1024, d = 64 gives
+   n = 512, 256, 128, 64, then n and d in turn; the program's sweep points and defaults are a
+   fallback) on the vector engine, through the caller's `count` function. Sizes the program
+   refuses (a `require` fails) are skipped; any other failure ends probing. These runs are not
+   timed: their counts (W, D, launches) are exact and the same on any machine at any load, so
+   the estimate is too. Each next size is the largest whose predicted time (below) fits in what
+   is left of PROBE_BUDGET_S. A failure at the first size leaves no estimate; at a later size
+   (over --max-memory, say) the estimate comes from the sizes counted before it.
+2. *Counts at the target.* W and D of the largest counting run scaled by the declared Θ forms;
+   launches by the depth form (each launch adds to D, so launches grow no faster than D does).
+3. *Seconds from counts.* T = step_s·D + op_s·W + launch_s·L with one set of constants per way of
+   running (COSTS: the vector engine, the compiled engine, a `check` point), fitted by
+   `scripts/bench_estimate.py --fit` on this project's 2-core machines; docs/benchmarks.md gives
+   the fit and the accuracy on cases it was not fitted to.
+4. *A range, not a point.* The estimate spans [T / SPREAD, T · SPREAD]; a run is refused only when
+   even the low end is over the limit, so a slower or busier machine than the one the constants
+   were fitted on never refuses a run that would finish in time.
 
-Wall time is modelled as T ≈ α·D + β·W: D (the depth) is about the number of vector statements
-the executor interprets, W (the work) about the elements they touch. α, β ≥ 0 are fitted to the
-last three probes, and W and D at the target are the largest probe's scaled by the declared Θ
-forms. When the probes are all dominated by per-statement overhead (β·W under a quarter of the
-largest probe's time) while the target has many more elements per statement, the program's β is
-not measured: then β is taken from a calibration probe (2^16 processors looping over gathers and
-flops, run the same way, so with the same engine), and the estimate comes with a range, from the
-fit (overhead only) to the largest probe's time scaled by the work ratio (everything per element).
-When the budget allows a single probe (a slow program), the same holds with α = its time / D.
-A fitted β above 8 times the calibration kernel's is taken for timing noise of tiny probes (a
-loaded machine) and held to that cap.
+Compiling is not estimated: the compiled engine compiles its kernels before the estimate (that
+run says so on stderr when it takes long: pramsim.compiling) and the time it took is reported apart.
 
-Limits: the forms are Θ forms, so constants and lower-order terms come from the largest probe;
-cost per element grows at sizes that leave the CPU caches, which probes of a fraction of a second
-do not reach, so long runs tend to be underestimated (docs/testing.md gives measured ratios). No
-estimate is made without a declared work form, or when nothing smaller than the target runs.
+Limits: the forms are Θ forms, so constants and lower-order terms come from the largest counting
+run; cost per element grows at sizes that leave the CPU caches; a machine several times slower
+than the fitting machine is underestimated (by the factor; SPREAD covers up to 3x). No estimate is
+made without a declared work form, or when nothing smaller than the target runs.
 """
 from __future__ import annotations
 
-import math
 import re
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
-
 
 from . import bounds
 from .errors import PramsimError, RequirementError
 
-if TYPE_CHECKING:  # the estimator runs programs only through the caller's probe; it needs no DSL
+if TYPE_CHECKING:  # the estimator runs programs only through the caller's count function
     from .dsl import Program
 
-PROBE_BUDGET_S = 0.5   # wall time the probes together aim to stay under (the first always runs)
-MAX_PROBES = 8
-IDENTIFIED_SHARE = 0.25  # β·W must be this share of the largest probe's time for β to count as measured
-BETA_CAP = 8  # β at most this many times the calibration kernel's (measured 0.5-4.2x on the shipped programs)
+PROBE_BUDGET_S = 0.5   # predicted seconds the counting runs together may take
+MAX_PROBES = 6
+SPREAD = 3.0           # the estimate's range: [T / SPREAD, T * SPREAD]
 
 Params = dict[str, int]
 Form = Callable[[Params], float]
 
 
 @dataclass(frozen=True)
-class Probe:
+class EngineCost:
+    """Seconds per step of depth, per operation and per launch of one way of running a program."""
+
+    step_s: float
+    op_s: float
+    launch_s: float
+
+    def seconds(self, work: float, depth: float, launches: float) -> float:
+        return self.step_s * depth + self.op_s * work + self.launch_s * launches
+
+
+# Fitted by `python scripts/bench_estimate.py --fit` (docs/benchmarks.md, "Time estimate"): warm
+# runs on 2 cores, least squares on the logarithm of the ratio.
+COSTS = {
+    "vector": EngineCost(step_s=4.0e-5, op_s=8.0e-9, launch_s=1.0e-3),
+    "compiled": EngineCost(step_s=2.0e-6, op_s=1.0e-9, launch_s=2.0e-3),
+    "check": EngineCost(step_s=6.0e-5, op_s=1.2e-8, launch_s=2.0e-3),
+}
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What one counting run measured: exact, whatever the machine's speed or load."""
+
     params: Params
-    wall_s: float
     work: int
     depth: int
+    launches: int
 
 
 @dataclass
 class Estimate:
     """seconds is None when no estimate could be made; `reason` says how it was made, or why not.
-
-    low/high bound the estimate when the probes could not separate per-statement from
-    per-element cost (otherwise both equal seconds)."""
+    low/high bound it (SPREAD either way); compile_s is the compiling done before it, if any."""
 
     seconds: float | None
     reason: str
-    probes: list[Probe] = field(default_factory=list)
+    probes: list[Counts] = field(default_factory=list)
     low: float | None = None
     high: float | None = None
-    upper_bound: bool = False   # seconds is only an upper bound (already under the limit)
+    compile_s: float = 0.0
 
     def describe(self) -> str:
+        compiled = (f"; compiling took {format_seconds(self.compile_s)} before it (once: later runs load "
+                    f"the kernels from the cache)" if self.compile_s >= 0.5 else "")
         if self.seconds is None:
-            return f"time estimate: none ({self.reason})"
-        if self.upper_bound:
-            return f"time estimate: under {format_seconds(self.seconds)} ({self.reason})"
-        if self.low is not None and self.high is not None and self.high > 1.5 * self.low:
-            return (f"time estimate: about {format_seconds(self.seconds)}, between {format_seconds(self.low)} "
-                    f"and {format_seconds(self.high)} ({self.reason})")
-        return f"time estimate: about {format_seconds(self.seconds)} ({self.reason})"
+            return f"time estimate: none ({self.reason}){compiled}"
+        return (f"time estimate: about {format_seconds(self.seconds)}, between {format_seconds(self.low or 0)} "
+                f"and {format_seconds(self.high or 0)} ({self.reason}){compiled}")
+
+    def refuses(self, limit_s: float) -> bool:
+        """Whether even the low end of the range is over `limit_s`."""
+        return self.low is not None and self.low > limit_s
 
 
-ProbeFn = Callable[["Program", Params], Probe]
+CountFn = Callable[["Program", Params], Counts]
 
 
-def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
-                  limit_s: float, budget_s: float = PROBE_BUDGET_S, calibration: Program | None = None) -> Estimate:
-    """Estimate the total wall time of running `program` once at each parameter set in `targets`.
+def estimate_time(program: Program, targets: list[Params], count: CountFn, cost: EngineCost,
+                  budget_s: float = PROBE_BUDGET_S) -> Estimate:
+    """Estimate the total time of running `program` once at each parameter set in `targets`, the
+    way `cost` describes.
 
-    `calibration` is the program whose run gives the engine's cost per operation when the probes
-    cannot (pramsim/calibration.py; without one such an estimate is the middle of its range).
-
-    `probe(program, params)` runs a program at (small) params the way the real run will, and
-    returns its wall time, W and D; it raises RequirementError for params the program's `require`
-    refuses (that size is skipped), any other PramsimError when the run fails (probing stops: no
-    estimate, and the reason says which probe failed and how). Probing stops early once an upper
-    bound of the estimate is under `limit_s`.
+    `count(program, params)` runs the program at (small) params and returns its counts; it raises
+    RequirementError for params the program's `require` refuses (that size is skipped), any other
+    PramsimError when the run fails (probing stops: with no estimate if it was the first size).
     """
     if not program.work:
         return Estimate(None, "the program declares no work form (work=...) to extrapolate with")
@@ -111,20 +125,27 @@ def estimate_time(program: Program, targets: list[Params], probe: ProbeFn,
     except PramsimError as exc:
         return Estimate(None, f"the declared forms cannot be evaluated here: {exc.message}")
     if not shrunk and not fallback:
-        return Estimate(None, "the run is as small as any probe would be")
-
+        return Estimate(None, "the run is as small as any counting run would be")
     try:
-        return _probe_and_fit(program, targets, probe, limit_s, budget_s, work_f, depth_f, shrunk, fallback,
-                              calibration)
+        probes = _probe(program, count, cost, budget_s, work_f, depth_f, shrunk, fallback)
     except _ProbeFailed as failed:
-        return Estimate(None, f"a probe run at {_at(failed.params)} failed, so probing stopped there "
+        return Estimate(None, f"a counting run at {_at(failed.params)} failed, so the estimate stopped there "
                               f"({failed.error.kind}: {failed.error.message})")
+    if not probes:
+        return Estimate(None, "the program refused every smaller size tried as a counting run")
+    anchor = probes[-1]
+    total = 0.0
+    for t in targets:
+        work, depth, launches = _scaled(anchor, t, work_f, depth_f)
+        total += cost.seconds(work, depth, launches)
+    forms = f"W = Θ({program.work})" + (f", D = Θ({program.depth})" if program.depth else "")
+    reason = (f"from counts: {len(probes)} counting run{'s' * (len(probes) != 1)} up to {_at(anchor.params)}, "
+              f"scaled by {forms}")
+    return Estimate(total, reason, probes, total / SPREAD, total * SPREAD)
 
 
 class _ProbeFailed(Exception):
-    """A probe raised an error other than a `require` refusing its size: probing stops at once
-    (a program that fails or hangs would fail at every size, each after its time limit). If the
-    first size already failed there is no estimate; otherwise the probes made so far give it."""
+    """A counting run raised an error other than a `require` refusing its size: probing stops."""
 
     def __init__(self, params: Params, error: PramsimError):
         super().__init__(error.message)
@@ -132,102 +153,57 @@ class _ProbeFailed(Exception):
         self.error = error
 
 
-def _probe_and_fit(program: Program, targets: list[Params], probe: ProbeFn, limit_s: float, budget_s: float,
-                   work_f: Form, depth_f: Form, shrunk: list[Params], fallback: list[Params],
-                   calibration: Program | None) -> Estimate:
-    """estimate_time's probing and fitting, once the forms and candidate sizes are known."""
-    def run(params: Params) -> Probe:
+def _probe(program: Program, count: CountFn, cost: EngineCost, budget_s: float, work_f: Form, depth_f: Form,
+           shrunk: list[Params], fallback: list[Params]) -> list[Counts]:
+    """The counting runs: the smallest size the program accepts, then each time the largest whose
+    predicted time fits in what is left of the budget (a size refused falls back to the next smaller)."""
+    def run(params: Params) -> Counts:
         try:
-            return probe(program, params)
+            return count(program, params)
         except RequirementError:
             raise
         except PramsimError as exc:
             raise _ProbeFailed(params, exc) from None
 
-    start = time.perf_counter()
-    probes: list[Probe] = []
-    candidates: list[Params] = []
+    probes: list[Counts] = []
     for group in (shrunk, fallback):
-        pilot = _pilot(group, run)
-        if pilot is not None:
-            probes.append(pilot)
-            candidates = group
+        for c in group:
+            try:
+                first = run(c)
+            except RequirementError:
+                continue
+            if first.work > 0:
+                probes, candidates = [first], list(group)
+                break
+        if probes:
             break
     if not probes:
-        return Estimate(None, "the program refused every smaller size tried as a probe")
-
-    def bound(last: Probe, ts: list[Params]) -> float:
-        """The last probe's time scaled by the larger form ratio: above α·D + β·W for any α, β ≥ 0."""
-        return sum(last.wall_s * max(_ratio(work_f, t, last.params), _ratio(depth_f, t, last.params), 1.0)
-                   for t in ts)
-
+        return []
+    spent = cost.seconds(probes[0].work, probes[0].depth, probes[0].launches)
     while len(probes) < MAX_PROBES:
         last = probes[-1]
-        if bound(last, targets) <= limit_s:
-            break
-        room = budget_s - (time.perf_counter() - start)
-        fits = [c for c in candidates if work_f(c) > work_f(last.params) and bound(last, [c]) <= room / 2]
-        for c in reversed(fits):  # the largest that fits; a refused size falls back to the next smaller
+        fits = [c for c in candidates if work_f(c) > work_f(last.params)
+                and spent + cost.seconds(*_scaled(last, c, work_f, depth_f)) <= budget_s]
+        for c in reversed(fits):
             try:
                 probes.append(run(c))
+                spent += cost.seconds(probes[-1].work, probes[-1].depth, probes[-1].launches)
                 break
             except RequirementError:
                 candidates.remove(c)
-            except _ProbeFailed:  # e.g. this size is over --max-memory: estimate from the probes made
-                break
+            except _ProbeFailed:  # e.g. this size is over --max-memory: estimate from the runs made
+                return probes
         if probes[-1] is last:
             break
-
-    anchor = probes[-1]
-    if bound(anchor, targets) <= limit_s:
-        # no need to know better: even the upper bound is under the limit
-        return Estimate(bound(anchor, targets), _how(program, probes, "an upper bound: the largest probe scaled "
-                                                                     "by the larger form ratio"), probes,
-                        upper_bound=True)
-    w_t = sum(anchor.work * _ratio(work_f, t, anchor.params) for t in targets)
-    d_t = sum(anchor.depth * _ratio(depth_f, t, anchor.params) for t in targets)
-    per_element = anchor.wall_s * w_t / anchor.work      # all of the probe's time charged to its work
-    if len(probes) >= 2:
-        alpha, beta = _fit(probes[-3:])
-        fitted = alpha * d_t + beta * w_t
-        denser = (w_t / max(d_t, 1)) > 2 * (anchor.work / max(anchor.depth, 1))
-        if beta * anchor.work >= IDENTIFIED_SHARE * anchor.wall_s or not denser:
-            return _checked_fit(program, probes, probe, alpha, beta, d_t, w_t, calibration)
-        why = "the probes are dominated by per-statement overhead"
-    else:  # the budget allowed one probe: all of its time charged to its statements, then per element
-        alpha = anchor.wall_s / max(anchor.depth, 1)
-        fitted = alpha * d_t
-        why = "one probe (the budget allowed no more)"
-    low, high = min(fitted, per_element), max(fitted, per_element)
-    try:
-        cal = calibrate(probe, calibration)
-    except PramsimError as exc:  # e.g. over --max-memory: the middle of the range, said so
-        return Estimate(math.sqrt(low * high), _how(
-            program, probes, f"{why} and the calibration kernel failed ({exc.message}): the geometric middle "
-                             f"of the range"), probes, low, high)
-    point = min(max(alpha * d_t + cal * w_t, low), high)
-    return Estimate(point, _how(program, probes, f"{why}, so the cost per operation is the calibration "
-                                                 f"kernel's ({cal * 1e9:.1f} ns)"), probes, low, high)
+    return probes
 
 
-def _checked_fit(program: Program, probes: list[Probe], probe: ProbeFn, alpha: float, beta: float,
-                 d_t: float, w_t: float, calibration: Program | None) -> Estimate:
-    """The fitted α·D + β·W, with β held to at most BETA_CAP times the calibration kernel's cost per
-    operation: on a loaded machine the noise of a few tiny probes can pass for a large β, which the
-    extrapolation to the target multiplies by thousands."""
-    fitted = alpha * d_t + beta * w_t
-    try:
-        cal = calibrate(probe, calibration)
-    except PramsimError:
-        return Estimate(fitted, _how(program, probes, "α·D + β·W fitted to the probes"), probes, fitted, fitted)
-    if beta <= BETA_CAP * cal:
-        return Estimate(fitted, _how(program, probes, "α·D + β·W fitted to the probes"), probes, fitted, fitted)
-    beta = BETA_CAP * cal
-    alpha = max(sum(max(p.wall_s - beta * p.work, 0.0) / max(p.depth, 1) for p in probes[-3:]) / len(probes[-3:]), 0.0)
-    capped = alpha * d_t + beta * w_t
-    return Estimate(capped, _how(program, probes, f"α·D + β·W fitted to the probes, β held to {BETA_CAP}× the "
-                                                  f"calibration kernel's cost per operation (the probes are "
-                                                  f"too small or noisy to measure it)"), probes, capped, fitted)
+def _scaled(anchor: Counts, target: Params, work_f: Form, depth_f: Form) -> tuple[float, float, float]:
+    """(W, D, launches) at `target` from the counts at `anchor`, by the declared forms."""
+    work = anchor.work * work_f(target) / work_f(anchor.params)
+    depth = anchor.depth * depth_f(target) / depth_f(anchor.params)
+    launches = min(anchor.launches * depth_f(target) / depth_f(anchor.params), depth)
+    return work, depth, launches
 
 
 def format_seconds(s: float) -> str:
@@ -244,25 +220,6 @@ def format_seconds(s: float) -> str:
 def _form(form: str) -> Form:
     expr = bounds.theta_to_python(form)
     return lambda params: bounds.evaluate(expr, params)
-
-
-def _ratio(f: Form, target: Params, probe: Params) -> float:
-    return f(target) / f(probe)
-
-
-def _pilot(candidates: list[Params], probe: Callable[[Params], Probe]) -> Probe | None:
-    """The smallest candidate the program accepts (and does some work at), run twice: the faster
-    run, since the first pays one-time costs (imports, caches)."""
-    for c in candidates:
-        try:
-            first = probe(c)
-            if first.work == 0:
-                continue
-            again = probe(c)
-        except RequirementError:  # a size the program's `require` refuses: the next one
-            continue
-        return min(first, again, key=lambda p: p.wall_s)
-    return None
 
 
 def _candidates(program: Program, target: Params, work_f: Form, depth_f: Form) -> tuple[list[Params], list[Params]]:
@@ -295,59 +252,5 @@ def _uses(form: str, name: str) -> bool:
     return re.search(rf"\b{re.escape(name)}\b", form) is not None
 
 
-def _fit(probes: list[Probe]) -> tuple[float, float]:
-    """α, β ≥ 0 minimising the relative error of α·D + β·W against the probes' wall times."""
-    rows = [(p.depth / p.wall_s, p.work / p.wall_s) for p in probes]  # each row divided by its T
-    best = None
-    for alpha, beta in _one_term(rows) + _two_term(rows):
-        err = sum((alpha * d + beta * w - 1.0) ** 2 for d, w in rows)
-        if best is None or err < best[0]:
-            best = (err, alpha, beta)
-    return (best[1], best[2]) if best else (0.0, probes[-1].wall_s / max(probes[-1].work, 1))
-
-
-def _one_term(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    out = []
-    for i in (0, 1):
-        s2 = sum(r[i] ** 2 for r in rows)
-        if s2 > 0:
-            c = sum(r[i] for r in rows) / s2
-            out.append((c, 0.0) if i == 0 else (0.0, c))
-    return out
-
-
-def _two_term(rows: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The unconstrained least-squares solution, when both coefficients come out non-negative."""
-    a11 = sum(d * d for d, _ in rows)
-    a12 = sum(d * w for d, w in rows)
-    a22 = sum(w * w for _, w in rows)
-    b1 = sum(d for d, _ in rows)
-    b2 = sum(w for _, w in rows)
-    det = a11 * a22 - a12 * a12
-    if len(rows) < 2 or abs(det) <= 1e-12 * max(a11 * a22, 1e-300):
-        return []
-    alpha = (b1 * a22 - b2 * a12) / det
-    beta = (a11 * b2 - a12 * b1) / det
-    return [(alpha, beta)] if alpha >= 0 and beta >= 0 and math.isfinite(alpha + beta) else []
-
-
 def _at(params: Params) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
-
-
-def _how(program: Program, probes: list[Probe], method: str) -> str:
-    last = probes[-1]
-    at = _at(last.params)
-    forms = f"W = Θ({program.work})" + (f", D = Θ({program.depth})" if program.depth else "")
-    return (f"{len(probes)} probe run{'s' * (len(probes) != 1)}, the largest at {at} in "
-            f"{format_seconds(last.wall_s)}; {method}; {forms}")
-
-
-def calibrate(probe: ProbeFn, calibration: Program | None) -> float:
-    """Seconds per unit of work of the engine `probe` runs programs with (the faster of two runs of
-    the caller's `calibration` program: pramsim/calibration.py for the runner)."""
-    if calibration is None:
-        raise PramsimError("no calibration program was given")
-    runs = [probe(calibration, dict(calibration.params)) for _ in range(2)]
-    best = min(runs, key=lambda p: p.wall_s)
-    return best.wall_s / best.work

@@ -4,7 +4,7 @@ The time estimate (pramsim.estimate) refuses runs that look too long before they
 limits stop the ones that turn out to be, or never end:
 
 - `--max-time S`: a deadline for the run (kernels, host code, reference, simulation), starting
-  after the time estimate, whose probes have a limit of their own (PROBE_TIME_LIMIT_S). It is
+  after the time estimate, whose counting runs have a limit of their own (PROBE_TIME_LIMIT_S). It is
   checked at every launch, in the vector engine's loops, between the compiled engine's chunks of
   blocks, and by a SIGALRM timer (main thread only) that interrupts host code that never
   launches. Inside a launch the alarm first lets the engine stop at its next check (which names
@@ -21,6 +21,11 @@ LimitExceeded error at the user's line; a program that catches even that (`excep
 is ended (os._exit, the error on stderr) when the alarm finds it running a grace period later.
 Scopes nest: a check's points run inside the check's scope; a time-estimate probe runs, before
 the run's own scope starts, in a scope of its own with a small limit (PROBE_TIME_LIMIT_S).
+
+The alarm never raises while numba compiles (pramsim.compiling): an exception inside numba's
+compiler breaks every later compile of the process. It looks again every DEFER_S and stops the
+run once the compile is over. A counting run of the time estimate leaves compiling out of its
+limit altogether (exclude_compile).
 
 Limits: the alarm cannot interrupt numba-compiled code or a C call mid-way; it takes effect when
 control returns to Python (a compiled chunk of blocks, whose loops are capped at MAX_ITERATIONS).
@@ -44,14 +49,15 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from . import progress
+from . import compiling, progress
 from .lang import ir
 from .errors import Loc, LimitExceeded, MachineError, PramsimError, caller_loc
 from .runtime import DeviceArray
 
 DEFAULT_MAX_LAUNCHES = 100_000  # the shipped programs launch at most a few hundred times
 DEFAULT_MAX_STEPS = 5_000_000  # steps (depth) per launch; attention_flash_looped n=4096 d=64 takes 760,000
-PROBE_TIME_LIMIT_S = 2.0        # a time-estimate probe aims at a fraction of a second; past this it is stopped
+PROBE_TIME_LIMIT_S = 10.0       # a counting run of the time estimate is predicted under a second; compiling not counted
+DEFER_S = 0.1                   # how often the alarm looks again while numba compiles (it never interrupts a compile)
 POLL_STEPS_EVERY = 256          # kernel-loop iterations between step counts (a count costs a pass over lanes)
 GRACE_S = 1.0                   # how long the alarm lets a launch stop by itself before interrupting it
 
@@ -80,7 +86,8 @@ class Stop(BaseException):
 class Scope:
     """One run's limits while it runs: its deadline, launch count and current launch."""
 
-    def __init__(self, limits: Limits, program_file: str, parent: "Scope | None", label: str = ""):
+    def __init__(self, limits: Limits, program_file: str, parent: "Scope | None", label: str = "",
+                 exclude_compile: bool = False):
         self.limits = limits
         self.program_file = str(Path(program_file).resolve()) if program_file else ""
         self.parent = parent
@@ -95,13 +102,29 @@ class Scope:
         self.stopped_at: float | None = None  # when the alarm raised its Stop (see _on_alarm)
         self.note = ""  # said with a time stop: e.g. why the time estimate made no estimate
         self.active = True  # until the scope is left: its alarm handler stops nothing after
+        # a counting run's limit is for the run, not for numba compiling what it runs (pramsim.compiling)
+        self.exclude_compile = exclude_compile
+        self.compiled_s = compiling.compile_seconds()
 
     # ---- checks ------------------------------------------------------------------------------
 
     def check_time(self, loc: Loc | None = None, what: str = "") -> None:
         """Stop if the deadline (this scope's or an enclosing one's) has passed."""
-        if time.monotonic() >= self.deadline:
+        if time.monotonic() >= self.deadline and not self.extend_for_compiles():
             raise self.time_stop(loc, what)
+
+    def extend_for_compiles(self) -> bool:
+        """For a scope that leaves compiling out: move the deadline on by the time numba spent
+        compiling since it was last moved. True if it moved."""
+        if not self.exclude_compile:
+            return False
+        now = compiling.compile_seconds()
+        spent, self.compiled_s = now - self.compiled_s, now
+        if spent <= 0:
+            return False
+        self.own_deadline += spent
+        self.deadline = min(self.own_deadline, self.parent.deadline if self.parent else math.inf)
+        return True
 
     def poll(self, loc: Loc, steps: Callable[[], int], what: str = "loop") -> None:
         """A kernel loop's iteration (vector engine): the deadline, and every few hundred
@@ -216,10 +239,11 @@ def poll(loc: Loc, steps: Callable[[], int], what: str = "loop") -> None:
 
 
 @contextlib.contextmanager
-def enforce(limits: Limits, program_file: str, label: str = "") -> Iterator[Scope]:
-    """Hold the code inside to `limits`; a Stop for this scope leaves it as LimitExceeded."""
+def enforce(limits: Limits, program_file: str, label: str = "", exclude_compile: bool = False) -> Iterator[Scope]:
+    """Hold the code inside to `limits`; a Stop for this scope leaves it as LimitExceeded.
+    `exclude_compile`: numba's compiling does not count against the time limit."""
     parent = _current.get()
-    scope = Scope(limits, program_file, parent, label)
+    scope = Scope(limits, program_file, parent, label, exclude_compile)
     token = _current.set(scope)
     alarm = _Alarm.start(scope, parent)
     try:
@@ -274,8 +298,18 @@ class _Alarm:
 def _on_alarm(scope: Scope, frame: Any) -> None:
     """The deadline passed. In host code: stop here. In a launch: let the engine stop at its next
     check (which names the kernel's line) unless it has not within GRACE_S."""
-    if not scope.active or time.monotonic() < scope.deadline:
-        return  # a scope being left, or an interval alarm of a timer re-armed for an enclosing scope
+    if not scope.active:
+        return  # a scope being left
+    if compiling.in_compile():
+        # Never raise inside numba's compiler: it would leave numba's registries half built for
+        # every later compile in this process. Look again shortly; the compile ends by itself.
+        signal.setitimer(signal.ITIMER_REAL, DEFER_S, GRACE_S)
+        return
+    if time.monotonic() < scope.deadline:
+        return  # an interval alarm of a timer re-armed for an enclosing scope
+    if scope.extend_for_compiles():
+        signal.setitimer(signal.ITIMER_REAL, max(scope.deadline - time.monotonic(), 1e-3), GRACE_S)
+        return
     if scope.launch is not None:
         if scope.alarmed_at is None:
             scope.alarmed_at = time.monotonic()

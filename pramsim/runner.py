@@ -12,12 +12,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import bounds, limits, progress
+from . import bounds, compiling, limits, progress
 from .cost import CostTrace
 from .dsl import Program, format_range
 from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
-from .calibration import calibration as CALIBRATION
-from .estimate import Estimate, Probe, estimate_time, format_seconds
+from .estimate import COSTS, Counts, Estimate, estimate_time, format_seconds
 from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
 from .lang import oblivious
@@ -199,23 +198,23 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
                 max_steps: int = limits.DEFAULT_MAX_STEPS, counts_only: bool = False,
                 counts_only_if_too_long: bool = False) -> RunResult:
     """Run, check against the reference, schedule, held to the limits (pramsim.limits). With
-    `max_time` (seconds), first estimate the run's time from probe runs and refuse it
-    (ResourceError) when the estimate exceeds max_time; the run is stopped (LimitExceeded) if it
-    still passes max_time. With `counts_only`, count without computing outputs
+    `max_time` (seconds), first estimate the run's time from counts at smaller sizes
+    (pramsim.estimate) and refuse it (ResourceError) when even the low end of the estimate exceeds
+    max_time; the run is stopped (LimitExceeded) if it still passes max_time. On the compiled
+    engine the kernels are compiled before the run (at the largest counting run's size), so that
+    the run's limit is not spent compiling. With `counts_only`, count without computing outputs
     (pramsim.engines.counts): no estimate (it extrapolates executed operations), no reference.
     With `counts_only_if_too_long` (`pramsim run`), a run the estimate would refuse is counted
     with counts_only instead when every kernel of the program is data-oblivious, with a note."""
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     estimate, instead = None, ""
-    if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
-        def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
-            trace = _run(prog, small, machine, seed, model, check_races, engine).trace
-            return trace.work, trace.depth
-        estimate = estimate_time(program, [params], _limited_probe(run_once, lim, engine == "compiled"), max_time,
-                                 calibration=CALIBRATION)
+    if max_time and not counts_only:  # before the deadline starts: the counting runs have limits of their own
+        estimate = estimate_run(program, params, machine, seed, model, check_races, engine, lim)
         instead = _counts_only_instead(program, estimate, max_time, model, check_races) if counts_only_if_too_long else ""
         if not instead:
             refuse_if_too_long(estimate, max_time, "run")
+            if engine == "compiled" and estimate.probes:
+                estimate.compile_s = _compile_first(program, estimate.probes[-1].params, lim, machine, seed, model)
         progress.estimated(estimate.seconds)
         counts_only = bool(instead)
     with limits.enforce(lim, program.file) as scope:
@@ -226,11 +225,28 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     return result
 
 
+def estimate_run(program: Program, params: dict[str, int], machine: MachineSpec, seed: int, model: str,
+                 check_races: bool, engine: str, lim: limits.Limits) -> Estimate:
+    """The time estimate of run_program (pramsim.estimate): counting runs on the vector engine,
+    seconds by `engine`'s costs."""
+    def run_once(prog: Program, small: dict[str, int]) -> CostTrace:
+        return _run(prog, small, machine, seed, model, check_races, "vector").trace
+    return estimate_time(program, [params], _counting(run_once, lim), COSTS[engine])
+
+
+def estimate_check(program: Program, points: list[dict[str, int]], machine: MachineSpec, seed: int, model: str,
+                   lim: limits.Limits) -> Estimate:
+    """The time estimate of check_program: all of its points, at the costs of a check point."""
+    def run_once(prog: Program, small: dict[str, int]) -> CostTrace:
+        return _run(prog, small, machine, seed, model, False, "vector").trace
+    return estimate_time(program, points, _counting(run_once, lim), COSTS["check"])
+
+
 def _counts_only_instead(program: Program, estimate: Estimate, max_time: float, model: str, check_races: bool) -> str:
     """When --max-time would refuse the full run of a program whose kernels are all
     data-oblivious (and no option needs the values), the note saying it is counted with
     --counts-only instead; "" otherwise."""
-    if estimate.seconds is None or estimate.seconds <= max_time or model != "crcw-arbitrary" or check_races:
+    if not estimate.refuses(max_time) or model != "crcw-arbitrary" or check_races:
         return ""
     kernels = [k.ir for k in kernels_of(program)]
     if not kernels or not all(oblivious.analyse(k).oblivious for k in kernels):
@@ -289,24 +305,32 @@ def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bo
     return executor, backend
 
 
-def _limited_probe(run_once: Callable[[Program, dict[str, int]], tuple[int, int]], lim: limits.Limits,
-                   warm_up: bool) -> Callable[[Program, dict[str, int]], Probe]:
-    """The time estimate's probe: `run_once` (returning W, D) timed in a scope of its own, with a
-    small time limit (PROBE_TIME_LIMIT_S) so that a probe that hangs is stopped soon. With
-    `warm_up` (the compiled engine) a first, untimed run compiles the kernels; compiling takes
-    seconds, so it is held to the run's own limit."""
-    probe_limits = dataclasses.replace(lim, max_time=limits.PROBE_TIME_LIMIT_S)
+def _counting(run_once: Callable[[Program, dict[str, int]], CostTrace],
+              lim: limits.Limits) -> Callable[[Program, dict[str, int]], Counts]:
+    """The time estimate's counting run: `run_once` in a scope of its own, with a small time limit
+    (PROBE_TIME_LIMIT_S or the run's, if smaller; compiling not counted) so that a run that hangs
+    is stopped soon. Not timed:
+    the estimate needs only its counts."""
+    probe_limits = dataclasses.replace(lim, max_time=min(limits.PROBE_TIME_LIMIT_S, lim.max_time or math.inf))
 
-    def probe(prog: Program, small: dict[str, int]) -> Probe:
+    def count(prog: Program, small: dict[str, int]) -> Counts:
         at = " ".join(f"{k}={v}" for k, v in small.items())
-        if warm_up:
-            with limits.enforce(lim, prog.file, f"the compiling run before the time estimate's probe at {at}"):
-                run_once(prog, small)
-        with limits.enforce(probe_limits, prog.file, f"the time estimate's probe at {at}"):
-            start = time.perf_counter()
-            work, depth = run_once(prog, small)
-        return Probe(small, time.perf_counter() - start, work, depth)
-    return probe
+        with limits.enforce(probe_limits, prog.file, f"the time estimate's counting run at {at}", exclude_compile=True):
+            trace = run_once(prog, small)
+        return Counts(small, trace.work, trace.depth, len(trace.launches))
+    return count
+
+
+def _compile_first(program: Program, small: dict[str, int], lim: limits.Limits, machine: MachineSpec, seed: int,
+                   model: str) -> float:
+    """Run `program` at `small` on the compiled engine, held to the run's own limits, so that numba
+    compiles (or loads from its cache) the kernels before the run's deadline starts; the seconds
+    numba spent on it."""
+    before = compiling.compile_seconds()
+    at = " ".join(f"{k}={v}" for k, v in small.items())
+    with limits.enforce(lim, program.file, f"the compiling run at {at}, before the run"):
+        _run(program, small, machine, seed, model, False, "compiled")
+    return compiling.compile_seconds() - before
 
 
 def _note_no_estimate(scope: limits.Scope, estimate: Estimate | None) -> None:
@@ -316,11 +340,12 @@ def _note_no_estimate(scope: limits.Scope, estimate: Estimate | None) -> None:
 
 
 def refuse_if_too_long(estimate: Estimate, max_time: float, what: str) -> None:
-    if estimate.seconds is not None and estimate.seconds > max_time:
+    """ResourceError when even the low end of the estimate is over `max_time`."""
+    if estimate.refuses(max_time) and estimate.seconds is not None:
         raise ResourceError(
-            f"this {what} would take an estimated {format_seconds(estimate.seconds)}, over the limit of "
-            f"{format_seconds(max_time)} ({estimate.reason})",
-            hint=f"use smaller parameters, or allow it with --max-time {math.ceil(estimate.seconds * 2)} "
+            f"this {what} would take an estimated {format_seconds(estimate.seconds)} (at least "
+            f"{format_seconds(estimate.low or 0)}), over the limit of {format_seconds(max_time)} ({estimate.reason})",
+            hint=f"use smaller parameters, or allow it with --max-time {math.ceil((estimate.high or 0) + 1)} "
                  f"(--max-time 0 skips the estimate)")
 
 
@@ -437,12 +462,8 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     per_point = dataclasses.replace(lim, max_time=None)  # each point: its own launch count, the check's deadline
     estimate = None
-    if max_time and not counts_only:  # before the deadline starts: the probes have limits of their own
-        def run_once(prog: Program, small: dict[str, int]) -> tuple[int, int]:
-            point = check_point(prog, small, machine, ps, seed, model, check_races)
-            return point.work, point.depth
-        estimate = estimate_time(program, points_params, _limited_probe(run_once, lim, False), max_time,
-                                 calibration=CALIBRATION)
+    if max_time and not counts_only:  # before the deadline starts: the counting runs have limits of their own
+        estimate = estimate_check(program, points_params, machine, seed, model, lim)
         refuse_if_too_long(estimate, max_time, "check")
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)

@@ -9,7 +9,7 @@ import pramsim
 
 ROOT = Path(pramsim.__file__).parent
 # Each layer may import the modules listed for it (prefixes of pramsim.<...>) and nothing else of pramsim.
-CORE = ("errors", "cost", "runtime", "codecache", "progress", "outfile")
+CORE = ("errors", "cost", "runtime", "codecache", "progress", "outfile", "compiling")
 LAYERS = {**{name: CORE for name in CORE},          # the core imports only itself
           "lang": ("lang",) + CORE,
           "limits": ("limits", "lang") + CORE,      # the limits a run is held to, checked by the engines

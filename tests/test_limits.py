@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pramsim.errors import ExecutionError, LimitExceeded, MachineError, RequirementError
-from pramsim.estimate import Probe, estimate_time
+from pramsim.estimate import COSTS, Counts, estimate_time
 from pramsim.machine import load_machine
 from pramsim.programs import load_program
 from pramsim.runner import check_program, run_program
@@ -40,8 +40,8 @@ def test_infinite_host_loop_is_stopped_at_max_time_at_its_line():
     assert r.returncode == 1
     assert "took longer than 2 s (--max-time)" in r.stderr and "in host code (function limit_host_loop)" in r.stderr
     assert any(f"limit_host_loop.py:{line}:" in r.stderr for line in (16, 17)), r.stderr
-    # the time estimate's probe hung too: it was stopped at its own, smaller limit, and said so
-    assert "probe at n=1 took longer than its limit of 2 s" in r.stderr
+    # the time estimate's counting run hung too: it was stopped at its own limit, and said so
+    assert "counting run at n=1 took longer than its limit of 2 s" in r.stderr
 
 
 def test_host_code_that_catches_the_stop_is_ended_all_the_same():
@@ -124,9 +124,9 @@ def test_a_failing_probe_stops_probing_instead_of_trying_every_size():
         calls.append(params)
         raise ExecutionError("index 9 is out of bounds")
 
-    est = estimate_time(prog, [{"n": 2**20}], probe, limit_s=1.0)
+    est = estimate_time(prog, [{"n": 2**20}], probe, COSTS["vector"])
     assert len(calls) == 1
-    assert est.seconds is None and "a probe run at n=2 failed" in est.reason and "out of bounds" in est.reason
+    assert est.seconds is None and "a counting run at n=2 failed" in est.reason and "out of bounds" in est.reason
 
 
 def test_a_probe_failing_after_the_first_ends_probing_and_the_estimate_uses_the_others():
@@ -134,14 +134,12 @@ def test_a_probe_failing_after_the_first_ends_probing_and_the_estimate_uses_the_
     calls = []
 
     def probe(program, params):
-        if program.name == "calibration":
-            raise MachineError("the calibration kernel is over the limit too")
         calls.append(params["n"])
         if params["n"] >= 64:
             raise MachineError("over the limit (--max-memory)")
-        return Probe(params, 1e-3 * params["n"], 2 * params["n"], 10)
+        return Counts(params, 2 * params["n"], 10, 1)
 
-    est = estimate_time(prog, [{"n": 2**20}], probe, limit_s=1e-6)
+    est = estimate_time(prog, [{"n": 2**20}], probe, COSTS["vector"])
     assert est.seconds is not None and max(p.params["n"] for p in est.probes) < 64
     assert [n for n in calls if n >= 64] == [calls[-1]]  # one failing size, then no smaller one tried
 
@@ -154,9 +152,9 @@ def test_sizes_a_require_refuses_are_still_skipped():
         calls.append(params["n"])
         if params["n"] < 64:
             raise RequirementError("n must be at least 64")
-        return Probe(params, 1e-6 * params["n"], 2 * params["n"], 10)
+        return Counts(params, 2 * params["n"], 10, 1)
 
-    est = estimate_time(prog, [{"n": 2**20}], probe, limit_s=100.0)
+    est = estimate_time(prog, [{"n": 2**20}], probe, COSTS["vector"])
     assert est.seconds is not None and calls[:6] == [2, 4, 8, 16, 32, 64]
 
 

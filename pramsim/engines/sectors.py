@@ -8,7 +8,10 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
+from .. import compiling
 from ..cost import SECTOR_BYTES, WARP_LANES
+
+compiling.install()  # every engine's numba code comes through here: its compiles announced, never interrupted
 
 
 @register_jitable  # called from compiled code only (see compiled/support.py on why not njit)
