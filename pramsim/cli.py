@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any, Callable
 import click
 
 from .lang import ir, oblivious
-from . import limits, progress, report
+from . import faults, limits, progress, report
 from .dsl import DEFAULT_RANGE, format_range
 from .errors import ParameterError, PramsimError
 from .machine import load_machine
@@ -24,18 +25,19 @@ from .completion import complete_program as _complete_program
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """PramsimError -> its message and exit code; anything else -> 'internal error', no traceback."""
+    """PramsimError -> its message and exit code; anything else as pramsim.faults decides: a
+    file or stream that could not be written (exit 1, with its path), or a bug in pramsim (exit 3)."""
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = click.get_current_context().find_root().params.get("debug", False)
         try:
-            return fn(*args, **kwargs)
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a full disk behind stdout shows here, not at exit
+            return result
         except PramsimError as exc:
-            if debug:
-                traceback.print_exc()
-            click.echo(str(exc), err=True)
-            sys.exit(exc.exit_code)
+            _fail(exc, debug)
         except BrokenPipeError:  # `pramsim list | head`: the reader left; nothing to report
+            _quiet_stdout()
             sys.stderr.close()
             sys.exit(0)
         except KeyboardInterrupt:
@@ -43,14 +45,30 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(130)
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
-        except Exception as exc:  # a bug in pramsim: say so, and how to get the details
-            if debug:
-                traceback.print_exc()
-            click.echo(f"internal error in pramsim: {type(exc).__name__}: {exc}\n"
-                       f"  this is a bug in pramsim, not in your program; rerun with --debug for the traceback "
-                       f"and report it", err=True)
-            sys.exit(3)
+        except OSError as exc:  # pramsim's own output: a full disk, a file it may not write
+            if exc.filename is None:
+                _quiet_stdout()
+            _fail(faults.environment(exc, "standard output"), debug)
+        except Exception as exc:
+            _fail(faults.pramsims(exc), debug)
     return wrapper
+
+
+def _fail(exc: PramsimError, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(str(exc), err=True)
+    sys.exit(exc.exit_code)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
+    written raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -123,6 +141,7 @@ DEFAULT_MAX_TIME = 600.0  # seconds; --max-time
 PROCESSORS = click.IntRange(1, MAX_INT)  # --p: int64, as the schedulers count
 SEED = click.IntRange(min=0)             # NumPy's generators take non-negative seeds
 PLOT_FORMATS = (".png", ".svg", ".pdf")
+PLOT_FORMATS_HELP = ", ".join(PLOT_FORMATS[:-1]) + " or " + PLOT_FORMATS[-1]  # '.png, .svg or .pdf', in the help
 
 
 class PlotPath(click.Path):
@@ -176,12 +195,50 @@ def _say_estimate(estimate: Any, verbose: bool) -> None:
         click.echo(estimate.describe(), err=True)
 
 
-def _check_outputs(*targets: tuple[str, Path | None]) -> None:
-    """Refuse output paths that cannot be written before anything runs (pramsim.outfile)."""
-    from .outfile import check_target
-    for option, path in targets:
-        if path is not None:
-            check_target(path, option)
+def _check_outputs(*targets: tuple[str, Path | None], programs: tuple[str, ...] = (),
+                   inputs: tuple[tuple[str, Path | None], ...] = ()) -> None:
+    """Refuse, before anything runs, output paths that cannot be written (pramsim.outfile), and
+    any that is a program file or input the command reads, or another of its outputs: writing it
+    would replace that file. Paths are compared resolved (symlinks too, and hard links)."""
+    from .outfile import check_target, same_file
+    given = [(option, path) for option, path in targets if path is not None]
+    read = [(f"the file of program {name}", _program_file(name)) for name in programs] + list(inputs)
+    for k, (option, path) in enumerate(given):
+        check_target(path, option)
+        for what, other in read:
+            if other is not None and same_file(path, other):
+                named = "" if str(other) == str(path) else f" ({other})"
+                raise ParameterError(f"{option} {path} is {what}{named}: writing it would replace that file",
+                                     hint=f"give {option} another path")
+        for earlier, other in given[:k]:
+            if same_file(path, other):
+                raise ParameterError(f"{option} {path} and {earlier} {other} are the same file: one output would "
+                                     "replace the other", hint="give each output a path of its own")
+
+
+def _profile_file(machine: str) -> Path | None:
+    """The .toml file a --machine argument names by its path (None for a profile name)."""
+    return Path(machine) if machine.endswith(".toml") else None
+
+
+def _program_file(program: str) -> Path | None:
+    """The file a PROGRAM argument names (its path, or a shipped program's file), as load_program
+    finds it; None if there is none (load_program then says what is wrong)."""
+    path = Path(program)
+    try:
+        if path.suffix == ".py" or path.exists():
+            return path
+    except OSError:  # a name too long for the file system
+        return None
+    return shipped_programs().get(program)
+
+
+def _theta_given(form: str | None, option: str) -> str | None:
+    """A --work/--depth form that is given must say something: '' would leave the program's own."""
+    if form is not None and not form.strip():
+        raise click.BadParameter("is empty: give a Θ form such as 'n log n', or leave the option out to check the "
+                                 "program's own", param_hint=option)
+    return form
 
 
 def _profile_name(name: str | None) -> str | None:
@@ -220,7 +277,7 @@ _counts_only_option = click.option("--counts-only", is_flag=True, help="Exact co
               help="vector: the lockstep executor (defines the semantics). compiled: kernels compiled with numba, "
                    "tens of times faster on large runs; same counts for race-free programs (docs/architecture.md).")
 @click.option("--gantt", "gantt_path", type=PlotPath(), default=None,
-              help="Write a chart of the simulated schedule (.png or .svg).")
+              help=f"Write a chart of the simulated schedule ({PLOT_FORMATS_HELP}).")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_counts_only_option
@@ -229,7 +286,8 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
         check_races: bool, max_memory: float, max_launches: int, max_steps: int, max_time: float, verbose: bool,
         engine: str, as_json: bool, gantt_path: Path | None, trace_path: Path | None, counts_only: bool) -> None:
     """Run PROGRAM (a shipped name or a .py file) with name=value PARAMS and report W, D, T_p and Brent."""
-    _check_outputs(("--gantt", gantt_path), ("--trace", trace_path))
+    _check_outputs(("--gantt", gantt_path), ("--trace", trace_path), programs=(program,),
+                   inputs=(("the --machine profile", _profile_file(machine)),))
     prog = load_program(program)
     values = parse_params(prog, params)
     with progress.run_status(f"run {prog.name}"):
@@ -265,8 +323,10 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
               help="PRAM memory-access model: concurrent reads/writes it forbids are errors.")
 @click.option("--check-races/--no-check-races", default=True, show_default=True,
               help="Fail on shared-memory races (two lanes, one cell, no barrier between); on by default.")
-@click.option("--work", "work", default=None, help="Θ form the work must follow, e.g. 'n log n' (overrides the program's).")
-@click.option("--depth", "depth", default=None, help="Θ form the depth must follow, e.g. 'log^2 n'.")
+@click.option("--work", "work", default=None, callback=lambda ctx, param, v: _theta_given(v, "--work"),
+              help="Θ form the work must follow, e.g. 'n log n' (overrides the program's).")
+@click.option("--depth", "depth", default=None, callback=lambda ctx, param, v: _theta_given(v, "--depth"),
+              help="Θ form the depth must follow, e.g. 'log^2 n'.")
 @click.option("--max-time", type=_Limit(0), default=DEFAULT_MAX_TIME, show_default=True,
               help="Refuse the check if its estimated time exceeds this many seconds, and stop it if it "
                    "runs longer (0: no limit, no estimate).")
@@ -287,7 +347,7 @@ def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: st
     if counts_only and json_out:  # a verdict's pass says the results are right: counts-only computes none
         raise ParameterError("--json-out writes a grading verdict, and --counts-only checks no results",
                              hint="grade without --counts-only")
-    _check_outputs(("--json-out", json_out))
+    _check_outputs(("--json-out", json_out), programs=(program,))
     nonce = take_nonce()  # before the program file, which is Python that could read it, is loaded
     try:
         if counts_only and check_races:
@@ -353,7 +413,7 @@ def _check_theta_option(option: str, form: str, prog: Any) -> None:
 @click.option("--overwrite", is_flag=True, help="Replace the rows already in the --csv file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 @click.option("--plot", type=PlotPath(), default=None,
-              help="Write a plot (.png or .svg): speedup vs p, or work and depth vs size.")
+              help=f"Write a plot ({PLOT_FORMATS_HELP}): speedup vs p, or work and depth vs size.")
 @click.option("--plot-kind", type=click.Choice(["auto", "memory"]), default="auto", show_default=True,
               help="auto: speedup vs p, or work and depth vs size; memory: HBM traffic and footprint vs size.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: cores).")
@@ -373,9 +433,12 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         raise ParameterError("--resume and --overwrite apply to a --csv file", hint="add --csv FILE")
     if resume and overwrite:
         raise ParameterError("--resume and --overwrite exclude each other", hint="keep the rows (--resume) or not")
-    _check_outputs(("--csv", csv_path), ("--plot", plot))
+    _check_outputs(("--csv", csv_path), ("--plot", plot), programs=(program,),
+                   inputs=(("the --machine profile", _profile_file(machine)),))
     prog = load_program(program)
     names, points = grid(prog, axes)
+    if plot:  # a plot that cannot be drawn is found now, not after the sweep
+        _plot_sizes(names, points, plot_kind)
     try:
         with progress.bar(f"sweep {prog.name}: points", len(points)) as update:
             rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, COUNTS_ONLY_ENGINE if counts_only else engine,
@@ -396,11 +459,8 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
     if plot:
         varied = [n for n in names if len({r[n] for r in rows}) > 1]
         try:
-            sizes = [n for n in varied if n != "p"]
             if plot_kind == "memory":
-                if not sizes:
-                    raise ValueError("--plot-kind memory needs a size range, e.g. n=64..1024")
-                plots.plot_memory(rows, prog, sizes[0], plot)
+                plots.plot_memory(rows, prog, _plot_sizes(names, points, plot_kind)[0], plot)
             else:
                 plots.plot_sweep(rows, prog, varied, plot)
         except ValueError as exc:
@@ -408,6 +468,19 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         click.echo(f"plot written to {plot}", err=True)
     if not all(r["correct"] is not False and r["brent_holds"] for r in rows):
         sys.exit(1)
+
+
+def _plot_sizes(names: list[str], points: list[dict[str, Any]], plot_kind: str) -> list[str]:
+    """The swept sizes (axes other than p that take several values); a usage error when the sweep's
+    --plot of `plot_kind` would have nothing to draw."""
+    varied = [n for n in names if len({str(point[n]) for point in points}) > 1]
+    sizes = [n for n in varied if n != "p"]
+    if plot_kind == "memory" and not sizes:
+        raise ParameterError("--plot-kind memory draws traffic and footprint against a size: this sweep varies none",
+                             hint="give a size range, e.g. n=64..1024, or leave out --plot-kind")
+    if not varied:
+        raise ParameterError("--plot: nothing varies in this sweep", hint="give a range such as n=64..4096 or p=1,2,4")
+    return sizes
 
 
 @main.command()
@@ -452,7 +525,7 @@ def _predict_only(profile: str, out: Path, small: bool, max_time: float) -> None
 @main.command()
 @click.argument("programs", nargs=-1, required=True, shell_complete=_complete_program)
 @click.option("--machine", "-m", default="h100", show_default=True, help="A GPU profile.")
-@click.option("--plot", type=PlotPath(), required=True, help="Output .png, .svg or .pdf.")
+@click.option("--plot", type=PlotPath(), required=True, help=f"Output {PLOT_FORMATS_HELP}.")
 @_friendly_errors
 def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
     """Place PROGRAMS (names or files) on the machine's roofline by their predicted device time.
@@ -460,7 +533,8 @@ def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
     name=value arguments (n=4096) set that parameter of every listed program that has it; the
     others run at their defaults."""
     from .plots import RooflinePoint, plot_roofline
-    _check_outputs(("--plot", plot))
+    _check_outputs(("--plot", plot), programs=tuple(a for a in programs if "=" not in a),
+                   inputs=(("the --machine profile", _profile_file(machine)),))
     spec = load_machine(machine)
     if not spec.is_gpu:
         raise PramsimError(f"{machine!r} is not a GPU profile", hint="use --machine h100 or a100")
@@ -576,6 +650,10 @@ def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> Non
     """Measure this machine's GPU (or read a saved measurement) and write a GPU machine profile
     (use it with --machine NAME or --machine FILE.toml); the measurement is saved beside it as FILE.json."""
     from .profile_writer import write_profile
+    if from_json is None and out is not None and out.suffix == ".json":  # the measurement is saved as out.json
+        raise ParameterError(f"--out {out}: the measurement is saved beside the profile as {out}; the profile "
+                             "would replace it", hint="give the profile a .toml name, e.g. --out h200.toml")
+    _check_outputs(("--out", out), inputs=(("the --from-json measurement", from_json),))
     if from_json is None:
         from .microbench import measure_and_save
         measured, out, from_json = measure_and_save(out, name)

@@ -12,6 +12,7 @@ from host code is an error.
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -19,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .lang import frontend
+from .cost import counter_error
 from .errors import Loc, PramsimError, ProgramError, RequirementError, caller_loc
 
 DEFAULT_BLOCK = 256  # processors per block when a launch gives only the processor count
@@ -239,6 +241,10 @@ def program(*, params: dict[str, int], inputs: Callable[..., dict[str, np.ndarra
     `pramsim check` uses.
     """
     declared_ranges = _checked_ranges(params, ranges or {}, caller_loc())
+    if not _is_real(rtol) or not math.isfinite(rtol) or rtol < 0:  # NaN fails every run, inf passes every one
+        raise ProgramError(f"@program(rtol={rtol!r}): the tolerance must be a finite number of at least 0",
+                           loc=caller_loc(), hint="e.g. rtol=1e-4: the largest max|result - reference| / "
+                                                  "max|reference| that passes")
 
     def wrap(host: Callable[..., Any]) -> Program:
         _check_bounds(host, params, work, depth, counts, at_most)
@@ -284,6 +290,10 @@ def _is_int(v: Any) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
+def _is_real(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
 def _check_bounds(host: Callable[..., Any], params: dict[str, int], work: Any, depth: Any,
                   counts: dict[str, Any] | None, at_most: dict[str, Any] | None) -> None:
     """Every bound @program declares must parse and name only its parameters, checked when the
@@ -298,6 +308,12 @@ def _check_bounds(host: Callable[..., Any], params: dict[str, int], work: Any, d
         if table is not None and not isinstance(table, dict):
             raise ProgramError(f"@program({label}=...) must be a dict of counter name -> formula", loc=loc)
         declared += [(f"{label}[{key!r}]", formula, False) for key, formula in (table or {}).items()]
+        for key in table or {}:
+            unknown = counter_error(key)
+            if unknown:
+                raise ProgramError(f"@program({label}[{key!r}]): {unknown}", loc=loc,
+                                   hint="use one of these names (docs/dsl.md); `pramsim run` shows the counts "
+                                        "by category")
     for label, formula, theta in declared:
         if formula is None and theta:
             continue

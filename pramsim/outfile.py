@@ -66,6 +66,20 @@ def check_target(path: Path, option: str) -> None:
         refuse(f"the folder {folder} is not writable", "write the file to a folder you can write to")
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether writing `a` would replace the file `b`: one path once symlinks are resolved, or two
+    names of one existing file (a hard link). A device or FIFO is written in place, never replaced,
+    so two outputs may both be /dev/null."""
+    if writes_in_place(a) or writes_in_place(b):
+        return False
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
 def writes_in_place(path: Path) -> bool:
     """True for an existing target that is not a regular file (device, FIFO): no temp-and-rename."""
     try:

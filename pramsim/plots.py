@@ -260,7 +260,7 @@ class RooflinePoint:
 
 def plot_roofline(points: list[RooflinePoint], peak_ops_per_s: float, bytes_per_s: float,
                   path: Path, machine: str) -> Path:
-    """Write roofline_figure to `path` (.png or .svg)."""
+    """Write roofline_figure to `path` (.png, .svg or .pdf)."""
     plt = _pyplot()
     fig = roofline_figure(points, peak_ops_per_s, bytes_per_s, machine)
     _save(fig, path)

@@ -6,12 +6,11 @@ import importlib.util
 import io
 import sys
 import types
-import sysconfig
 import tokenize
-import traceback
 from pathlib import Path
 from typing import Any
 
+from . import faults
 from .dsl import Program
 from .errors import Loc, PramsimError, ProgramError, offset_loc, path_exists
 
@@ -81,7 +80,7 @@ def load_file(path: Path) -> list[Program]:
     except SyntaxError as exc:
         raise ProgramError(f"syntax error: {exc.msg}", loc=Loc(str(path), exc.lineno or 1, (exc.offset or 1) - 1)) from None
     except (Exception, SystemExit) as exc:  # SystemExit: sys.exit() at the top level must not end pramsim
-        raise user_code_error(exc, path) from None
+        raise faults.attribute(exc, path) from None
     finally:
         if str(path.parent) in sys.path:  # the file's own code may have removed it
             sys.path.remove(str(path.parent))
@@ -148,28 +147,3 @@ def check_source_file(path: Path) -> None:
                            loc=offset_loc(str(path), data, exc.start),
                            hint="save the file as UTF-8, or declare its encoding in a first-line comment "
                                 "such as `# -*- coding: latin-1 -*-`") from None
-
-
-def user_code_error(exc: BaseException, path: Path | None = None) -> PramsimError:
-    """An exception raised in a user's host code, located at the user's innermost frame. A
-    SystemExit (sys.exit() in the program's code) is a failure too: the program ended before
-    producing its result, and a caller reading exit code 0 must not take that for a pass."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    pkg = str(Path(__file__).resolve().parent)
-    # The user's frames: not pramsim's own, and not a library's (numpy raising MemoryError for
-    # the program's inputs is reported at the program's line that called it).
-    libs = {str(Path(p).resolve()) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
-    user = [f for f in frames if not str(Path(f.filename).resolve()).startswith((pkg, *libs))
-            and Path(f.filename).is_file()]
-    where = user[-1] if user else (frames[-1] if frames else None)
-    loc = Loc(where.filename, where.lineno or 1, 0) if where else None
-    if isinstance(exc, SystemExit):
-        call = f"sys.exit({'' if exc.code is None else repr(exc.code)})"
-        when = "while its file was being loaded" if path else "before producing its result"
-        return ProgramError(f"the program's Python code called {call} (raised SystemExit) {when}", loc=loc,
-                            hint="a program returns its result and pramsim checks it: remove the exit, or raise "
-                                 "an exception that says what is wrong")
-    if isinstance(exc, MemoryError):
-        return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc,
-                            hint="the program's arrays need more memory than this machine has: use smaller parameters")
-    return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc, hint="this error was raised by the program's own Python code")

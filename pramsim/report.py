@@ -55,13 +55,16 @@ def run_text(r: RunResult) -> str:
     classes = ", ".join(f"{c} {v}" for c, v in t.depth_by_class.items() if v)
     lines += [
         f"depth D   {_n(D):>16} steps" + (f"   (longest chains by class: {classes})" if classes else ""),
+        *(["  (each the longest chain of its class's operations alone; D's counts all operations: they need not sum to D)"]
+          if classes else []),
         f"launches  {len(t.launches):>16}",
         f"memory    {_n(t.bytes[('hbm', 'read')] + t.bytes[('hbm', 'write')]):>16} bytes to/from HBM"
         f"   (peak allocated {_n(t.peak_hbm_bytes)} bytes)",
-        *_shared_line(t),
-        *_global_line(t),
+        # bank conflicts and coalescing: the GPU model's (a PRAM's memory is flat); JSON keeps them
+        *(_shared_line(t) + _global_line(t) if r.machine.is_gpu else []),
         "",
-        f"T_p       {_n(T):>16} {'steps' if r.brent.greedy else 'cycles'} on p = {p:,}",
+        f"T_p       {_n(T):>16} {'steps' if r.brent.greedy else 'cycles'} on p = {p:,}   (simulated time of "
+        + ("the greedy schedule on p processors)" if r.brent.greedy else "the blocks' schedule on the SMs)"),
         (f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} <= W/p + D = {_n(r.brent.upper)}   "
          f"{'holds' if r.brent.holds else 'VIOLATED'}") if r.brent.greedy else
         (f"Brent     max(W/p, D) = {_n(r.brent.lower)} <= T_p = {_n(T)} cycles   "

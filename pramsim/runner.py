@@ -12,17 +12,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import bounds, compiling, limits, progress
+from . import bounds, compiling, faults, limits, progress
 from .cost import CostTrace
 from .dsl import Program, format_range
-from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
+from .errors import BrentViolation, Loc, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .estimate import COSTS, Counts, Estimate, estimate_time, format_seconds
 from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
 from .lang import oblivious
 from .machine import MachineSpec, Schedule, simulate
 from .machine.schedule import Brent
-from .programs import kernels_of, user_code_error
+from .programs import kernels_of
 from .runtime import DeviceArray, use_backend
 
 
@@ -151,6 +151,12 @@ def make_inputs(program: Program, params: dict[str, int], seed: int, counts_only
     inputs = call_user(program.inputs, rng, **params)
     if not isinstance(inputs, dict):
         raise ProgramError(f"{program.name}: inputs(...) must return a dict of arrays, got {type(inputs).__name__}")
+    for name, value in inputs.items():
+        if not _is_real(value):
+            raise ProgramError(f"inputs(...) of {program.name} gave {name!r} as {_describe(value)}; kernels compute on "
+                               f"real and integer arrays", loc=_defined_at(program.inputs),
+                               hint="give a float or integer array (e.g. .astype(np.float32)); for complex numbers, "
+                                    "pass the real and imaginary parts as two arrays")
     return inputs
 
 
@@ -166,8 +172,38 @@ def execute(program: Program, params: dict[str, int], inputs: dict[str, np.ndarr
 
 
 def reference_output(program: Program, params: dict[str, int], inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """The reference's result: a real or integer array (or number), else a ProgramError at its `def`."""
     copies = {k: np.array(v, copy=True) for k, v in inputs.items()}
-    return np.asarray(call_user(program.reference, **copies, **params))
+    expected = call_user(program.reference, **copies, **params)
+    if not _is_real(expected):
+        raise ProgramError(f"the reference of {program.name} returned {_describe(expected)}, not the expected result",
+                           loc=_defined_at(program.reference),
+                           hint="return a float or integer NumPy array or number (a function that ends without "
+                                "`return` returns None); compare complex results as their real and imaginary parts")
+    return np.asarray(expected)
+
+
+def _is_real(value: Any) -> bool:
+    """Whether `value` is a real or integer (or bool) array or number, as compare() reads them."""
+    try:
+        return value is not None and np.asarray(value).dtype.kind in "biuf"
+    except (ValueError, TypeError):  # a ragged list
+        return False
+
+
+def _describe(value: Any) -> str:
+    """'None', 'a complex64 array', 'a str ('abc')': what a program's function gave, for a message."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"a {value.dtype} array"
+    return f"a {type(value).__name__} ({_short(repr(value))})"
+
+
+def _defined_at(fn: Callable[..., Any]) -> Loc | None:
+    """The line that defines a program's function: where an error about what it gave points."""
+    code = getattr(fn, "__code__", None)
+    return Loc(code.co_filename, code.co_firstlineno) if code else None
 
 
 def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison:
@@ -289,13 +325,14 @@ def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bo
                       engine: str, counts_only: bool = False) -> tuple[Executor, Any]:
     """An executor and the backend that holds it to the current scope's limits (the inputs
     already counted against --max-memory); the bare executor outside any scope. With
-    `counts_only` the counting backend, which allocates no arrays (so memory is not held)."""
+    `counts_only` the counting backend, whose arrays are stand-ins (so the wrapper holds no memory)
+    and which holds its per-block figures to --max-memory itself."""
     scope = limits.current()
     if counts_only:
         if model != "crcw-arbitrary" or check_races:
             raise PramsimError("--counts-only counts the default model (crcw-arbitrary) without race checks",
                                hint="leave out --model and --check-races, or --counts-only")
-        counter = CountsBackend()
+        counter = CountsBackend(scope.limits.max_memory if scope else DEFAULT_MEMORY_LIMIT)
         return counter, (counter if scope is None else limits.Limited(counter, scope, hold_memory=False))
     executor = Executor(model, check_races, scope.limits.max_memory if scope else DEFAULT_MEMORY_LIMIT, engine)
     if scope is None:
@@ -350,19 +387,20 @@ def refuse_if_too_long(estimate: Estimate, max_time: float, what: str) -> None:
 
 
 def call_user(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a program's own function; its exceptions, and sys.exit(), become errors at the user's line."""
+    """Call a program's own function; what escapes it becomes the user's error at their line, or
+    pramsim's or the environment's, as pramsim.faults decides (sys.exit() in it is the user's)."""
     try:
         return fn(*args, **kwargs)
     except PramsimError:
         raise
     except TypeError as exc:
-        if "argument" in str(exc):
+        if exc.__traceback__ is not None and exc.__traceback__.tb_next is None:  # the call itself: a signature
             raise ProgramError(f"{getattr(fn, '__name__', 'function')}: {exc}",
                                hint="inputs(rng, **params), the host and reference(**inputs, **params) "
                                     "take the parameters by name") from None
-        raise user_code_error(exc) from None
+        raise faults.attribute(exc) from None
     except (Exception, SystemExit) as exc:
-        raise user_code_error(exc) from None
+        raise faults.attribute(exc) from None
 
 
 # ---- check: a sweep of sizes and processor counts ---------------------------------------------------

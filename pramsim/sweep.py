@@ -20,6 +20,7 @@ import json
 import math
 import multiprocessing
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -65,6 +66,7 @@ def grid(program: Program, axes: Iterable[str]) -> tuple[list[str], list[dict[st
     """The sweep's axis names and every point of their product (usage errors: unknown or repeated
     names, more than MAX_POINTS points)."""
     parsed = [_text_axis(a) if _is_text_param(program, a) else parse_axis(a) for a in axes]
+    parsed = [(n, list(dict.fromkeys(values))) for n, values in parsed]  # p=1,1,2: each point once
     names = [n for n, _ in parsed]
     for k, n in enumerate(names):
         if n != "p" and n not in program.params:
@@ -177,7 +179,8 @@ def run_sweep(program: Program, axes: Iterable[str], machine: str = "pram", seed
     names, points = grid(program, axes)
     header = list(program.params) + ["p"] + COLUMNS
     rows: list[dict[str, Any]] = []
-    with open_csv(csv_path, header, existing) if csv_path else contextlib.nullcontext() as out:
+    text = [k for k, v in program.params.items() if isinstance(v, str)]
+    with open_csv(csv_path, header, existing, text) if csv_path else contextlib.nullcontext() as out:
         kept = {point_key(program, names, r): r for r in out.kept} if out else {}
         settings = {"program": program.name, "machine": machine, "seed": seed, "engine": engine}
         keys = [point_key(program, names, {**program.params, **pt, **settings}) for pt in points]
@@ -234,12 +237,14 @@ class CsvRows:
 
 
 @contextlib.contextmanager
-def open_csv(path: Path, header: list[str], existing: str = "refuse") -> Iterator[CsvRows]:
+def open_csv(path: Path, header: list[str], existing: str = "refuse",
+             text_columns: Iterable[str] = ()) -> Iterator[CsvRows]:
     """The sweep's CSV, opened before any point runs and held (locked) until the sweep ends.
 
     `existing`: what to do when the file already holds something. "refuse" (a ParameterError
     naming --resume and --overwrite), "overwrite" (start again), or "resume": keep its whole rows
-    byte for byte after checking that its header is `header`; a torn last row (a crash while it
+    byte for byte after checking that its header is `header` and every row's cells (see
+    _row_error; `text_columns`: the program's text parameters); a torn last row (a crash while it
     was written) is dropped, and its point runs again. The header and kept rows are put in place
     by temp-and-rename; rows are then appended. Another sweep holding `F.csv.lock` is a FileError.
     A device or FIFO (/dev/stdout) is written directly: no lock, and nothing to resume.
@@ -257,13 +262,16 @@ def open_csv(path: Path, header: list[str], existing: str = "refuse") -> Iterato
         finally:
             os.close(fd)
         return
-    lock = path.with_name(path.name + ".lock")
+    # A symlink is written, and locked, as its target: a sweep given the target's own name (or
+    # another link to it) then finds the same lock, and the link stays a link.
+    real = Path(os.path.realpath(path))
+    lock = real.with_name(real.name + ".lock")
     with outfile.exclusive_lock(lock, busy=f"another pramsim sweep is writing {path} (it holds {lock})",
                                 hint="wait until it ends, or write this sweep to another --csv file"):
-        kept_lines = _kept_lines(path, header, existing)
-        outfile.write_bytes(path, _csv_line(header, None) + b"".join(kept_lines))
+        kept_lines = _kept_lines(real, header, existing, text_columns, shown=path)
+        outfile.write_bytes(real, _csv_line(header, None) + b"".join(kept_lines))
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            fd = os.open(real, os.O_WRONLY | os.O_APPEND)
         except OSError as exc:
             raise outfile.output_error(path, exc, "open") from None
         try:
@@ -283,10 +291,13 @@ def _csv_line(header: list[str], row: dict[str, Any] | None) -> bytes:
     return buf.getvalue().encode()
 
 
-def _kept_lines(path: Path, header: list[str], existing: str) -> list[bytes]:
-    """The finished rows of `path` to keep (raw bytes), or a refusal (see open_csv)."""
+def _kept_lines(real: Path, header: list[str], existing: str, text_columns: Iterable[str] = (),
+                shown: Path | None = None) -> list[bytes]:
+    """The finished rows of the file `real` to keep (raw bytes), or a refusal (see open_csv)
+    naming it as `shown` (the path as given)."""
+    path = shown or real
     try:
-        data = path.read_bytes()
+        data = real.read_bytes()
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -306,11 +317,51 @@ def _kept_lines(path: Path, header: list[str], existing: str) -> list[bytes]:
     kept = []
     for i, line in enumerate(lines[1:], start=2):
         if line.endswith(b"\n") and len(_fields(line) or []) == len(header):
+            problem = _row_error(header, _fields(line) or [], set(text_columns))
+            if problem:  # a whole line, so not torn: something else wrote it
+                raise ParameterError(f"--resume: line {i} of {path} is not a row a sweep wrote: {problem}",
+                                     hint="fix or remove that line, or start again with --overwrite")
             kept.append(line)
         elif i < len(lines):  # only the last row can be torn (a crash while it was written)
             raise ParameterError(f"--resume: line {i} of {path} is not a whole row of this sweep",
                                  hint="fix or remove that line, or start again with --overwrite")
     return kept
+
+
+# What each column of a row holds, as run_point writes it ("" is None); the program's parameters,
+# p and the other columns are integers (a text parameter: any text).
+_BOOLEANS = {"brent_holds": "True or False", "correct": "True, False or empty (not compared)"}
+_NUMBERS = {"brent_lower", "brent_upper", "speedup", "efficiency", "max_rel_error"}
+_OPTIONAL_NUMBERS = {"time_s", "device_s", "host_s"}  # empty on a PRAM profile
+_TEXT = {"program", "machine", "engine"}
+
+
+def _row_error(header: list[str], cells: list[str], text_columns: set[str]) -> str:
+    """What is wrong with a CSV row's cells ("" if nothing): the first cell that is not what its
+    column holds, or that holds a NUL byte or another control character."""
+    for name, text in zip(header, cells):
+        if not text.isprintable():
+            return f"{name} holds an unprintable character ({text[:40]!r})"
+        if name in _BOOLEANS:
+            ok, kind = text in ("True", "False") or (name == "correct" and not text), _BOOLEANS[name]
+        elif name in _NUMBERS or name in _OPTIONAL_NUMBERS:
+            ok = _is_number(text) or (name in _OPTIONAL_NUMBERS and not text)
+            kind = "a number or empty" if name in _OPTIONAL_NUMBERS else "a number"
+        elif name in _TEXT or name in text_columns:
+            ok, kind = bool(text), "a name"
+        else:
+            ok, kind = re.fullmatch(r"-?[0-9]+", text) is not None, "an integer"
+        if not ok:
+            return f"{name}={text[:40]!r} is not {kind}"
+    return ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _fields(line: bytes) -> list[str] | None:

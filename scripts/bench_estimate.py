@@ -57,7 +57,7 @@ CASES = [
     ("run", "matvec", "n=2048", "vector", "pram"),
     ("run", "matmul_naive", "n=256", "vector", "pram"),
     ("run", "matmul_tiled", "n=256 tile=16", "vector", "h100"),
-    ("run", "spmv", "n=2**18", "vector", "pram"),
+    ("run", "spmv", "n=2**16", "vector", "pram"),
     ("run", "list_rank", "n=2**14", "vector", "pram"),
     ("run", "list_rank_splice", "n=2**13", "vector", "pram"),
     ("run", "softmax", "rows=64 n=1024", "vector", "h100"),

@@ -5,7 +5,7 @@ import sys
 
 
 def pramsim(*args):
-    return subprocess.run([sys.executable, "-m", "pramsim.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "pramsim", *args], capture_output=True, text=True)
 
 
 def pramsim_here(*args):
@@ -23,6 +23,15 @@ def test_quick_start_command_reports_brent_and_correctness():
     assert r.returncode == 0, r.stderr
     assert "correct" in r.stdout and "holds" in r.stdout
     assert "T_p" in r.stdout
+    # what T_p is, and why the depth classes do not add up to D (flop 10 + hbm 30 < D = 90)
+    assert "steps on p = 8   (simulated time of the greedy schedule on p processors)" in r.stdout
+    assert "they need not sum to D" in r.stdout
+
+
+def test_python_m_pramsim_is_the_pramsim_command():
+    r = pramsim("run", "tree_sum", "--p", "0")
+    assert r.returncode == 2 and "Usage: pramsim run" in r.stderr, r.stderr
+    assert pramsim("--version").stdout.startswith("pramsim, version ")
 
 
 def test_run_json_has_the_documented_fields():

@@ -371,6 +371,15 @@ def doc_section(text: str, command: str) -> str:
     return "".join(found)
 
 
+def test_every_picture_option_names_every_format_in_its_help():
+    from pramsim.cli import PLOT_FORMATS, PlotPath
+    found = {(name, param.opts[0]): param.help for name, cmd in main.commands.items() for param in cmd.params
+             if isinstance(param.type, PlotPath)}
+    assert set(found) == {("run", "--gantt"), ("sweep", "--plot"), ("roofline", "--plot")}
+    for (name, option), text in found.items():
+        assert all(fmt in text for fmt in PLOT_FORMATS), f"pramsim {name} {option}: {text!r}"
+
+
 @pytest.mark.parametrize("command, option", cli_options(), ids=[f"{c or 'pramsim'} {o}" for c, o in cli_options()])
 def test_every_option_is_in_its_command_section_of_cli_md(command, option):
     section = doc_section((ROOT / "docs" / "cli.md").read_text(), command)

@@ -144,13 +144,25 @@ def test_report_shows_sectors_and_efficiency():
     assert out.exit_code == 0, out.output
     memory = json.loads(out.output)["memory"]
     assert memory["hbm_sectors"] == 3 * 1024 // 32 * 4 and memory["hbm_sector_efficiency"] == 1.0
-    out = CliRunner().invoke(main, ["run", "scan_blelloch", "n=1024"])
+    out = CliRunner().invoke(main, ["run", "scan_blelloch", "n=1024", "-m", "h100"])
     line = next(x for x in out.output.splitlines() if x.startswith("global"))
     assert "sectors of 32 B" in line and "of their bytes used" in line
     # matmul_naive's A[row, k]: a warp's lanes share one word (a broadcast), one sector for 128 bytes
-    out = CliRunner().invoke(main, ["run", "matmul_naive", "n=64"])
+    out = CliRunner().invoke(main, ["run", "matmul_naive", "n=64", "-m", "h100"])
     line = next(x for x in out.output.splitlines() if x.startswith("global"))
     assert "bytes counted per byte moved: lanes share words" in line
+
+
+def test_pram_report_shows_no_sectors_nor_wavefronts_but_its_json_does():
+    """Sectors and bank conflicts are the GPU model's: a PRAM's memory is flat, and its text report
+    leaves them out; --json keeps them for tools, on every machine."""
+    out = CliRunner().invoke(main, ["run", "block_sum", "n=2048"])
+    assert out.exit_code == 0, out.output
+    assert not [x for x in out.output.splitlines() if x.startswith(("global", "shared"))], out.output
+    gpu = CliRunner().invoke(main, ["run", "block_sum", "n=2048", "-m", "h100"]).output.splitlines()
+    assert [x[:6] for x in gpu if x.startswith(("global", "shared"))] == ["shared", "global"]
+    memory = json.loads(CliRunner().invoke(main, ["run", "block_sum", "n=2048", "--json"]).output)["memory"]
+    assert memory["hbm_sectors"] > 0 and memory["sram_wavefronts"] > 0
 
 
 GID_PROGRAM = """import numpy as np

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import transcripts
+
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "docs" / "course"
 LESSONS = sorted(COURSE.glob("[0-9][0-9]-*.md"))
@@ -115,6 +117,19 @@ def test_console_command(results, lesson, cmd, code, keys):
     assert r.returncode == code, f"{lesson}: `{cmd}` exited {r.returncode}, expected {code}\n{output[-2000:]}"
     for key in keys:
         assert key in output, f"{lesson}: `{cmd}` output lacks {key!r}\n{output[-2000:]}"
+
+
+TRANSCRIPTS = [t for lesson in LESSONS if runnable(lesson.read_text())
+               for t in transcripts.transcripts(lesson) if transcripts.checked(t)]
+
+
+@pytest.mark.parametrize("t", TRANSCRIPTS, ids=lambda t: t.id)
+def test_console_transcript(results, t):
+    """The lesson shows what the command prints (normalised: tests/transcripts.py). `pramsim gpu`'s
+    output is not compared (GPU or simulator times); the commands ran once, in `results`."""
+    r = results[t.command]
+    mismatch = transcripts.mismatch(t, r.stdout, r.stderr)
+    assert mismatch is None, mismatch
 
 
 SOLUTIONS = sorted((COURSE / "solutions").glob("*.py"))

@@ -16,6 +16,10 @@ and the launch size alone. So:
   takes one value, and the same number of lanes, form a class; blocks where such a use takes
   several values (the one that straddles `i < n`), or that the analysis cannot follow, each run.
 
+--max-memory holds for what the run allocates per block (the arrays are stand-ins): a launch whose
+per-block figures, with those that earlier launches keep, would pass it is refused before it
+allocates (a MachineError; LAUNCH_BYTES_PER_BLOCK and the rest are estimates from measurements).
+
 Limits: a kernel that is not data-oblivious is refused (ProgramError at the line that makes it
 so). Data-dependent errors (integer division by a loaded zero, int(NaN)) are not detected, and
 global out-of-bounds indices only in the blocks that run. A kernel the compiled engine cannot
@@ -28,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from ..cost import CostTrace
-from ..errors import Loc, ProgramError, ResourceError
+from ..errors import Loc, MachineError, ProgramError, ResourceError
+from ..limits import gib as _gib
 from ..lang import ir, oblivious
 from ..runtime import DeviceArray
 from . import blockclass
@@ -39,6 +44,15 @@ STANDIN_VALUE = 1  # what every element of a stand-in reads: 1, so that dividing
 # specialization `--engine compiled` uses (C layout), compiled once for both; larger ones need
 # one more compile (any layout), once, cached on disk.
 REAL_BYTES = 1 << 20
+# Memory a launch takes per block whatever its arrays' sizes (tracemalloc, matmul_tiled, vector_mul and
+# tree_sum at 65,536 and 262,144 blocks: 112 to 263 bytes in all, the most with 16-thread blocks): while
+# it runs, the block classes' keys, the engine's per-block figures, then the GPU model's table of them
+# (LAUNCH_BYTES_PER_BLOCK, plus USE_BYTES_PER_BLOCK per block-variant use, a key column each); kept
+# until the run ends, the trace's per-block figures (KEPT_BYTES_PER_BLOCK: 7 int64). The sum is the
+# most measured, so a launch is refused rather than let past the limit.
+LAUNCH_BYTES_PER_BLOCK = 200
+USE_BYTES_PER_BLOCK = 16
+KEPT_BYTES_PER_BLOCK = 64
 
 
 def standin(shape: int | tuple[int, ...], dtype: Any, value: Any = STANDIN_VALUE) -> np.ndarray:
@@ -114,10 +128,12 @@ class CountsBackend:
 
     name = "counts"
 
-    def __init__(self) -> None:
+    def __init__(self, max_memory: int | None = None) -> None:
         self.trace = CostTrace()
         self.notes: list[str] = []
         self._vector: Any = None
+        self.max_memory = max_memory  # bytes (--max-memory) the launches' per-block figures may take; None: any
+        self.kept = 0  # bytes of per-block figures the earlier launches left in the trace
 
     def array(self, host: np.ndarray, name: str) -> DeviceArray:
         # plain ndarrays on the device side: StandIn's arithmetic is for inputs() only
@@ -135,6 +151,29 @@ class CountsBackend:
 
     def launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
         refuse_unless_oblivious(kernel)
+        nblocks = -(-nprocs // block)
+        need = self.kept + nblocks * (LAUNCH_BYTES_PER_BLOCK + KEPT_BYTES_PER_BLOCK + USE_BYTES_PER_BLOCK *
+                                      len(oblivious.block_variant(kernel, oblivious.shared_arrays(kernel))))
+        if self.max_memory is not None and need > self.max_memory:
+            raise self._refusal(f"would take about {_gib(need)}, over the limit of {_gib(self.max_memory)} "
+                                "(--max-memory)", kernel, nblocks, loc,
+                                "use smaller parameters, or raise the limit with --max-memory GIB")
+        try:
+            self._launch(kernel, nprocs, block, args, loc)
+        except MemoryError:  # this machine had less memory free than --max-memory allows
+            limit = f"the limit of {_gib(self.max_memory)}" if self.max_memory is not None else "no limit"
+            raise self._refusal(f"could not be allocated: the machine ran out of memory under {limit} (--max-memory)",
+                                kernel, nblocks, loc, "use smaller parameters, or lower --max-memory GIB to what "
+                                "this machine has free, so that such a launch is refused before it allocates") from None
+        self.kept += nblocks * KEPT_BYTES_PER_BLOCK
+
+    def _refusal(self, what: str, kernel: ir.Kernel, nblocks: int, loc: Loc, hint: str) -> MachineError:
+        """The error of a launch whose per-block figures do not fit in memory."""
+        kept = f" (with the {_gib(self.kept)} that earlier launches keep)" if self.kept else ""
+        return MachineError(f"launch of {kernel.name} with {nblocks:,} blocks: the figures --counts-only keeps per "
+                            f"block{kept} {what}", loc=loc, hint=hint)
+
+    def _launch(self, kernel: ir.Kernel, nprocs: int, block: int, args: tuple[Any, ...], loc: Loc) -> None:
         arrays, scalars = bind_args(kernel, args, loc)
         from . import compiled  # noqa: PLC0415 - numba is imported only when counting
         try:
@@ -152,7 +191,7 @@ class CountsBackend:
         """The vector engine, writing into this run's trace (for kernels numba cannot run)."""
         if self._vector is None:
             from .vector import Executor  # noqa: PLC0415
-            self._vector = Executor()
+            self._vector = Executor() if self.max_memory is None else Executor(memory_limit=self.max_memory)
             self._vector.trace = self.trace
             self._vector.value_checks = False  # stand-in values: an int(NaN) here says nothing of the program
         return self._vector
