@@ -348,7 +348,7 @@ def _counting(run_once: Callable[[Program, dict[str, int]], CostTrace],
     (PROBE_TIME_LIMIT_S or the run's, if smaller; compiling not counted) so that a run that hangs
     is stopped soon. Not timed:
     the estimate needs only its counts."""
-    probe_limits = dataclasses.replace(lim, max_time=min(limits.PROBE_TIME_LIMIT_S, lim.max_time or math.inf))
+    probe_limits = dataclasses.replace(lim, max_time=limits.PROBE_TIME_LIMIT_S)  # not the run's: load must not fail it
 
     def count(prog: Program, small: dict[str, int]) -> Counts:
         at = " ".join(f"{k}={v}" for k, v in small.items())
