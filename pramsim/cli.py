@@ -1,74 +1,25 @@
 """The `pramsim` command line (click). Each command is a thin layer over pramsim.runner."""
 from __future__ import annotations
 
-import functools
 import json
 import math
-import os
 import sys
-import traceback
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
 from .lang import ir, oblivious
-from . import faults, limits, progress, report
+from . import limits, progress, report
 from .dsl import DEFAULT_RANGE, format_range
 from .errors import ParameterError, PramsimError
+from .faults import friendly_errors
 from .machine import load_machine
 from .programs import load_program, shipped_programs
 from .engines.vector import ENGINES, MODELS
 from .runner import DEFAULT_PS, check_program, parse_params, run_program, sweep_points
 from .runner import MAX_INT
 from .completion import complete_program as _complete_program
-
-
-def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """PramsimError -> its message and exit code; anything else as pramsim.faults decides: a
-    file or stream that could not be written (exit 1, with its path), or a bug in pramsim (exit 3)."""
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = click.get_current_context().find_root().params.get("debug", False)
-        try:
-            result = fn(*args, **kwargs)
-            sys.stdout.flush()  # a full disk behind stdout shows here, not at exit
-            return result
-        except PramsimError as exc:
-            _fail(exc, debug)
-        except BrokenPipeError:  # `pramsim list | head`: the reader left; nothing to report
-            _quiet_stdout()
-            sys.stderr.close()
-            sys.exit(0)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except (click.ClickException, click.exceptions.Exit, SystemExit):
-            raise
-        except OSError as exc:  # pramsim's own output: a full disk, a file it may not write
-            if exc.filename is None:
-                _quiet_stdout()
-            _fail(faults.environment(exc, "standard output"), debug)
-        except Exception as exc:
-            _fail(faults.pramsims(exc), debug)
-    return wrapper
-
-
-def _fail(exc: PramsimError, debug: bool) -> None:
-    if debug:
-        traceback.print_exc()
-    click.echo(str(exc), err=True)
-    sys.exit(exc.exit_code)
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
-    written raises nothing more."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,7 +33,7 @@ def main(debug: bool) -> None:
 @main.command("list")
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list: name, params (default and range), bounds, description, file.")
-@_friendly_errors
+@friendly_errors
 def list_cmd(as_json: bool) -> None:
     """List the shipped programs with their parameters (ranges other than 1.. in brackets) and bounds."""
     progs = [load_program(name) for name in shipped_programs()]
@@ -118,7 +69,7 @@ def _program_json(prog: Any) -> dict[str, Any]:
 @main.command()
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list: name, path, origin, summary and every figure (or the error of a damaged profile).")
-@_friendly_errors
+@friendly_errors
 def machines(as_json: bool) -> None:
     """List the shipped machine profiles, then the user's (the folder `pramsim calibrate` writes to).
 
@@ -197,23 +148,11 @@ def _say_estimate(estimate: Any, verbose: bool) -> None:
 
 def _check_outputs(*targets: tuple[str, Path | None], programs: tuple[str, ...] = (),
                    inputs: tuple[tuple[str, Path | None], ...] = ()) -> None:
-    """Refuse, before anything runs, output paths that cannot be written (pramsim.outfile), and
-    any that is a program file or input the command reads, or another of its outputs: writing it
-    would replace that file. Paths are compared resolved (symlinks too, and hard links)."""
-    from .outfile import check_target, same_file
-    given = [(option, path) for option, path in targets if path is not None]
-    read = [(f"the file of program {name}", _program_file(name)) for name in programs] + list(inputs)
-    for k, (option, path) in enumerate(given):
-        check_target(path, option)
-        for what, other in read:
-            if other is not None and same_file(path, other):
-                named = "" if str(other) == str(path) else f" ({other})"
-                raise ParameterError(f"{option} {path} is {what}{named}: writing it would replace that file",
-                                     hint=f"give {option} another path")
-        for earlier, other in given[:k]:
-            if same_file(path, other):
-                raise ParameterError(f"{option} {path} and {earlier} {other} are the same file: one output would "
-                                     "replace the other", hint="give each output a path of its own")
+    """Refuse, before anything runs, output paths that cannot be written, or that would replace a
+    program file or input the command reads, or another of its outputs (pramsim.outfile)."""
+    from .outfile import check_targets
+    check_targets([t for t in targets if t[1] is not None],
+                  [(f"the file of program {name}", _program_file(name)) for name in programs] + list(inputs))
 
 
 def _profile_file(machine: str) -> Path | None:
@@ -281,7 +220,7 @@ _counts_only_option = click.option("--counts-only", is_flag=True, help="Exact co
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the simulated schedule as a Chrome/Perfetto trace (JSON).")
 @_counts_only_option
-@_friendly_errors
+@friendly_errors
 def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed: int, model: str,
         check_races: bool, max_memory: float, max_launches: int, max_steps: int, max_time: float, verbose: bool,
         engine: str, as_json: bool, gantt_path: Path | None, trace_path: Path | None, counts_only: bool) -> None:
@@ -335,7 +274,7 @@ def run(program: str, params: tuple[str, ...], p: int | None, machine: str, seed
 @click.option("--json-out", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the JSON report (or, on an error, pass: false and the error) to this file, atomically.")
 @_counts_only_option
-@_friendly_errors
+@friendly_errors
 def check(program: str, ps: tuple[int, ...], as_json: bool, seed: int, model: str, check_races: bool,
           work: str | None, depth: str | None, max_time: float, max_memory: float, max_launches: int, max_steps: int,
           verbose: bool, json_out: Path | None, counts_only: bool) -> None:
@@ -422,7 +361,7 @@ def _check_theta_option(option: str, form: str, prog: Any) -> None:
 @click.option("--engine", type=click.Choice(ENGINES), default="vector", show_default=True,
               help="How each point runs: vector (the executor) or compiled (numba; same counts, race-free programs).")
 @_counts_only_option
-@_friendly_errors
+@friendly_errors
 def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | None, resume: bool, overwrite: bool,
           as_json: bool, plot: Path | None, plot_kind: str, jobs: int | None, seed: int, scheduler: str | None,
           engine: str, counts_only: bool) -> None:
@@ -438,7 +377,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
     prog = load_program(program)
     names, points = grid(prog, axes)
     if plot:  # a plot that cannot be drawn is found now, not after the sweep
-        _plot_sizes(names, points, plot_kind)
+        plots.sizes_to_plot(names, points, plot_kind)
     try:
         with progress.bar(f"sweep {prog.name}: points", len(points)) as update:
             rows = run_sweep(prog, axes, machine, seed, jobs, csv_path, update, scheduler, COUNTS_ONLY_ENGINE if counts_only else engine,
@@ -460,7 +399,7 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         varied = [n for n in names if len({r[n] for r in rows}) > 1]
         try:
             if plot_kind == "memory":
-                plots.plot_memory(rows, prog, _plot_sizes(names, points, plot_kind)[0], plot)
+                plots.plot_memory(rows, prog, plots.sizes_to_plot(names, points, plot_kind)[0], plot)
             else:
                 plots.plot_sweep(rows, prog, varied, plot)
         except ValueError as exc:
@@ -468,19 +407,6 @@ def sweep(program: str, axes: tuple[str, ...], machine: str, csv_path: Path | No
         click.echo(f"plot written to {plot}", err=True)
     if not all(r["correct"] is not False and r["brent_holds"] for r in rows):
         sys.exit(1)
-
-
-def _plot_sizes(names: list[str], points: list[dict[str, Any]], plot_kind: str) -> list[str]:
-    """The swept sizes (axes other than p that take several values); a usage error when the sweep's
-    --plot of `plot_kind` would have nothing to draw."""
-    varied = [n for n in names if len({str(point[n]) for point in points}) > 1]
-    sizes = [n for n in varied if n != "p"]
-    if plot_kind == "memory" and not sizes:
-        raise ParameterError("--plot-kind memory draws traffic and footprint against a size: this sweep varies none",
-                             hint="give a size range, e.g. n=64..1024, or leave out --plot-kind")
-    if not varied:
-        raise ParameterError("--plot: nothing varies in this sweep", hint="give a range such as n=64..4096 or p=1,2,4")
-    return sizes
 
 
 @main.command()
@@ -497,7 +423,7 @@ def _plot_sizes(names: list[str], points: list[dict[str, Any]], plot_kind: str) 
 @click.option("--max-time", type=_Limit(0), default=60.0, show_default=True,
               help="With --predict-only: skip (and list) a row whose simulation would take longer than this "
                    "many seconds (0: no limit).")
-@_friendly_errors
+@friendly_errors
 def validate(profile: str, out_dir: Path | None, small: bool, repeat: int, predict_only: bool, max_time: float) -> None:
     """Predicted vs measured time for the program suite: a markdown and a JSON table."""
     if predict_only:
@@ -526,7 +452,7 @@ def _predict_only(profile: str, out: Path, small: bool, max_time: float) -> None
 @click.argument("programs", nargs=-1, required=True, shell_complete=_complete_program)
 @click.option("--machine", "-m", default="h100", show_default=True, help="A GPU profile.")
 @click.option("--plot", type=PlotPath(), required=True, help=f"Output {PLOT_FORMATS_HELP}.")
-@_friendly_errors
+@friendly_errors
 def roofline(programs: tuple[str, ...], machine: str, plot: Path) -> None:
     """Place PROGRAMS (names or files) on the machine's roofline by their predicted device time.
 
@@ -581,7 +507,7 @@ def _param_name(assignment: str) -> str:
 
 @main.command("show-ir")
 @click.argument("program", shell_complete=_complete_program)
-@_friendly_errors
+@friendly_errors
 def show_ir(program: str) -> None:
     """Print the IR of every kernel PROGRAM's file defines (or imports from a helper module beside it)."""
     from .programs import kernels_of
@@ -592,7 +518,7 @@ def show_ir(program: str) -> None:
 @main.command("show-cuda")
 @click.argument("program", shell_complete=_complete_program)
 @click.argument("params", nargs=-1)
-@_friendly_errors
+@friendly_errors
 def show_cuda(program: str, params: tuple[str, ...]) -> None:
     """Print the numba.cuda source generated for PROGRAM's kernels at these PARAMS."""
     from . import gpu_runner as gpu
@@ -607,7 +533,7 @@ def show_cuda(program: str, params: tuple[str, ...]) -> None:
 @click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
 @click.option("--machine", "-m", default="h100", show_default=True, help="The GPU profile whose prediction is shown beside.")
-@_friendly_errors
+@friendly_errors
 def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_json: bool, machine: str) -> None:
     """Lower PROGRAM to numba.cuda, run it on the GPU (or numba's CUDA simulator when there is
     none: small sizes only), check it against NumPy and time it beside a GPU profile's prediction."""
@@ -645,7 +571,7 @@ def gpu_cmd(program: str, params: tuple[str, ...], repeat: int, seed: int, as_js
               help="The profile to write [default: NAME.toml in the user profile folder, where --machine NAME finds it].")
 @click.option("--name", default=None, callback=lambda ctx, param, v: _profile_name(v),
               help="The profile's name [default: from the device name, e.g. nvidia-h200].")
-@_friendly_errors
+@friendly_errors
 def calibrate(from_json: Path | None, out: Path | None, name: str | None) -> None:
     """Measure this machine's GPU (or read a saved measurement) and write a GPU machine profile
     (use it with --machine NAME or --machine FILE.toml); the measurement is saved beside it as FILE.json."""

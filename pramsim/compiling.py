@@ -28,7 +28,7 @@ ANNOUNCE_AFTER_S = 2.0
 _lock = threading.Lock()
 _installed = False
 _total_s = 0.0                  # finished outermost compiles, all threads
-_local = threading.local()      # per thread: depth of nested compile events, start time
+_local = threading.local()      # per thread: depth of nested compile events, the outermost one's announcer
 
 
 def in_compile() -> bool:
@@ -45,8 +45,8 @@ def in_compile() -> bool:
 def compile_seconds() -> float:
     """Seconds this process has spent in finished numba compiles (cache loads included), plus the
     time so far of one in progress in the calling thread."""
-    running = getattr(_local, "start", None)
-    return _total_s + (time.perf_counter() - running if running is not None and _local.depth else 0.0)
+    running = getattr(_local, "announcer", None)
+    return _total_s + (time.perf_counter() - running.start if running is not None else 0.0)
 
 
 def install() -> None:
@@ -108,7 +108,6 @@ def _make_listener() -> Any:
             depth = getattr(_local, "depth", 0)
             _local.depth = depth + 1
             if depth == 0:
-                _local.start = time.perf_counter()
                 _local.announcer = _Announcer(_name(ev.data))
 
         def on_end(self, ev: Any) -> None:
@@ -116,7 +115,7 @@ def _make_listener() -> Any:
             _local.depth = max(getattr(_local, "depth", 1) - 1, 0)
             if _local.depth == 0 and getattr(_local, "announcer", None) is not None:
                 took = _local.announcer.done()
-                _local.announcer, _local.start = None, None
+                _local.announcer = None
                 with _lock:
                     _total_s += took
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import Loc
-from .lang import ops
 
 DEPTH_CLASSES = ("flop", "hbm", "sram")
 
@@ -181,20 +180,3 @@ class CostTrace:
         self.hbm_allocated_bytes += nbytes
         self.peak_hbm_bytes = max(self.peak_hbm_bytes, self.hbm_allocated_bytes)
 
-
-LEVELS = ("hbm", "sram", "local")  # memory levels: load.LEVEL, store.LEVEL, atomic.LEVEL, bytes.LEVEL
-
-
-def counter_error(name: str) -> str:
-    """Why CostTrace.counter does not know `name` ("" if it does). An unknown name reads 0, so a
-    bound on it (@program counts=/at_most=) would hold whatever the program does."""
-    operators = {o.key for o in ops.OPS.values() if o.charged}
-    suffixes = {"work": (), "launches": (), "depth": DEPTH_CLASSES, "flop": operators, "int": operators,
-                "load": LEVELS, "store": LEVELS, "atomic": LEVELS, "shfl": set(ops.WARP),
-                "bytes": {f"{level}{d}" for level in LEVELS for d in ("", ".read", ".write")}}
-    head, dot, rest = str(name).partition(".")
-    if head in suffixes and (rest in suffixes[head] if dot else head != "bytes"):  # bytes needs its level
-        return ""
-    return (f"{name!r} is not a counter; the counters are work, depth, launches, "
-            f"depth.CLASS ({', '.join(DEPTH_CLASSES)}), flop and int (flop.OP, int.OP for one operator, e.g. flop.+ or flop.exp), load, store and atomic "
-            f"(.LEVEL: {', '.join(LEVELS)}), bytes.LEVEL[.read|.write], shfl (shfl.{', shfl.'.join(sorted(ops.WARP))})")

@@ -19,8 +19,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .lang import frontend
-from .cost import counter_error
+from .cost import DEPTH_CLASSES
+from .lang import frontend, ops
 from .errors import Loc, PramsimError, ProgramError, RequirementError, caller_loc
 
 DEFAULT_BLOCK = 256  # processors per block when a launch gives only the processor count
@@ -300,8 +300,7 @@ def _check_bounds(host: Callable[..., Any], params: dict[str, int], work: Any, d
     program is loaded (by `run` too, not only by `check`, which evaluates them); an error points
     at the @program line."""
     from . import bounds
-    code = getattr(host, "__code__", None)
-    loc = Loc(code.co_filename, code.co_firstlineno) if code else None
+    loc = defined_at(host)
     names = dict(params) if isinstance(params, dict) else {}
     declared = [(f"work={work!r}", work, True), (f"depth={depth!r}", depth, True)]
     for label, table in (("counts", counts), ("at_most", at_most)):
@@ -331,3 +330,27 @@ def _positive_int(v: Any, what: str, name: str, loc: Loc) -> int:
     if v < 1:
         raise PramsimError(f"{name}[...]: the {what} must be at least 1, got {v}", loc=loc)
     return int(v)
+
+
+def defined_at(fn: Callable[..., Any]) -> Loc | None:
+    """The line that defines a program's function: where an error about it, or about what it gave, points."""
+    code = getattr(fn, "__code__", None)
+    return Loc(code.co_filename, code.co_firstlineno) if code else None
+
+
+LEVELS = ("hbm", "sram", "local")  # memory levels: load.LEVEL, store.LEVEL, atomic.LEVEL, bytes.LEVEL
+
+
+def counter_error(name: str) -> str:
+    """Why CostTrace.counter does not know `name` ("" if it does). An unknown name reads 0, so a
+    bound on it (@program counts=/at_most=) would hold whatever the program does."""
+    operators = {o.key for o in ops.OPS.values() if o.charged}
+    suffixes = {"work": (), "launches": (), "depth": DEPTH_CLASSES, "flop": operators, "int": operators,
+                "load": LEVELS, "store": LEVELS, "atomic": LEVELS, "shfl": set(ops.WARP),
+                "bytes": {f"{level}{d}" for level in LEVELS for d in ("", ".read", ".write")}}
+    head, dot, rest = str(name).partition(".")
+    if head in suffixes and (rest in suffixes[head] if dot else head != "bytes"):  # bytes needs its level
+        return ""
+    return (f"{name!r} is not a counter; the counters are work, depth, launches, "
+            f"depth.CLASS ({', '.join(DEPTH_CLASSES)}), flop and int (flop.OP, int.OP for one operator, e.g. flop.+ or flop.exp), load, store and atomic "
+            f"(.LEVEL: {', '.join(LEVELS)}), bytes.LEVEL[.read|.write], shfl (shfl.{', shfl.'.join(sorted(ops.WARP))})")

@@ -14,16 +14,23 @@ pramsim itself is one of three things, decided by where in the traceback it was 
   (a numba TypingError in an engine, a KeyError in numba's registries). An InternalError, exit 3,
   that says it is a bug and what to report; never located at the user's line.
 
+`friendly_errors` reports them at the command line (every `pramsim` command is wrapped in it).
+
 "The user's files" are files that exist and are neither pramsim's nor an installed library's nor
 the standard library's (site-packages, the interpreter's prefix) nor frozen import machinery.
 """
 from __future__ import annotations
 
 import errno
+import functools
+import os
 import sys
 import sysconfig
 import traceback
 from pathlib import Path
+from typing import Any, Callable
+
+import click
 
 from .errors import Loc, PramsimError, ProgramError
 
@@ -150,3 +157,54 @@ def _users(exc: BaseException, frame: traceback.FrameSummary, loading: Path | No
         return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc,
                             hint="the program's arrays need more memory than this machine has: use smaller parameters")
     return ProgramError(f"{type(exc).__name__}: {exc}", loc=loc, hint="this error was raised by the program's own Python code")
+
+
+# ---- at the command line ----------------------------------------------------------------------------
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A click command's errors as the user sees them: a PramsimError as its message and exit code,
+    anything else as attributed here (a file or stream that could not be written: exit 1 with its
+    path; a bug in pramsim: exit 3), with no traceback unless --debug."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            result = fn(*args, **kwargs)
+            sys.stdout.flush()  # a full disk behind stdout shows here, not at exit
+            return result
+        except PramsimError as exc:
+            _fail(exc, debug)
+        except BrokenPipeError:  # `pramsim list | head`: the reader left; nothing to report
+            _quiet_stdout()
+            sys.stderr.close()
+            sys.exit(0)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
+            raise
+        except OSError as exc:  # pramsim's own output: a full disk, a file it may not write
+            if exc.filename is None:
+                _quiet_stdout()
+            _fail(environment(exc, "standard output"), debug)
+        except Exception as exc:
+            _fail(pramsims(exc), debug)
+    return wrapper
+
+
+def _fail(exc: PramsimError, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    click.echo(str(exc), err=True)
+    sys.exit(exc.exit_code)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of what could not be
+    written raises nothing more."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

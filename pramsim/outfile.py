@@ -66,6 +66,23 @@ def check_target(path: Path, option: str) -> None:
         refuse(f"the folder {folder} is not writable", "write the file to a folder you can write to")
 
 
+def check_targets(outputs: list[tuple[str, Path]], read: list[tuple[str, Path | None]]) -> None:
+    """check_target for each (option, path) of `outputs`, and a ParameterError for one that is a
+    file of `read` (what, path: the command's program and inputs) or an earlier output: writing it
+    would replace that file. Paths are compared resolved (symlinks too, and hard links)."""
+    for k, (option, path) in enumerate(outputs):
+        check_target(path, option)
+        for what, other in read:
+            if other is not None and same_file(path, other):
+                named = "" if str(other) == str(path) else f" ({other})"
+                raise ParameterError(f"{option} {path} is {what}{named}: writing it would replace that file",
+                                     hint=f"give {option} another path")
+        for earlier, other in outputs[:k]:
+            if same_file(path, other):
+                raise ParameterError(f"{option} {path} and {earlier} {other} are the same file: one output would "
+                                     "replace the other", hint="give each output a path of its own")
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether writing `a` would replace the file `b`: one path once symlinks are resolved, or two
     names of one existing file (a hard link). A device or FIFO is written in place, never replaced,

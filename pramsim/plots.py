@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import bounds, outfile
+from .errors import ParameterError
 from .dsl import Program
 
 
@@ -319,3 +320,16 @@ def _slope_angle(ax: Any, fig: Any) -> float:
     dx = bbox.width / math.log10(x1 / x0)
     dy = bbox.height / math.log10(y1 / y0)
     return math.degrees(math.atan2(dy, dx))
+
+
+def sizes_to_plot(names: list[str], points: list[dict[str, Any]], plot_kind: str) -> list[str]:
+    """The swept sizes (axes other than p that take several values); a usage error when the sweep's
+    --plot of `plot_kind` would have nothing to draw."""
+    varied = [n for n in names if len({str(point[n]) for point in points}) > 1]
+    sizes = [n for n in varied if n != "p"]
+    if plot_kind == "memory" and not sizes:
+        raise ParameterError("--plot-kind memory draws traffic and footprint against a size: this sweep varies none",
+                             hint="give a size range, e.g. n=64..1024, or leave out --plot-kind")
+    if not varied:
+        raise ParameterError("--plot: nothing varies in this sweep", hint="give a range such as n=64..4096 or p=1,2,4")
+    return sizes

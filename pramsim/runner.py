@@ -14,8 +14,8 @@ import numpy as np
 
 from . import bounds, compiling, faults, limits, progress
 from .cost import CostTrace
-from .dsl import Program, format_range
-from .errors import BrentViolation, Loc, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
+from .dsl import Program, defined_at, format_range
+from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
 from .estimate import COSTS, Counts, Estimate, estimate_time, format_seconds
 from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
@@ -152,9 +152,9 @@ def make_inputs(program: Program, params: dict[str, int], seed: int, counts_only
     if not isinstance(inputs, dict):
         raise ProgramError(f"{program.name}: inputs(...) must return a dict of arrays, got {type(inputs).__name__}")
     for name, value in inputs.items():
-        if not _is_real(value):
+        if not _numeric(value):
             raise ProgramError(f"inputs(...) of {program.name} gave {name!r} as {_describe(value)}; kernels compute on "
-                               f"real and integer arrays", loc=_defined_at(program.inputs),
+                               f"real and integer arrays", loc=defined_at(program.inputs),
                                hint="give a float or integer array (e.g. .astype(np.float32)); for complex numbers, "
                                     "pass the real and imaginary parts as two arrays")
     return inputs
@@ -175,15 +175,15 @@ def reference_output(program: Program, params: dict[str, int], inputs: dict[str,
     """The reference's result: a real or integer array (or number), else a ProgramError at its `def`."""
     copies = {k: np.array(v, copy=True) for k, v in inputs.items()}
     expected = call_user(program.reference, **copies, **params)
-    if not _is_real(expected):
+    if not _numeric(expected):
         raise ProgramError(f"the reference of {program.name} returned {_describe(expected)}, not the expected result",
-                           loc=_defined_at(program.reference),
+                           loc=defined_at(program.reference),
                            hint="return a float or integer NumPy array or number (a function that ends without "
                                 "`return` returns None); compare complex results as their real and imaginary parts")
     return np.asarray(expected)
 
 
-def _is_real(value: Any) -> bool:
+def _numeric(value: Any) -> bool:
     """Whether `value` is a real or integer (or bool) array or number, as compare() reads them."""
     try:
         return value is not None and np.asarray(value).dtype.kind in "biuf"
@@ -198,12 +198,6 @@ def _describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"a {value.dtype} array"
     return f"a {type(value).__name__} ({_short(repr(value))})"
-
-
-def _defined_at(fn: Callable[..., Any]) -> Loc | None:
-    """The line that defines a program's function: where an error about what it gave points."""
-    code = getattr(fn, "__code__", None)
-    return Loc(code.co_filename, code.co_firstlineno) if code else None
 
 
 def compare(output: np.ndarray, expected: np.ndarray, rtol: float) -> Comparison:
@@ -245,7 +239,7 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     lim = limits.Limits(max_time or None, max_launches, max_steps, memory_limit)
     estimate, instead = None, ""
     if max_time and not counts_only:  # before the deadline starts: the counting runs have limits of their own
-        estimate = estimate_run(program, params, machine, seed, model, check_races, engine, lim)
+        estimate = time_estimate(program, [params], machine, seed, model, engine, lim)
         instead = _counts_only_instead(program, estimate, max_time, model, check_races) if counts_only_if_too_long else ""
         if not instead:
             refuse_if_too_long(estimate, max_time, "run")
@@ -261,21 +255,20 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     return result
 
 
-def estimate_run(program: Program, params: dict[str, int], machine: MachineSpec, seed: int, model: str,
-                 check_races: bool, engine: str, lim: limits.Limits) -> Estimate:
-    """The time estimate of run_program (pramsim.estimate): counting runs on the vector engine,
-    seconds by `engine`'s costs."""
-    def run_once(prog: Program, small: dict[str, int]) -> CostTrace:
-        return _run(prog, small, machine, seed, model, check_races, "vector").trace
-    return estimate_time(program, [params], _counting(run_once, lim), COSTS[engine])
+def time_estimate(program: Program, targets: list[dict[str, int]], machine: MachineSpec, seed: int, model: str,
+             way: str, lim: limits.Limits) -> Estimate:
+    """The time estimate (pramsim.estimate) of running `program` at each of `targets` the `way`
+    COSTS names (an engine for run_program, "check" for check_program's points): counting runs
+    on the vector engine, without race checks (they change no count), held to limits of their own
+    (PROBE_TIME_LIMIT_S, compiling not counted, so that load cannot fail them); not timed."""
+    counting = dataclasses.replace(lim, max_time=limits.PROBE_TIME_LIMIT_S)
 
-
-def estimate_check(program: Program, points: list[dict[str, int]], machine: MachineSpec, seed: int, model: str,
-                   lim: limits.Limits) -> Estimate:
-    """The time estimate of check_program: all of its points, at the costs of a check point."""
-    def run_once(prog: Program, small: dict[str, int]) -> CostTrace:
-        return _run(prog, small, machine, seed, model, False, "vector").trace
-    return estimate_time(program, points, _counting(run_once, lim), COSTS["check"])
+    def count(prog: Program, small: dict[str, int]) -> Counts:
+        with limits.enforce(counting, prog.file, f"the time estimate's counting run at {_at(small)}",
+                            exclude_compile=True):
+            trace = _run(prog, small, machine, seed, model, False, "vector").trace
+        return Counts(small, trace.work, trace.depth, len(trace.launches))
+    return estimate_time(program, targets, count, COSTS[way])
 
 
 def _counts_only_instead(program: Program, estimate: Estimate, max_time: float, model: str, check_races: bool) -> str:
@@ -342,32 +335,20 @@ def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bo
     return executor, backend
 
 
-def _counting(run_once: Callable[[Program, dict[str, int]], CostTrace],
-              lim: limits.Limits) -> Callable[[Program, dict[str, int]], Counts]:
-    """The time estimate's counting run: `run_once` in a scope of its own, with a small time limit
-    (PROBE_TIME_LIMIT_S or the run's, if smaller; compiling not counted) so that a run that hangs
-    is stopped soon. Not timed:
-    the estimate needs only its counts."""
-    probe_limits = dataclasses.replace(lim, max_time=limits.PROBE_TIME_LIMIT_S)  # not the run's: load must not fail it
-
-    def count(prog: Program, small: dict[str, int]) -> Counts:
-        at = " ".join(f"{k}={v}" for k, v in small.items())
-        with limits.enforce(probe_limits, prog.file, f"the time estimate's counting run at {at}", exclude_compile=True):
-            trace = run_once(prog, small)
-        return Counts(small, trace.work, trace.depth, len(trace.launches))
-    return count
-
-
 def _compile_first(program: Program, small: dict[str, int], lim: limits.Limits, machine: MachineSpec, seed: int,
                    model: str) -> float:
     """Run `program` at `small` on the compiled engine, held to the run's own limits, so that numba
     compiles (or loads from its cache) the kernels before the run's deadline starts; the seconds
     numba spent on it."""
     before = compiling.compile_seconds()
-    at = " ".join(f"{k}={v}" for k, v in small.items())
-    with limits.enforce(lim, program.file, f"the compiling run at {at}, before the run"):
+    with limits.enforce(lim, program.file, f"the compiling run at {_at(small)}, before the run"):
         _run(program, small, machine, seed, model, False, "compiled")
     return compiling.compile_seconds() - before
+
+
+def _at(params: dict[str, Any]) -> str:
+    """'n=1024 d=64': parameters as a command line gives them."""
+    return " ".join(f"{k}={v}" for k, v in params.items())
 
 
 def _note_no_estimate(scope: limits.Scope, estimate: Estimate | None) -> None:
@@ -378,9 +359,9 @@ def _note_no_estimate(scope: limits.Scope, estimate: Estimate | None) -> None:
 
 def refuse_if_too_long(estimate: Estimate, max_time: float, what: str) -> None:
     """ResourceError when even the low end of the estimate is over `max_time`."""
-    if estimate.refuses(max_time) and estimate.seconds is not None:
+    if estimate.refuses(max_time):
         raise ResourceError(
-            f"this {what} would take an estimated {format_seconds(estimate.seconds)} (at least "
+            f"this {what} would take an estimated {format_seconds(estimate.seconds or 0)} (at least "
             f"{format_seconds(estimate.low or 0)}), over the limit of {format_seconds(max_time)} ({estimate.reason})",
             hint=f"use smaller parameters, or allow it with --max-time {math.ceil((estimate.high or 0) + 1)} "
                  f"(--max-time 0 skips the estimate)")
@@ -501,7 +482,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
     per_point = dataclasses.replace(lim, max_time=None)  # each point: its own launch count, the check's deadline
     estimate = None
     if max_time and not counts_only:  # before the deadline starts: the counting runs have limits of their own
-        estimate = estimate_check(program, points_params, machine, seed, model, lim)
+        estimate = time_estimate(program, points_params, machine, seed, model, "check", lim)
         refuse_if_too_long(estimate, max_time, "check")
     with limits.enforce(lim, program.file) as scope:
         _note_no_estimate(scope, estimate)
@@ -509,8 +490,7 @@ def check_program(program: Program, machine: MachineSpec, ps: tuple[int, ...] = 
         if progress:
             progress(0, len(points_params))  # the points start now (after the estimate's probes)
         for k, params in enumerate(points_params):
-            at = " ".join(f"{name}={v}" for name, v in params.items())
-            with limits.enforce(per_point, program.file, f"the check's point {at}"):
+            with limits.enforce(per_point, program.file, f"the check's point {_at(params)}"):
                 points.append(check_point(program, params, machine, ps, seed, model, check_races, counts_only))
             if progress:
                 progress(k + 1, len(points_params))

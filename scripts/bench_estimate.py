@@ -7,7 +7,7 @@
     python scripts/bench_estimate.py --cases 0-9      # a few cases (indices, ranges)
 
 Each case runs in a fresh Python process, as a user's command does: the estimate exactly as
-`pramsim run`/`check` make it (runner.estimate_run/estimate_check; on the compiled engine the
+`pramsim run`/`check` make it (runner.time_estimate; on the compiled engine the
 compiling run before the run), then the run itself, timed (wall clock, imports and the estimate
 not included: the estimate is of the run that follows it). Prints one row per case, the ratio
 estimate / real, and the worst ratio either way; `--out F.json` keeps the rows.
@@ -88,7 +88,7 @@ def one(case: tuple[str, str, str, str, str]) -> dict:
     from pramsim import limits
     from pramsim.machine import load_machine
     from pramsim.programs import load_program
-    from pramsim.runner import (_compile_first, check_program, estimate_check, estimate_run, parse_params,
+    from pramsim.runner import (_compile_first, check_program, parse_params, time_estimate,
                                 run_program, sweep_points)
     command, name, params, engine, machine_name = case
     prog = load_program(name)
@@ -97,9 +97,9 @@ def one(case: tuple[str, str, str, str, str]) -> dict:
     lim = limits.Limits()
     t0 = time.perf_counter()
     if command == "check":
-        est = estimate_check(prog, sweep_points(prog), machine, 0, "crcw-arbitrary", lim)
+        est = time_estimate(prog, sweep_points(prog), machine, 0, "crcw-arbitrary", "check", lim)
     else:
-        est = estimate_run(prog, values, machine, 0, "crcw-arbitrary", False, engine, lim)
+        est = time_estimate(prog, [values], machine, 0, "crcw-arbitrary", engine, lim)
         if engine == "compiled" and est.probes:
             est.compile_s = _compile_first(prog, est.probes[-1].params, lim, machine, 0, "crcw-arbitrary")
     t1 = time.perf_counter()

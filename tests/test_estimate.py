@@ -18,7 +18,7 @@ from pramsim.errors import RequirementError, ResourceError
 from pramsim.estimate import COSTS, SPREAD, Counts, EngineCost, estimate_time
 from pramsim.machine import load_machine
 from pramsim.programs import load_program
-from pramsim.runner import estimate_check, estimate_run, refuse_if_too_long, sweep_points
+from pramsim.runner import refuse_if_too_long, sweep_points, time_estimate
 
 FIX = Path(__file__).parent / "fixtures"
 COST = EngineCost(step_s=1e-4, op_s=1e-8, launch_s=1e-3)
@@ -119,7 +119,7 @@ def test_real_estimates_are_counts_not_timings():
     # neither this machine's speed nor its load can move them.
     prog = load_program("bitonic_sort")
     machine = load_machine("pram")
-    runs = [estimate_run(prog, {"n": 2**16}, machine, 0, "crcw-arbitrary", False, "vector", limits.Limits())
+    runs = [time_estimate(prog, [{"n": 2**16}], machine, 0, "crcw-arbitrary", "vector", limits.Limits())
             for _ in range(2)]
     assert runs[0].seconds is not None and runs[0].seconds == runs[1].seconds
     assert [p.params for p in runs[0].probes] == [p.params for p in runs[1].probes]
@@ -129,7 +129,7 @@ def test_real_estimates_are_counts_not_timings():
 def test_checks_that_take_seconds_are_never_refused_at_the_default_limit(name):
     # issue 22: `check bitonic_sort` (7 s) was refused at an estimated 1,424 s on a busy machine
     prog = load_program(name)
-    est = estimate_check(prog, sweep_points(prog), load_machine("pram"), 0, "crcw-arbitrary", limits.Limits())
+    est = time_estimate(prog, sweep_points(prog), load_machine("pram"), 0, "crcw-arbitrary", "check", limits.Limits())
     assert est.high is not None and est.high < 60 and not est.refuses(600)
 
 

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from pramsim import outfile, sweep
 from pramsim.cli import main
-from pramsim.cost import CostTrace, counter_error
+from pramsim.cost import CostTrace
+from pramsim.dsl import counter_error
 from pramsim.engines import blockclass
 from pramsim.errors import MachineError, ProgramError
 from pramsim.machine import load_machine
