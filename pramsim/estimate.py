@@ -9,9 +9,11 @@
    the estimate is too. Each next size is the largest whose predicted time (below) fits in what
    is left of PROBE_BUDGET_S. A failure at the first size leaves no estimate; at a later size
    (over --max-memory, say) the estimate comes from the sizes counted before it.
-2. *Counts at the target.* W and D of the largest counting run scaled by the declared Θ forms;
-   launches by the depth form (each launch adds to D, so launches grow no faster than D does).
-3. *Seconds from counts.* T = step_s·D + op_s·W + launch_s·L with one set of constants per way of
+2. *Counts at the target.* W (and its memory accesses) and D of the largest counting run scaled
+   by the declared Θ forms; launches by the depth form (each launch adds to D, so launches grow no
+   faster than D does); blocks by W / D.
+3. *Seconds from counts.* T = step_s·D + op_s·W_arith + memory_s·W_mem + launch_s·L + block_s·B
+   (B: blocks the GPU model simulates, on GPU profiles) with one set of constants per way of
    running (COSTS: the vector engine, the compiled engine, a `check` point), fitted by
    `scripts/bench_estimate.py --fit` on this project's 2-core machines; docs/benchmarks.md gives
    the fit and the accuracy on cases it was not fitted to.
@@ -49,14 +51,19 @@ Form = Callable[[Params], float]
 
 @dataclass(frozen=True)
 class EngineCost:
-    """Seconds per step of depth, per operation and per launch of one way of running a program."""
+    """Seconds per step of depth, per operation (memory accesses apart: a gather costs NumPy more
+    than an addition), per launch and per block the GPU model simulates, of one way of running."""
 
     step_s: float
     op_s: float
     launch_s: float
+    memory_s: float = 0.0
+    block_s: float = 0.0
 
-    def seconds(self, work: float, depth: float, launches: float) -> float:
-        return self.step_s * depth + self.op_s * work + self.launch_s * launches
+    def seconds(self, work: float, depth: float, launches: float, memory: float = 0.0, blocks: float = 0.0) -> float:
+        """`memory`: the accesses among the `work` operations; `blocks`: those a GPU model simulates."""
+        return (self.step_s * depth + self.op_s * (work - memory) + self.memory_s * memory
+                + self.launch_s * launches + self.block_s * blocks)
 
 
 # Fitted by `python scripts/bench_estimate.py --fit` (docs/benchmarks.md, "Time estimate") to the
@@ -73,12 +80,19 @@ COSTS = {
 
 @dataclass(frozen=True)
 class Counts:
-    """What one counting run measured: exact, whatever the machine's speed or load."""
+    """What one counting run measured: exact, whatever the machine's speed or load. `memory`: the
+    loads, stores and atomics among the work; `blocks`: the blocks of its launches when the machine
+    is a GPU profile (the GPU model simulates each), else 0."""
 
     params: Params
     work: int
     depth: int
     launches: int
+    memory: int = 0
+    blocks: int = 0
+
+    def seconds(self, cost: EngineCost) -> float:
+        return cost.seconds(self.work, self.depth, self.launches, self.memory, self.blocks)
 
 
 @dataclass
@@ -92,6 +106,7 @@ class Estimate:
     low: float | None = None
     high: float | None = None
     compile_s: float = 0.0
+    at_target: tuple[float, ...] = ()  # (W, D, launches, memory accesses, blocks) summed over the targets
 
     def describe(self) -> str:
         compiled = (f"; compiling took {format_seconds(self.compile_s)} before it (once: later runs load "
@@ -137,14 +152,13 @@ def estimate_time(program: Program, targets: list[Params], count: CountFn, cost:
     if not probes:
         return Estimate(None, "the program refused every smaller size tried as a counting run")
     anchor = probes[-1]
-    total = 0.0
-    for t in targets:
-        work, depth, launches = _scaled(anchor, t, work_f, depth_f)
-        total += cost.seconds(work, depth, launches)
+    scaled = [_scaled(anchor, t, work_f, depth_f) for t in targets]
+    at_target = tuple(sum(column) for column in zip(*scaled))
+    total = sum(cost.seconds(*s) for s in scaled)
     forms = f"W = Θ({program.work})" + (f", D = Θ({program.depth})" if program.depth else "")
     reason = (f"from counts: {len(probes)} counting run{'s' * (len(probes) != 1)} up to {_at(anchor.params)}, "
               f"scaled by {forms}")
-    return Estimate(total, reason, probes, total / SPREAD, total * SPREAD)
+    return Estimate(total, reason, probes, total / SPREAD, total * SPREAD, at_target=at_target)
 
 
 class _ProbeFailed(Exception):
@@ -182,7 +196,7 @@ def _probe(program: Program, count: CountFn, cost: EngineCost, budget_s: float, 
             break
     if not probes:
         return []
-    spent = cost.seconds(probes[0].work, probes[0].depth, probes[0].launches)
+    spent = probes[0].seconds(cost)
     while len(probes) < MAX_PROBES:
         last = probes[-1]
         fits = [c for c in candidates if work_f(c) > work_f(last.params)
@@ -190,7 +204,7 @@ def _probe(program: Program, count: CountFn, cost: EngineCost, budget_s: float, 
         for c in reversed(fits):
             try:
                 probes.append(run(c))
-                spent += cost.seconds(probes[-1].work, probes[-1].depth, probes[-1].launches)
+                spent += probes[-1].seconds(cost)
                 break
             except RequirementError:
                 candidates.remove(c)
@@ -201,12 +215,15 @@ def _probe(program: Program, count: CountFn, cost: EngineCost, budget_s: float, 
     return probes
 
 
-def _scaled(anchor: Counts, target: Params, work_f: Form, depth_f: Form) -> tuple[float, float, float]:
-    """(W, D, launches) at `target` from the counts at `anchor`, by the declared forms."""
-    work = anchor.work * work_f(target) / work_f(anchor.params)
-    depth = anchor.depth * depth_f(target) / depth_f(anchor.params)
-    launches = min(anchor.launches * depth_f(target) / depth_f(anchor.params), depth)
-    return work, depth, launches
+def _scaled(anchor: Counts, target: Params, work_f: Form, depth_f: Form) -> tuple[float, ...]:
+    """(W, D, launches, memory accesses, blocks) at `target` from the counts at `anchor`, by the
+    declared forms: launches as the depth (each adds to D, so they grow no faster), blocks as the
+    work per step (W / D: about the processors at once)."""
+    work_ratio = work_f(target) / work_f(anchor.params)
+    depth_ratio = depth_f(target) / depth_f(anchor.params)
+    depth = anchor.depth * depth_ratio
+    return (anchor.work * work_ratio, depth, min(anchor.launches * depth_ratio, depth), anchor.memory * work_ratio,
+            anchor.blocks * max(work_ratio / depth_ratio, 1.0))
 
 
 def format_seconds(s: float) -> str:

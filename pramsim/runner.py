@@ -267,7 +267,9 @@ def time_estimate(program: Program, targets: list[dict[str, int]], machine: Mach
         with limits.enforce(counting, prog.file, f"the time estimate's counting run at {_at(small)}",
                             exclude_compile=True):
             trace = _run(prog, small, machine, seed, model, False, "vector").trace
-        return Counts(small, trace.work, trace.depth, len(trace.launches))
+        memory = sum(trace.category(c) for c in ("load", "store", "atomic"))
+        blocks = sum(-(-launch.nprocs // launch.block) for launch in trace.launches) if machine.is_gpu else 0
+        return Counts(small, trace.work, trace.depth, len(trace.launches), memory, blocks)
     return estimate_time(program, targets, count, COSTS[way])
 
 

@@ -3,7 +3,9 @@
     python scripts/bench_estimate.py                  # every case, warm caches, as the machine is
     python scripts/bench_estimate.py --cold           # fresh numba and pramsim caches for each case
     python scripts/bench_estimate.py --busy 2         # beside two busy processes (one per core here)
-    python scripts/bench_estimate.py --fit            # fit pramsim.estimate.COSTS to the cases (warm)
+    python scripts/bench_estimate.py --fit            # fit pramsim.estimate.COSTS to the even cases
+    python scripts/bench_estimate.py --reprice F.json # a saved run's rows at the current COSTS
+    python scripts/bench_estimate.py --fit --reprice F.json   # fit to a saved run, nothing run
     python scripts/bench_estimate.py --cases 0-9      # a few cases (indices, ranges)
 
 Each case runs in a fresh Python process, as a user's command does: the estimate exactly as
@@ -12,9 +14,10 @@ compiling run before the run), then the run itself, timed (wall clock, imports a
 not included: the estimate is of the run that follows it). Prints one row per case, the ratio
 estimate / real, and the worst ratio either way; `--out F.json` keeps the rows.
 
-`--fit` fits step_s, op_s and launch_s of each way of running (vector, compiled, check) to the
-warm rows of the cases with an even index (least squares on the relative error, non-negative) and
-reports the ratios of the odd ones apart: in sample and out of sample.
+`--fit` fits the costs of each way of running (vector, compiled, check: pramsim.estimate.EngineCost)
+to the rows of the cases with an even index; the table then reports the odd ones apart: in sample
+and out of sample. `--reprice ROWS.json` prints a saved run's table at the current COSTS without
+running anything (the counts at the target are the estimate's, the same on every run).
 """
 from __future__ import annotations
 
@@ -104,15 +107,13 @@ def one(case: tuple[str, str, str, str, str]) -> dict:
             est.compile_s = _compile_first(prog, est.probes[-1].params, lim, machine, 0, "crcw-arbitrary")
     t1 = time.perf_counter()
     if command == "check":
-        result = check_program(prog, machine)
-        work, depth, launches = (sum(p.work for p in result.points), sum(p.depth for p in result.points), None)
+        check_program(prog, machine)
     else:
-        result = run_program(prog, values, machine, engine=engine)
-        work, depth, launches = result.trace.work, result.trace.depth, len(result.trace.launches)
+        run_program(prog, values, machine, engine=engine)
     real = time.perf_counter() - t1
     return {"case": list(case), "estimate_s": est.seconds, "low_s": est.low, "high_s": est.high,
-            "estimating_s": t1 - t0, "compile_s": est.compile_s, "real_s": real, "work": work, "depth": depth,
-            "launches": launches, "reason": est.reason}
+            "estimating_s": t1 - t0, "compile_s": est.compile_s, "real_s": real,
+            "at_target": list(est.at_target), "reason": est.reason}
 
 
 def run_case(index: int, cold: bool, cache: Path) -> dict:
@@ -148,27 +149,55 @@ def ratio(row: dict) -> float:
     return row["estimate_s"] / row["real_s"]
 
 
-def fit(rows: list[dict]) -> dict[str, tuple[float, float, float]]:
-    """Non-negative (step_s, op_s, launch_s) per way of running minimising the squared relative error."""
+TERMS = ("step_s", "op_s", "launch_s", "memory_s", "block_s")
+
+
+def _columns(row: dict) -> list[float]:
+    """The estimate's counts at the target, as EngineCost.seconds weighs them (TERMS' order)."""
+    work, depth, launches, memory, blocks = row["at_target"]
+    return [depth, work - memory, launches, memory, blocks]
+
+
+def fit(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Non-negative costs (TERMS) per way of running: least squares on the relative error over
+    every subset of the terms, the best, then scaled so that the geometric mean of the ratios is 1
+    (the middle of a range that is symmetric in ratio)."""
     import numpy as np
     out = {}
     for kind in ("vector", "compiled", "check"):
-        sel = [r for r in rows if _kind(r) == kind and "error" not in r]
+        sel = [r for r in rows if _kind(r) == kind and "error" not in r and r["estimate_s"] is not None]
         if not sel:
             continue
-        x = np.array([[r["depth"], r["work"], r["launches"] or 0] for r in sel], float)
-        x = x / np.array([r["real_s"] for r in sel])[:, None]   # relative: each row divided by its time
+        x = np.array([_columns(r) for r in sel], float) / np.array([r["real_s"] for r in sel])[:, None]
         best = None
-        for cols in itertools.chain.from_iterable(itertools.combinations(range(3), k) for k in (1, 2, 3)):
-            coef, *_ = np.linalg.lstsq(x[:, cols], np.ones(len(sel)), rcond=None)
-            if (coef < 0).any():
-                continue
-            full = np.zeros(3)
-            full[list(cols)] = coef
-            err = float(((x @ full) - 1.0) @ ((x @ full) - 1.0))
-            if best is None or err < best[0]:
-                best = (err, full)
-        out[kind] = tuple(float(v) for v in best[1])
+        for k in range(1, len(TERMS) + 1):
+            for cols in itertools.combinations(range(len(TERMS)), k):
+                coef, *_ = np.linalg.lstsq(x[:, cols], np.ones(len(sel)), rcond=None)
+                if (coef < 0).any():
+                    continue
+                full = np.zeros(len(TERMS))
+                full[list(cols)] = coef
+                pred = x @ full
+                if (pred <= 0).any():
+                    continue
+                err = float(np.sum(np.log(pred) ** 2))  # ratios, both ways alike
+                if best is None or err < best[0]:
+                    best = (err, full)
+        full = best[1] * math.exp(-float(np.mean(np.log(x @ best[1]))))
+        out[kind] = dict(zip(TERMS, (float(v) for v in full)))
+    return out
+
+
+def reprice(rows: list[dict]) -> list[dict]:
+    """The rows' estimates at the current pramsim.estimate.COSTS (counts and real times as measured)."""
+    from pramsim.estimate import COSTS, SPREAD
+    out = []
+    for r in rows:
+        if "error" in r or r["estimate_s"] is None:
+            out.append(r)
+            continue
+        seconds = COSTS[_kind(r)].seconds(*r["at_target"])
+        out.append({**r, "estimate_s": seconds, "low_s": seconds / SPREAD, "high_s": seconds * SPREAD})
     return out
 
 
@@ -215,7 +244,15 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true", help="fit the costs on the even cases, report the odd apart")
     ap.add_argument("--cases", help="indices to run, e.g. 0-9,40")
     ap.add_argument("--out", type=Path, help="write the rows as JSON")
+    ap.add_argument("--reprice", type=Path, help="no runs: the rows of this JSON at the current COSTS")
     args = ap.parse_args()
+    if args.reprice:
+        saved = json.loads(args.reprice.read_text())
+        if args.fit:
+            _print_fit(saved)
+        else:
+            table(reprice(saved))
+        return
     if args.one is not None:
         print(json.dumps(one(CASES[args.one])))
         return
@@ -229,11 +266,15 @@ def main() -> None:
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
     if args.fit:
-        costs = fit([r for r in rows if r["index"] % 2 == 0])
-        for kind, (step, op, launch) in costs.items():
-            print(f'"{kind}": EngineCost(step_s={step:.2g}, op_s={op:.2g}, launch_s={launch:.2g}),')
+        _print_fit(rows)
         return
     table(rows)
+
+
+def _print_fit(rows: list[dict]) -> None:
+    """COSTS fitted to the even-numbered rows, as pramsim/estimate.py writes them."""
+    for kind, terms in fit([r for r in rows if r["index"] % 2 == 0]).items():
+        print(f'"{kind}": EngineCost(' + ", ".join(f"{k}={v:.2g}" for k, v in terms.items()) + "),")
 
 
 if __name__ == "__main__":

@@ -54,11 +54,24 @@ def test_launches_grow_with_the_depth_form_and_never_past_the_depth():
     assert est.seconds == pytest.approx(COST.seconds(9 * 2**30, 18 * 30, 30), rel=1e-9)
 
 
+def test_memory_accesses_and_simulated_blocks_are_priced_apart():
+    prog = load_program("matmul_naive")  # W = Θ(n^3), D = Θ(n): blocks grow as W / D = n^2
+    cost = EngineCost(step_s=0.0, op_s=1e-9, launch_s=0.0, memory_s=1e-8, block_s=1e-5)
+
+    def count(program, p):
+        return Counts(p, 2 * p["n"] ** 3, 4 * p["n"], 1, p["n"] ** 3, max(p["n"] ** 2 // 16, 1))
+    est = estimate_time(prog, [{"n": 4096}], count, cost)
+    anchor = est.probes[-1]
+    blocks = anchor.blocks * (4096 / anchor.params["n"]) ** 2
+    assert est.seconds == pytest.approx(1e-9 * 4096**3 + 1e-8 * 4096**3 + 1e-5 * blocks, rel=1e-9)
+    assert est.at_target == pytest.approx((2 * 4096**3, 4 * 4096, 4096 / anchor.params["n"], 4096**3, blocks))
+
+
 def test_counting_runs_stay_within_the_predicted_budget():
     prog = load_program("tree_sum")
     count = synthetic(lambda p: 9 * p["n"], lambda p: 18 * math.ceil(math.log2(p["n"])))
     est = estimate_time(prog, [{"n": 2**30}], count, COST, budget_s=0.05)
-    spent = sum(COST.seconds(p.work, p.depth, p.launches) for p in est.probes)
+    spent = sum(p.seconds(COST) for p in est.probes)
     assert spent <= 0.05 and len(est.probes) >= 2
     assert est.probes[-1].params["n"] < 2**30
 
