@@ -72,9 +72,9 @@ class EngineCost:
 # zero means the fit found no measurable cost of that kind (the compiled engine's time per
 # operation hides in its per-launch and per-step terms at the sizes measured).
 COSTS = {
-    "vector": EngineCost(step_s=6.6e-06, op_s=5.0e-09, launch_s=6.9e-04),
-    "compiled": EngineCost(step_s=1.1e-05, op_s=0.0, launch_s=2.6e-02),
-    "check": EngineCost(step_s=4.2e-05, op_s=1.1e-08, launch_s=0.0),
+    "vector": EngineCost(step_s=9.4e-06, op_s=8.9e-10, launch_s=3.5e-04, memory_s=1.8e-08, block_s=4.3e-04),
+    "compiled": EngineCost(step_s=0.0, op_s=0.0, launch_s=1.7e-02, memory_s=2.5e-09, block_s=8.0e-05),
+    "check": EngineCost(step_s=3.7e-05, op_s=0.0, launch_s=0.0, memory_s=3.5e-08),
 }
 
 

@@ -83,6 +83,10 @@ CASES = [
     ("run", "matmul_tiled", "n=512 tile=16", "compiled", "pram"),
     ("run", "attention_flash", "n=1024", "compiled", "h100"),
     ("run", "bitonic_sort", "n=2**18", "compiled", "pram"),
+    ("run", "scan_blelloch", "n=2**22", "compiled", "pram"),
+    ("run", "matmul_naive", "n=512", "compiled", "pram"),
+    ("run", "softmax", "rows=512 n=1024", "compiled", "h100"),
+    ("run", "merge_sort", "n=2**16", "compiled", "pram"),
 ]
 
 
