@@ -15,11 +15,12 @@ import numpy as np
 from . import bounds, compiling, faults, limits, progress
 from .cost import CostTrace
 from .dsl import Program, defined_at, format_range
-from .errors import BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, ResourceError
+from .errors import (BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, RequirementError,
+                     ResourceError)
 from .estimate import COSTS, Counts, Estimate, estimate_time, format_seconds
 from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
-from .lang import oblivious
+from .lang import ir, oblivious
 from .machine import MachineSpec, Schedule, simulate
 from .machine.schedule import Brent
 from .programs import kernels_of
@@ -244,7 +245,7 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
         if not instead:
             refuse_if_too_long(estimate, max_time, "run")
             if engine == "compiled" and estimate.probes:
-                estimate.compile_s = _compile_first(program, estimate.probes[-1].params, lim, machine, seed, model)
+                estimate.compile_s = _compile_first(program, params, estimate, lim, machine, seed, model)
         progress.estimated(estimate.seconds)
         counts_only = bool(instead)
     with limits.enforce(lim, program.file) as scope:
@@ -337,14 +338,26 @@ def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bo
     return executor, backend
 
 
-def _compile_first(program: Program, small: dict[str, int], lim: limits.Limits, machine: MachineSpec, seed: int,
-                   model: str) -> float:
-    """Run `program` at `small` on the compiled engine, held to the run's own limits, so that numba
-    compiles (or loads from its cache) the kernels before the run's deadline starts; the seconds
-    numba spent on it."""
+def _compile_first(program: Program, target: dict[str, int], estimate: Estimate, lim: limits.Limits,
+                   machine: MachineSpec, seed: int, model: str) -> float:
+    """Run `program` small on the compiled engine, held to the run's own limits, so that numba
+    compiles (or loads from its cache) the kernels, every variant a larger launch calls, before
+    the run's deadline starts; the seconds numba spent on it. The size: the smallest counting
+    run's, with the parameters that shared and local arrays' shapes take (kernels are specialised
+    on them) at the target's values; if the program refuses that, the largest counting run's.
+    Limit: a shape parameter passed to a kernel under another name compiles again in the run."""
+    from .engines.compiled import compiling_every_variant  # noqa: PLC0415 - numba only for the compiled engine
+    shape = {n for k in kernels_of(program) for n in ir.shape_params(k.ir)} & set(target)
+    sizes = [{**estimate.probes[0].params, **{n: target[n] for n in shape}}, estimate.probes[-1].params]
     before = compiling.compile_seconds()
-    with limits.enforce(lim, program.file, f"the compiling run at {_at(small)}, before the run"):
-        _run(program, small, machine, seed, model, False, "compiled")
+    for small in sizes:
+        try:
+            with limits.enforce(lim, program.file, f"the compiling run at {_at(small)}, before the run"), \
+                    compiling_every_variant():
+                _run(program, small, machine, seed, model, False, "compiled")
+            break
+        except RequirementError:
+            continue
     return compiling.compile_seconds() - before
 
 

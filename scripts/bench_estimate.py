@@ -108,7 +108,7 @@ def one(case: tuple[str, str, str, str, str]) -> dict:
     else:
         est = time_estimate(prog, [values], machine, 0, "crcw-arbitrary", engine, lim)
         if engine == "compiled" and est.probes:
-            est.compile_s = _compile_first(prog, est.probes[-1].params, lim, machine, 0, "crcw-arbitrary")
+            est.compile_s = _compile_first(prog, values, est, lim, machine, 0, "crcw-arbitrary")
     t1 = time.perf_counter()
     if command == "check":
         check_program(prog, machine)

@@ -186,3 +186,17 @@ def test_cli_verbose_says_how_or_why_not():
     assert "from counts" in r.stderr
     r = pramsim("run", FIX / "good_saxpy.py", "-v")
     assert r.returncode == 0 and "time estimate: none (the program declares no work form" in r.stderr
+
+
+def test_the_compiling_run_before_a_compiled_run_compiles_all_it_calls():
+    # block_sum at n = 2^17: 128 blocks, over FEW_BLOCKS, so the run calls the plain function that
+    # the small compiling run (a few blocks) would not have compiled on its own
+    from pramsim import compiling
+    from pramsim.runner import _compile_first, run_program
+    prog, pram, lim = load_program("block_sum"), load_machine("pram"), limits.Limits()
+    target = {"n": 2**17}
+    est = time_estimate(prog, [target], pram, 0, "crcw-arbitrary", "compiled", lim)
+    _compile_first(prog, target, est, lim, pram, 0, "crcw-arbitrary")
+    before = compiling.compile_seconds()
+    run_program(prog, target, pram, engine="compiled")
+    assert compiling.compile_seconds() == before  # no numba compile (nor cache load) in the run

@@ -30,11 +30,13 @@ integer division by zero, int(NaN), runaway loops and divergent barriers are err
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -61,6 +63,20 @@ FEW_BLOCKS = 64  # launches of at most this many blocks run the recording functi
 # ---- running a launch ------------------------------------------------------------------------------
 
 _cache: dict[tuple, tuple[Any, KernelCode]] = {}
+# Set while a run compiles ahead of the one it prepares (pramsim.runner): a launch then compiles
+# the plain function too, which a larger launch of the same kernel (over FEW_BLOCKS blocks) needs.
+_every_variant: contextvars.ContextVar[bool] = contextvars.ContextVar("pramsim_every_variant", default=False)
+
+
+@contextlib.contextmanager
+def compiling_every_variant() -> Iterator[None]:
+    """Launches inside compile every function a launch of the same kernel may call, whatever
+    their own size: for a small run made to compile before a large one."""
+    token = _every_variant.set(True)
+    try:
+        yield
+    finally:
+        _every_variant.reset(token)
 _cache_lock = threading.Lock()
 
 
@@ -174,8 +190,8 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     # sampled against 140 counted).
     few = nblocks <= FEW_BLOCKS or block % WARP_LANES != 0 or not oblivious.analyse(kernel).oblivious
     try:  # compile (or load from numba's cache) before any block runs
-        results = codecache.call_rebuilding(lambda: [run(f, 0, 0) for f in ((fn_rec,) if few else (fn, fn_rec))],
-                                            fn, fn_rec)
+        variants = (fn_rec,) if few and not _every_variant.get() else (fn, fn_rec)
+        results = codecache.call_rebuilding(lambda: [run(f, 0, 0) for f in variants], fn, fn_rec)
     except Exception as exc:  # numba's typing errors: let the vector engine run it
         raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
     results += [run(fn_rec, 0, min(1, nblocks))] + ([run(fn_rec, nblocks - 1, nblocks)] if nblocks > 1 else [])
