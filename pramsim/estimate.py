@@ -82,7 +82,8 @@ COSTS = {
 class Counts:
     """What one counting run measured: exact, whatever the machine's speed or load. `memory`: the
     loads, stores and atomics among the work; `blocks`: the blocks of its launches when the machine
-    is a GPU profile (the GPU model simulates each), else 0."""
+    is a GPU profile (the GPU model simulates each), else 0; `widest`: the blocks of its largest
+    launch, whatever the machine."""
 
     params: Params
     work: int
@@ -90,6 +91,7 @@ class Counts:
     launches: int
     memory: int = 0
     blocks: int = 0
+    widest: int = 0  # blocks of its largest launch (on any machine)
 
     def seconds(self, cost: EngineCost) -> float:
         return cost.seconds(self.work, self.depth, self.launches, self.memory, self.blocks)
@@ -224,6 +226,14 @@ def _scaled(anchor: Counts, target: Params, work_f: Form, depth_f: Form) -> tupl
     depth = anchor.depth * depth_ratio
     return (anchor.work * work_ratio, depth, min(anchor.launches * depth_ratio, depth), anchor.memory * work_ratio,
             anchor.blocks * max(work_ratio / depth_ratio, 1.0))
+
+
+def widest_at_target(estimate: Estimate) -> float:
+    """The blocks of the largest launch at the (single) target: the largest counting run's,
+    scaled as blocks are (by W / D)."""
+    anchor = estimate.probes[-1]
+    work, depth = estimate.at_target[:2]
+    return anchor.widest * max((work / max(depth, 1)) / (anchor.work / max(anchor.depth, 1)), 1.0)
 
 
 def format_seconds(s: float) -> str:

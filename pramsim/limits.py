@@ -56,7 +56,7 @@ from .runtime import DeviceArray
 
 DEFAULT_MAX_LAUNCHES = 100_000  # the shipped programs launch at most a few hundred times
 DEFAULT_MAX_STEPS = 5_000_000  # steps (depth) per launch; attention_flash_looped n=4096 d=64 takes 760,000
-PROBE_TIME_LIMIT_S = 10.0       # a counting run of the time estimate is predicted under a second; compiling not counted
+PROBE_TIME_LIMIT_S = 5.0        # the counting runs together are predicted under half a second; compiling not counted
 DEFER_S = 0.1                   # how often the alarm looks again while numba compiles (it never interrupts a compile)
 POLL_STEPS_EVERY = 256          # kernel-loop iterations between step counts (a count costs a pass over lanes)
 GRACE_S = 1.0                   # how long the alarm lets a launch stop by itself before interrupting it

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -17,7 +18,7 @@ from .cost import CostTrace
 from .dsl import Program, defined_at, format_range
 from .errors import (BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, RequirementError,
                      ResourceError)
-from .estimate import COSTS, Counts, Estimate, estimate_time, format_seconds
+from .estimate import COSTS, Counts, Estimate, estimate_time, format_seconds, widest_at_target
 from .engines.counts import CountsBackend, StandInRNG
 from .engines.vector import DEFAULT_MEMORY_LIMIT, Executor
 from .lang import ir, oblivious
@@ -269,8 +270,9 @@ def time_estimate(program: Program, targets: list[dict[str, int]], machine: Mach
                             exclude_compile=True):
             trace = _run(prog, small, machine, seed, model, False, "vector").trace
         memory = sum(trace.category(c) for c in ("load", "store", "atomic"))
-        blocks = sum(-(-launch.nprocs // launch.block) for launch in trace.launches) if machine.is_gpu else 0
-        return Counts(small, trace.work, trace.depth, len(trace.launches), memory, blocks)
+        per_launch = [-(-launch.nprocs // launch.block) for launch in trace.launches]
+        return Counts(small, trace.work, trace.depth, len(trace.launches), memory,
+                      sum(per_launch) if machine.is_gpu else 0, max(per_launch, default=0))
     return estimate_time(program, targets, count, COSTS[way])
 
 
@@ -341,19 +343,22 @@ def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bo
 def _compile_first(program: Program, target: dict[str, int], estimate: Estimate, lim: limits.Limits,
                    machine: MachineSpec, seed: int, model: str) -> float:
     """Run `program` small on the compiled engine, held to the run's own limits, so that numba
-    compiles (or loads from its cache) the kernels, every variant a larger launch calls, before
+    compiles (or loads from its cache) the kernels, and every variant its larger launches call, before
     the run's deadline starts; the seconds numba spent on it. The size: the smallest counting
     run's, with the parameters that shared and local arrays' shapes take (kernels are specialised
     on them) at the target's values; if the program refuses that, the largest counting run's.
     Limit: a shape parameter passed to a kernel under another name compiles again in the run."""
-    from .engines.compiled import compiling_every_variant  # noqa: PLC0415 - numba only for the compiled engine
+    from .engines.compiled import FEW_BLOCKS, compiling_every_variant  # noqa: PLC0415 - numba for this engine only
+    # the plain function too, only if the run has launches of more blocks than FEW_BLOCKS (which
+    # call it); otherwise the run never calls it, and compiling it would double the compile time
+    wide = widest_at_target(estimate) > FEW_BLOCKS
     shape = {n for k in kernels_of(program) for n in ir.shape_params(k.ir)} & set(target)
     sizes = [{**estimate.probes[0].params, **{n: target[n] for n in shape}}, estimate.probes[-1].params]
     before = compiling.compile_seconds()
     for small in sizes:
         try:
             with limits.enforce(lim, program.file, f"the compiling run at {_at(small)}, before the run"), \
-                    compiling_every_variant():
+                    (compiling_every_variant() if wide else contextlib.nullcontext()):
                 _run(program, small, machine, seed, model, False, "compiled")
             break
         except RequirementError:
