@@ -88,13 +88,17 @@ class _Announcer:
         self.timer.start()
 
     def _announce(self) -> None:
-        self.said = True
+        with _lock:  # the timer's thread, or done() when the timer was late: once
+            if self.said:
+                return
+            self.said = True
         _say(f"compiling {self.name} with numba (once: later runs load it from the cache) ...")
 
     def done(self) -> float:
         self.timer.cancel()
         took = time.perf_counter() - self.start
-        if self.said:
+        if took >= ANNOUNCE_AFTER_S:  # a busy machine can start the timer's thread late: said all the same
+            self._announce()
             _say(f"compiled {self.name} in {took:.1f} s")
         return took
 
