@@ -342,7 +342,8 @@ def _limited_executor(inputs: dict[str, np.ndarray], model: str, check_races: bo
 
 def _compile_first(program: Program, target: dict[str, int], estimate: Estimate, lim: limits.Limits,
                    machine: MachineSpec, seed: int, model: str) -> float:
-    """Run `program` small on the compiled engine, held to the run's own limits, so that numba
+    """Run `program` small on the compiled engine, held to the run's own limits (compiling not
+    counted: it is reported apart, and --max-time is for the run), so that numba
     compiles (or loads from its cache) the kernels, and every variant its larger launches call, before
     the run's deadline starts; the seconds numba spent on it. The size: the smallest counting
     run's, with the parameters that shared and local arrays' shapes take (kernels are specialised
@@ -357,7 +358,8 @@ def _compile_first(program: Program, target: dict[str, int], estimate: Estimate,
     before = compiling.compile_seconds()
     for small in sizes:
         try:
-            with limits.enforce(lim, program.file, f"the compiling run at {_at(small)}, before the run"), \
+            with limits.enforce(lim, program.file, f"the compiling run at {_at(small)}, before the run",
+                                exclude_compile=True), \
                     (compiling_every_variant() if wide else contextlib.nullcontext()):
                 _run(program, small, machine, seed, model, False, "compiled")
             break
