@@ -176,9 +176,20 @@ def _article(t: str) -> str:
 
 
 def zeros(shape: int | tuple[int, ...], dtype: Any = np.float32) -> Any:
-    """Allocate a zero-filled array in global memory (HBM) on the running backend."""
+    """Allocate a zero-filled array in global memory (HBM) on the running backend. A shape that
+    is not non-negative integers, or a dtype NumPy does not know, is the program's error, at its line."""
     from . import runtime
-    return runtime.current_backend(caller_loc()).zeros(shape, np.dtype(dtype))
+    loc = caller_loc()
+    dims = shape if isinstance(shape, tuple) else (shape,)
+    if not all(_is_int(d) and d >= 0 for d in dims):
+        raise ProgramError(f"zeros({shape!r}, ...): a shape is an integer or a tuple of integers, each at least 0",
+                           loc=loc, hint="e.g. zeros(n, np.float32) or zeros((rows, n), np.float32)")
+    try:
+        kind = np.dtype(dtype)
+    except TypeError:
+        raise ProgramError(f"zeros(..., {dtype!r}): not a NumPy dtype", loc=loc,
+                           hint="e.g. np.float32, np.int32 or np.int64") from None
+    return runtime.current_backend(loc).zeros(shape, kind)
 
 
 def require(condition: bool, message: str) -> None:

@@ -21,8 +21,9 @@
    even the low end is over the limit, so a slower or busier machine than the one the constants
    were fitted on never refuses a run that would finish in time.
 
-Compiling is not estimated: the compiled engine compiles its kernels before the estimate (that
-run says so on stderr when it takes long: pramsim.compiling) and the time it took is reported apart.
+Compiling is not estimated: the compiled engine compiles its kernels after the estimate, before
+the run (pramsim.runner; stderr says so when it takes long: pramsim.compiling), and the time it
+took is reported apart.
 
 Limits: the forms are Θ forms, so constants and lower-order terms come from the largest counting
 run; cost per element grows at sizes that leave the CPU caches; a machine several times slower
@@ -100,7 +101,7 @@ class Counts:
 @dataclass
 class Estimate:
     """seconds is None when no estimate could be made; `reason` says how it was made, or why not.
-    low/high bound it (SPREAD either way); compile_s is the compiling done before it, if any."""
+    low/high bound it (SPREAD either way); compile_s is the compiling done before the run, if any."""
 
     seconds: float | None
     reason: str
@@ -111,7 +112,7 @@ class Estimate:
     at_target: tuple[float, ...] = ()  # (W, D, launches, memory accesses, blocks) summed over the targets
 
     def describe(self) -> str:
-        compiled = (f"; compiling took {format_seconds(self.compile_s)} before it (once: later runs load "
+        compiled = (f"; compiling took {format_seconds(self.compile_s)} before the run (once: later runs load "
                     f"the kernels from the cache)" if self.compile_s >= 0.5 else "")
         if self.seconds is None:
             return f"time estimate: none ({self.reason}){compiled}"
@@ -137,6 +138,8 @@ def estimate_time(program: Program, targets: list[Params], count: CountFn, cost:
     """
     if not program.work:
         return Estimate(None, "the program declares no work form (work=...) to extrapolate with")
+    if not targets:
+        return Estimate(None, "there is nothing to run")
     try:
         work_f = _form(program.work)
         depth_f = _form(program.depth) if program.depth else (lambda params: 1.0)
@@ -147,7 +150,8 @@ def estimate_time(program: Program, targets: list[Params], count: CountFn, cost:
     if not shrunk and not fallback:
         return Estimate(None, "the run is as small as any counting run would be")
     try:
-        probes = _probe(program, count, cost, budget_s, work_f, depth_f, shrunk, fallback)
+        # the counting runs are on the vector engine, so their budget is priced at its costs
+        probes = _probe(program, count, COSTS["vector"], budget_s, work_f, depth_f, shrunk, fallback)
     except _ProbeFailed as failed:
         return Estimate(None, f"a counting run at {_at(failed.params)} failed, so the estimate stopped there "
                               f"({failed.error.kind}: {failed.error.message})")
@@ -222,10 +226,10 @@ def _scaled(anchor: Counts, target: Params, work_f: Form, depth_f: Form) -> tupl
     declared forms: launches as the depth (each adds to D, so they grow no faster), blocks as the
     work per step (W / D: about the processors at once)."""
     work_ratio = work_f(target) / work_f(anchor.params)
-    depth_ratio = depth_f(target) / depth_f(anchor.params)
+    depth_ratio = max(depth_f(target), 0.0) / depth_f(anchor.params)  # 0 at a point such as log n at n = 1
     depth = anchor.depth * depth_ratio
     return (anchor.work * work_ratio, depth, min(anchor.launches * depth_ratio, depth), anchor.memory * work_ratio,
-            anchor.blocks * max(work_ratio / depth_ratio, 1.0))
+            anchor.blocks * max(work_ratio / depth_ratio, 1.0) if depth_ratio > 0 else anchor.blocks)
 
 
 def widest_at_target(estimate: Estimate) -> float:

@@ -34,9 +34,9 @@ import click
 
 from .errors import Loc, PramsimError, ProgramError
 
-_PKG = str(Path(__file__).resolve().parent)
-_LIBS = tuple({str(Path(p).resolve()) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
-                                                 sysconfig.get_paths()["stdlib"], sys.prefix, sys.base_prefix)})
+_PKG = Path(__file__).resolve().parent
+_LIBS = tuple({Path(sysconfig.get_paths()[k]).resolve() for k in ("purelib", "platlib", "stdlib", "platstdlib")})
+_STDOUT_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG}  # a write to a stream that failed
 REPORT = "rerun with --debug for the traceback and report it with the command you ran"
 
 
@@ -57,10 +57,10 @@ def _where(filename: str) -> str:
     """'user', 'pramsim' or 'library' for a frame's file."""
     if not filename or filename.startswith("<"):
         return "library"  # <frozen importlib._bootstrap>, <string>: not a file the user wrote
-    path = str(Path(filename).resolve())
-    if path.startswith(_PKG):
+    path = Path(filename).resolve()
+    if path.is_relative_to(_PKG):
         return "pramsim"
-    if path.startswith(_LIBS) or not Path(path).is_file():
+    if any(path.is_relative_to(lib) for lib in _LIBS) or not path.is_file():
         return "library"
     return "user"
 
@@ -185,9 +185,10 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except OSError as exc:  # pramsim's own output: a full disk, a file it may not write
-            if exc.filename is None:
+            if exc.filename is None and exc.errno in _STDOUT_ERRNOS:  # writing stdout, no path to name
                 _quiet_stdout()
-            _fail(environment(exc, "standard output"), debug)
+                _fail(environment(exc, "standard output"), debug)
+            _fail(environment(exc) if exc.filename else pramsims(exc), debug)
         except Exception as exc:
             _fail(pramsims(exc), debug)
     return wrapper

@@ -16,7 +16,7 @@ import numpy as np
 from . import bounds, compiling, faults, limits, progress
 from .cost import CostTrace
 from .dsl import Program, defined_at, format_range
-from .errors import (BrentViolation, MachineError, ParameterError, PramsimError, ProgramError, RequirementError,
+from .errors import (BrentViolation, LimitExceeded, MachineError, ParameterError, PramsimError, ProgramError,
                      ResourceError)
 from .estimate import COSTS, Counts, Estimate, estimate_time, format_seconds, widest_at_target
 from .engines.counts import CountsBackend, StandInRNG
@@ -233,8 +233,8 @@ def run_program(program: Program, params: dict[str, int], machine: MachineSpec, 
     `max_time` (seconds), first estimate the run's time from counts at smaller sizes
     (pramsim.estimate) and refuse it (ResourceError) when even the low end of the estimate exceeds
     max_time; the run is stopped (LimitExceeded) if it still passes max_time. On the compiled
-    engine the kernels are compiled before the run (at the largest counting run's size), so that
-    the run's limit is not spent compiling. With `counts_only`, count without computing outputs
+    engine the kernels are compiled before the run (_compile_first), so that the run's limit is
+    not spent compiling (without an estimate, for want of a work form, the run compiles itself). With `counts_only`, count without computing outputs
     (pramsim.engines.counts): no estimate (it extrapolates executed operations), no reference.
     With `counts_only_if_too_long` (`pramsim run`), a run the estimate would refuse is counted
     with counts_only instead when every kernel of the program is data-oblivious, with a note."""
@@ -347,7 +347,8 @@ def _compile_first(program: Program, target: dict[str, int], estimate: Estimate,
     compiles (or loads from its cache) the kernels, and every variant its larger launches call, before
     the run's deadline starts; the seconds numba spent on it. The size: the smallest counting
     run's, with the parameters that shared and local arrays' shapes take (kernels are specialised
-    on them) at the target's values; if the program refuses that, the largest counting run's.
+    on them) at the target's values; if that fails, the largest counting run's; if that fails too,
+    the run compiles for itself (and its --max-time counts it).
     Limit: a shape parameter passed to a kernel under another name compiles again in the run."""
     from .engines.compiled import FEW_BLOCKS, compiling_every_variant  # noqa: PLC0415 - numba for this engine only
     # the plain function too, only if the run has launches of more blocks than FEW_BLOCKS (which
@@ -363,7 +364,9 @@ def _compile_first(program: Program, target: dict[str, int], estimate: Estimate,
                     (compiling_every_variant() if wide else contextlib.nullcontext()):
                 _run(program, small, machine, seed, model, False, "compiled")
             break
-        except RequirementError:
+        except LimitExceeded:  # the run's own limit (a loop that never ends): that is the run's answer
+            raise
+        except PramsimError:  # a size no counting run tried may be refused or fail: the next, else the run compiles
             continue
     return compiling.compile_seconds() - before
 

@@ -71,7 +71,7 @@ def test_counting_runs_stay_within_the_predicted_budget():
     prog = load_program("tree_sum")
     count = synthetic(lambda p: 9 * p["n"], lambda p: 18 * math.ceil(math.log2(p["n"])))
     est = estimate_time(prog, [{"n": 2**30}], count, COST, budget_s=0.05)
-    spent = sum(p.seconds(COST) for p in est.probes)
+    spent = sum(p.seconds(COSTS["vector"]) for p in est.probes)  # counting runs are the vector engine's
     assert spent <= 0.05 and len(est.probes) >= 2
     assert est.probes[-1].params["n"] < 2**30
 
@@ -117,6 +117,14 @@ def test_a_failing_counting_run_gives_no_estimate_and_says_why():
         raise ExecutionError("index 9 out of bounds")
     est = estimate_time(prog, [{"n": 2**20}], count, COST)
     assert est.seconds is None and "failed" in est.reason and "out of bounds" in est.reason
+
+
+def test_a_target_where_the_depth_form_is_0_and_no_target_give_no_crash():
+    prog = load_program("tree_sum")  # D = Θ(log n): 0 at n = 1
+    count = synthetic(lambda p: p["n"], lambda p: max(math.ceil(math.log2(p["n"])), 1))
+    est = estimate_time(prog, [{"n": 1}, {"n": 2**20}], count, COST)
+    assert est.seconds is not None and est.seconds > 0
+    assert estimate_time(prog, [], count, COST).seconds is None
 
 
 def test_check_estimates_the_sum_over_its_sweep():

@@ -179,3 +179,25 @@ def test_long_compiles_are_announced_on_stderr_when_it_is_not_a_terminal():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
     assert "compiling <lambda> with numba (once" in r.stderr and "compiled <lambda> in" in r.stderr
+
+
+def test_a_bad_shape_given_to_zeros_is_the_programs_at_its_line(tmp_path):
+    # the user's mistake passed to pramsim's API: not reported as a bug in pramsim
+    prog = tmp_path / "neg.py"
+    prog.write_text(textwrap.dedent('''\
+        import numpy as np
+        from pramsim.dsl import kernel, program, gid, zeros
+
+        @kernel
+        def k(a, n):
+            a[gid()] = 1.0
+
+        @program(params={"n": 8}, work="n", depth="1",
+                 inputs=lambda rng, n: {"a": np.zeros(n)}, reference=lambda a, n: a)
+        def neg(a, n):
+            out = zeros(-n, np.float32)
+            k[n](a, n)
+            return a
+        '''))
+    r = cli("run", prog)
+    assert r.exit_code == 1 and "program error" in r.output and "neg.py:11:" in r.output, r.output

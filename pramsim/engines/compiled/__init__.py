@@ -188,9 +188,10 @@ def launch(kernel: ir.Kernel, nprocs: int, block: int, arrays: dict[str, np.ndar
     # And so does a launch whose blocks are not whole warps: its blocks start at different offsets
     # within a sector, so one block's sectors are not another's shifted (7-lane blocks: 80 sectors
     # sampled against 140 counted).
-    few = nblocks <= FEW_BLOCKS or block % WARP_LANES != 0 or not oblivious.analyse(kernel).oblivious
+    sampled = block % WARP_LANES == 0 and oblivious.analyse(kernel).oblivious  # else no launch calls fn
+    few = nblocks <= FEW_BLOCKS or not sampled
     try:  # compile (or load from numba's cache) before any block runs
-        variants = (fn_rec,) if few and not _every_variant.get() else (fn, fn_rec)
+        variants = (fn, fn_rec) if sampled and (not few or _every_variant.get()) else (fn_rec,)
         results = codecache.call_rebuilding(lambda: [run(f, 0, 0) for f in variants], fn, fn_rec)
     except Exception as exc:  # numba's typing errors: let the vector engine run it
         raise Unsupported(f"numba could not compile it ({type(exc).__name__})") from None
