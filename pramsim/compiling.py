@@ -43,8 +43,9 @@ def in_compile() -> bool:
 
 
 def compile_seconds() -> float:
-    """Seconds this process has spent in finished numba compiles (a load from numba's disk cache is not one: numba fires no compile event for it), plus the
-    time so far of one in progress in the calling thread."""
+    """Seconds this process has spent in finished numba compiles, plus the time so far of one in
+    progress in the calling thread. A load from numba's disk cache is not counted: numba fires no
+    compile event for it."""
     running = getattr(_local, "announcer", None)
     return _total_s + (time.perf_counter() - running.start if running is not None else 0.0)
 
